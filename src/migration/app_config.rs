@@ -11,7 +11,7 @@ use rustpython_ruff_python_parser::parse_module;
 pub fn declared_app_label(source: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(source).ok()?;
     // The parser recurses without limit; refuse what would overflow the stack.
-    if super::parse::depth::too_deep(text).is_some() {
+    if super::parse::prescan::too_deep(text).is_some() {
         return None;
     }
     let module = parse_module(text).ok()?.into_syntax();

@@ -2,7 +2,7 @@
 //! finding the `Migration` class and reading its `dependencies`, `replaces`, `run_before` and
 //! `initial`; what `operations` says is read by the [`operations`] submodule.
 
-pub(super) mod depth;
+pub(super) mod prescan;
 mod operations;
 
 use std::cell::Cell;
@@ -14,6 +14,8 @@ use rustpython_ruff_text_size::{Ranged, TextRange, TextSize};
 use super::{Detail, Entry, ListAttr, Migration, ParseError, Reference, Span, StrLit};
 
 const BOM: &str = "\u{feff}";
+/// The lines git writes around the sides of a conflicting hunk start with these.
+const CONFLICT_MARKERS: [&str; 4] = ["<<<<<<<", "|||||||", "=======", ">>>>>>>"];
 
 /// Reads the `Migration` class of a migration module, `operations` included.
 ///
@@ -23,15 +25,22 @@ pub fn parse(source: &[u8]) -> Result<Migration, ParseError> {
     parse_with(source, Detail::Full)
 }
 
-/// [`parse`], reading `operations` only when `detail` asks for it. The whole module is parsed
-/// either way, so a file is refused or accepted alike at both levels.
+/// [`parse`], reading `operations` only when `detail` asks for it.
+///
+/// With [`Detail::Graph`], the insides of the `Migration` class's `operations = [...]` lists
+/// are blanked before parsing (same length, line breaks kept, so every offset and line stays
+/// true): they are most of a migration's text and the graph needs nothing from them. The rest of
+/// the module is parsed as with [`Detail::Full`]; inside those lists, only what the prescan
+/// checks (terminated strings, balanced brackets) is checked, and a syntax error there is
+/// found by [`Detail::Full`] alone.
 pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError> {
     // Syntax tree offsets are `u32`, so a larger file cannot be described by spans.
     if u32::try_from(source.len()).is_err() {
         return Err(error_at_start("file is too large (4 GiB or more)"));
     }
     let text = decode(source)?;
-    if let Some(offset) = depth::too_deep(text) {
+    let scan = prescan::prescan(text);
+    if let Some(offset) = scan.too_deep {
         let (line, column) = position(text, offset);
         return Err(ParseError {
             line,
@@ -42,7 +51,12 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
     }
     // A migration with a syntax error is an error, so the parser's first error is the answer,
     // and there is nothing to gain from its recovered tree.
-    let parsed = parse_module(text).map_err(|err| syntax_error(text, &err))?;
+    let skimmed = match detail {
+        Detail::Graph => blank(text, &scan.operations),
+        Detail::Full => None,
+    };
+    let parsed = parse_module(skimmed.as_deref().unwrap_or(text))
+        .map_err(|err| syntax_error(text, &err))?;
     let src = Source::new(text, detail);
     // As in Python, a later definition of the class replaces an earlier one.
     let class = parsed
@@ -56,6 +70,34 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
         })
         .ok_or_else(|| error_at_start("no `Migration` class"))?;
     read_class(&src, class)
+}
+
+/// `text` with the insides of `ranges` turned to spaces, line breaks kept; `None` when there is
+/// nothing to blank, or when a range holds what must stay visible to the parser: a NUL byte,
+/// which Python refuses anywhere, or a git conflict marker, which the error message names.
+fn blank(text: &str, ranges: &[std::ops::Range<usize>]) -> Option<String> {
+    if ranges.is_empty() {
+        return None;
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for range in ranges {
+        let region = bytes.get_mut(range.clone())?;
+        let marker = |line: &[u8]| {
+            CONFLICT_MARKERS
+                .iter()
+                .any(|marker| line.starts_with(marker.as_bytes()))
+        };
+        if region.contains(&0) || region.split(|&b| b == b'\n' || b == b'\r').any(marker) {
+            return None;
+        }
+        for byte in region {
+            if !matches!(byte, b'\n' | b'\r') {
+                *byte = b' ';
+            }
+        }
+    }
+    // The ranges lie between ASCII brackets, so whole characters were replaced.
+    String::from_utf8(bytes).ok()
 }
 
 fn read_class(src: &Source<'_>, class: &StmtClassDef) -> Result<Migration, ParseError> {
@@ -419,7 +461,6 @@ fn syntax_error(text: &str, err: &rustpython_ruff_python_parser::ParseError) -> 
 
 /// The 1-based line of the first line that looks like a git conflict marker.
 fn conflict_marker_line(text: &str) -> Option<u32> {
-    const MARKERS: [&str; 4] = ["<<<<<<<", "|||||||", "=======", ">>>>>>>"];
     let mut line = 0u32;
     let mut rest = text.strip_prefix(BOM).unwrap_or(text);
     // Splitting at '\n' leaves a CRLF line's '\r', which the marker test tolerates; with lone
@@ -428,7 +469,7 @@ fn conflict_marker_line(text: &str) -> Option<u32> {
         line = line.saturating_add(1);
         let (current, next) = rest.split_once('\n').unwrap_or((rest, ""));
         rest = next;
-        let is_marker = MARKERS.iter().any(|marker| {
+        let is_marker = CONFLICT_MARKERS.iter().any(|marker| {
             current
                 .strip_prefix(marker)
                 .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\r', '\t']))
@@ -607,6 +648,40 @@ class Migration(migrations.Migration):
         // Both levels parse the whole module, so both refuse a syntax error anywhere.
         let broken = format!("def helper(:\n    pass\n{REALISTIC}");
         assert!(parse_with(broken.as_bytes(), Detail::Graph).is_err());
+    }
+
+    #[test]
+    fn graph_detail_skips_only_the_operations_lists() {
+        // A syntax error inside `operations` is the full level's to find.
+        let broken = REALISTIC.replace(
+            "migrations.RunPython(forwards, migrations.RunPython.noop),",
+            "migrations.RunPython(forwards,, noop),",
+        );
+        assert_ne!(broken, REALISTIC);
+        let err = parse(broken.as_bytes()).unwrap_err();
+        assert_eq!(err.line, 39, "{err}");
+        let graph = parse_with(broken.as_bytes(), Detail::Graph).unwrap();
+        assert_eq!(graph.dependencies, parse_str(REALISTIC).dependencies);
+
+        // What must reach the parser still does: unterminated strings and brackets, conflict
+        // markers, NUL bytes, and anything outside the lists.
+        for (from, to) in [
+            ("upload_to=\"avatars/\"", "upload_to=\"avatars/"),
+            ("name=\"avatar\",", "name=(\"avatar\","),
+            ("name=\"avatar\",", "name=\"avatar\"],"),
+            (
+                "        migrations.AddField(",
+                "<<<<<<< HEAD\n        migrations.AddField(",
+            ),
+            ("name=\"avatar\",", "name=\"avatar\0\","),
+            ("initial = True", "initial = = True"),
+        ] {
+            let source = REALISTIC.replace(from, to);
+            assert_ne!(source, REALISTIC);
+            let full = parse(source.as_bytes()).unwrap_err();
+            let graph = parse_with(source.as_bytes(), Detail::Graph).unwrap_err();
+            assert_eq!(full, graph, "{to}");
+        }
     }
 
     #[test]
@@ -1008,6 +1083,34 @@ class Migration(migrations.Migration):
             match parse(&source) {
                 Ok(m) => assert_spans_valid(&source, &m),
                 Err(err) => prop_assert!(err.line >= 1 && err.column >= 1),
+            }
+        }
+
+        /// The graph level reads what the full level reads, `operations` aside, and refuses
+        /// what it refuses, except for an error inside an `operations` list it skipped.
+        #[test]
+        fn graph_detail_agrees_with_full(source in mutated_source()) {
+            // Whether an error of the full level lies in an `operations` list the graph level
+            // skipped.
+            let skipped = |err: &ParseError| {
+                let Ok(text) = std::str::from_utf8(&source) else {
+                    return false;
+                };
+                prescan::prescan(text).operations.iter().any(|range| {
+                    let first = position(text, range.start).0;
+                    let last = position(text, range.end).0;
+                    (first..=last).contains(&err.line)
+                })
+            };
+            match (parse(&source), parse_with(&source, Detail::Graph)) {
+                (Ok(full), Ok(graph)) => {
+                    prop_assert_eq!(graph, Migration { operations: None, ..full });
+                }
+                (Err(full), Err(graph)) => {
+                    prop_assert!(full == graph || skipped(&full), "{} / {}", full, graph);
+                }
+                (Ok(_), Err(err)) => prop_assert!(false, "only the graph level refuses: {}", err),
+                (Err(err), Ok(_)) => prop_assert!(skipped(&err), "error outside the lists: {}", err),
             }
         }
     }

@@ -1,13 +1,21 @@
-//! A guard run before the Python parser: it estimates, with one pass over the bytes, how deep
-//! the parser's recursion would go, and refuses sources nested beyond what a thread's stack can
-//! take. The parser has no depth limit of its own, so a file of a few thousand brackets or
-//! minus signs would otherwise overflow the stack and abort the process (in a git hook).
+//! One pass over a module's bytes before the Python parser, with two answers.
 //!
-//! The estimate errs upward: brackets, f-strings and their replacement fields, indentation
-//! levels, and the prefix or right-associative operators (`-x`, `not`, `await`, `lambda`, `**`,
-//! the ternary `if`) that are still open since the last comma, semicolon or logical line end.
-//! The limit stays near CPython's own (200 nested brackets, 100 indentation levels), which no
-//! migration comes close to.
+//! - How deep the parser's recursion would go: sources nested beyond what a thread's stack can
+//!   take are refused. The parser has no depth limit of its own, so a file of a few thousand
+//!   brackets or minus signs would otherwise overflow the stack and abort the process (in a git
+//!   hook). The estimate errs upward: brackets, f-strings and their replacement fields,
+//!   indentation levels, and the prefix or right-associative operators (`-x`, `not`, `await`,
+//!   `lambda`, `**`, the ternary `if`) that are still open since the last comma, semicolon or
+//!   logical line end. The limit stays near CPython's own (200 nested brackets, 100 indentation
+//!   levels), which no migration comes close to.
+//! - Where the `operations = [...]` lists of the module's top-level `Migration` classes lie.
+//!   Reading the graph needs every other statement of the class but not those lists, which are
+//!   most of a migration's text and of the parser's work: the caller may blank their insides
+//!   before parsing. The lists are given only when the whole scan met nothing it cannot vouch
+//!   for (an unterminated string, an unbalanced or mismatched bracket, a stray backslash), so
+//!   that a blanked list is exactly the bracketed group Python's tokenizer would see.
+
+use std::ops::Range;
 
 /// A bracket-like level costs the parser several frames, an operator about one.
 const LEVEL_COST: u32 = 3;
@@ -15,15 +23,40 @@ const LEVEL_COST: u32 = 3;
 /// (rayon's and the test harness's default) with room to spare.
 const LIMIT: u32 = 600;
 
+/// What the scan found.
+pub(in crate::migration) struct Prescan {
+    /// The byte offset where the source gets nested deeper than the parser can safely take.
+    pub too_deep: Option<usize>,
+    /// The insides (brackets excluded) of the `operations = [...]` or `(...)` lists assigned at
+    /// the top level of a `class Migration` body, in source order. Empty whenever the scan
+    /// found anything unusual, and when nesting is too deep.
+    pub operations: Vec<Range<usize>>,
+}
+
 /// The byte offset where the source gets nested deeper than the parser can safely take.
 pub(in crate::migration) fn too_deep(text: &str) -> Option<usize> {
-    Scanner::new(text.as_bytes()).run()
+    prescan(text).too_deep
+}
+
+/// Scans the whole source once; see the module documentation.
+pub(in crate::migration) fn prescan(text: &str) -> Prescan {
+    let mut scanner = Scanner::new(text.as_bytes());
+    let too_deep = scanner.run();
+    let trusted = too_deep.is_none() && !scanner.anomaly;
+    Prescan {
+        too_deep,
+        operations: if trusted {
+            scanner.operations
+        } else {
+            Vec::new()
+        },
+    }
 }
 
 #[derive(Clone, Copy)]
 enum Frame {
-    /// `(`, `[` or `{` in code.
-    Bracket { saved: u32 },
+    /// `(`, `[` or `{` in code, with the byte that opened it.
+    Bracket { saved: u32, open: u8 },
     /// The literal text of an f-string (or t-string).
     FString {
         saved: u32,
@@ -38,11 +71,39 @@ enum Frame {
 impl Frame {
     fn saved(self) -> u32 {
         match self {
-            Frame::Bracket { saved }
+            Frame::Bracket { saved, .. }
             | Frame::FString { saved, .. }
             | Frame::Field { saved, .. } => saved,
         }
     }
+}
+
+/// How far the current logical line has gone towards `operations = [` in a migration class
+/// body, or `class Migration` at the top level. Any other token ends the attempt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Statement {
+    /// Nothing to look for until the next logical line.
+    Other,
+    /// A line at column 0: `class` may come.
+    TopLevel,
+    /// `class` at column 0: `Migration` may come.
+    ClassKeyword,
+    /// A line at the indentation of a migration class body: `operations` may come.
+    BodyLine,
+    /// `operations` opening a body line: `=` may come.
+    OperationsName,
+    /// `operations =`: an opening bracket may come.
+    OperationsAssigned,
+}
+
+/// Where the scan stands with respect to a `class Migration` body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClassBody {
+    Outside,
+    /// `class Migration` was seen: its body's indentation comes with the next line.
+    Expected,
+    /// Inside the body, whose statements start at this indentation.
+    At(u32),
 }
 
 struct Scanner<'a> {
@@ -55,6 +116,13 @@ struct Scanner<'a> {
     indents: Vec<u32>,
     /// Whether the previous token ends an operand, which tells `-x` from `a - x`.
     after_operand: bool,
+    statement: Statement,
+    class_body: ClassBody,
+    /// Where the inside of the `operations` list being scanned starts.
+    operations_start: Option<usize>,
+    operations: Vec<Range<usize>>,
+    /// Something the parser will reject, or that the scan does not model, was seen.
+    anomaly: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -72,6 +140,11 @@ impl<'a> Scanner<'a> {
             saved_chains: 0,
             indents: Vec::new(),
             after_operand: false,
+            statement: Statement::Other,
+            class_body: ClassBody::Outside,
+            operations_start: None,
+            operations: Vec::new(),
+            anomaly: false,
         }
     }
 
@@ -110,7 +183,13 @@ impl<'a> Scanner<'a> {
         self.cost() <= LIMIT
     }
 
-    fn run(mut self) -> Option<usize> {
+    /// Takes the statement state for a token: whatever it was looking for, the next token
+    /// starts from [`Statement::Other`] unless the caller moves it on.
+    fn token(&mut self) -> Statement {
+        std::mem::replace(&mut self.statement, Statement::Other)
+    }
+
+    fn run(&mut self) -> Option<usize> {
         if !self.line_start() {
             return Some(self.pos);
         }
@@ -125,6 +204,10 @@ impl<'a> Scanner<'a> {
             if !ok {
                 return Some(self.pos.min(self.bytes.len()));
             }
+        }
+        // A bracket or string still open at the end: the parser reports it.
+        if !self.frames.is_empty() {
+            self.anomaly = true;
         }
         None
     }
@@ -142,9 +225,14 @@ impl<'a> Scanner<'a> {
                     .position(|&b| !matches!(b, b' ' | b'\t' | b'\x0c'))
                     .unwrap_or(rest.len());
             }
-            b'\\' if matches!(self.peek(1), Some(b'\n' | b'\r')) => {
+            b'\\' => {
                 self.pos += 1;
-                self.skip_newline();
+                if matches!(self.peek(0), Some(b'\n' | b'\r')) {
+                    self.skip_newline();
+                } else {
+                    // Only a line break may follow a backslash in code.
+                    self.anomaly = true;
+                }
             }
             b'\n' | b'\r' => {
                 self.skip_newline();
@@ -162,29 +250,43 @@ impl<'a> Scanner<'a> {
                     .unwrap_or(rest.len());
             }
             b'\'' | b'"' => {
+                self.token();
                 return self.string(byte, b"");
             }
             b'(' | b'[' | b'{' => {
                 self.pos += 1;
                 self.after_operand = false;
-                return self.push(Frame::Bracket { saved: self.chain });
+                if self.token() == Statement::OperationsAssigned && byte != b'{' {
+                    self.operations_start = Some(self.pos);
+                }
+                return self.push(Frame::Bracket {
+                    saved: self.chain,
+                    open: byte,
+                });
             }
             b')' | b']' | b'}' => {
+                self.token();
+                self.close(byte);
+            }
+            b'=' => {
                 self.pos += 1;
-                self.after_operand = true;
-                match self.frames.last() {
-                    Some(Frame::Bracket { .. }) => self.pop(),
-                    Some(Frame::Field { .. }) if byte == b'}' => self.pop(),
-                    // Unbalanced: the parser reports it.
-                    _ => {}
+                self.after_operand = false;
+                let assigns = self.peek(0) != Some(b'=');
+                if self.token() == Statement::OperationsName && assigns {
+                    self.statement = Statement::OperationsAssigned;
+                }
+                if !assigns {
+                    self.pos += 1;
                 }
             }
             b',' | b';' => {
+                self.token();
                 self.pos += 1;
                 self.chain = 0;
                 self.after_operand = false;
             }
             b':' => {
+                self.token();
                 self.pos += 1;
                 self.after_operand = false;
                 if let Some(Frame::Field { spec, .. }) = self.frames.last_mut() {
@@ -192,6 +294,7 @@ impl<'a> Scanner<'a> {
                 }
             }
             b'-' | b'+' | b'~' | b'*' => {
+                self.token();
                 self.pos += 1;
                 if byte == b'*' && self.peek(0) == Some(b'*') {
                     // `a ** b` recurses to the right, `**kwargs` unpacks: either way one more.
@@ -208,16 +311,40 @@ impl<'a> Scanner<'a> {
                 }
             }
             b'.' => {
+                self.token();
                 self.pos += 1;
                 self.after_operand = true;
             }
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80.. => return self.word(),
             _ => {
+                self.token();
                 self.pos += 1;
                 self.after_operand = false;
             }
         }
         true
+    }
+
+    /// A closing bracket under the cursor.
+    fn close(&mut self, byte: u8) {
+        self.pos += 1;
+        self.after_operand = true;
+        match self.frames.last().copied() {
+            Some(Frame::Bracket { open, .. }) => {
+                if closer(open) != byte {
+                    self.anomaly = true;
+                }
+                self.pop();
+                if self.frames.is_empty()
+                    && let Some(start) = self.operations_start.take()
+                {
+                    self.operations.push(start..self.pos - 1);
+                }
+            }
+            Some(Frame::Field { .. }) if byte == b'}' => self.pop(),
+            // Unbalanced: the parser reports it.
+            _ => self.anomaly = true,
+        }
     }
 
     /// A name, keyword, number, or a string's prefix.
@@ -232,11 +359,21 @@ impl<'a> Scanner<'a> {
             .unwrap_or(rest.len());
         self.pos += len;
         let word = rest.get(..len).unwrap_or_default();
+        let statement = self.token();
         if let Some(quote @ (b'\'' | b'"')) = self.peek(0)
             && is_string_prefix(word)
         {
             return self.string(quote, word);
         }
+        self.statement = match (statement, word) {
+            (Statement::TopLevel, b"class") => Statement::ClassKeyword,
+            (Statement::ClassKeyword, b"Migration") => {
+                self.class_body = ClassBody::Expected;
+                Statement::Other
+            }
+            (Statement::BodyLine, b"operations") => Statement::OperationsName,
+            _ => Statement::Other,
+        };
         let after_operand = self.after_operand;
         self.after_operand = true;
         match word {
@@ -277,12 +414,19 @@ impl<'a> Scanner<'a> {
                 .unwrap_or(rest.len());
             self.pos += plain;
             match self.peek(0) {
-                None => break,
+                None => {
+                    // Unterminated: the parser reports it.
+                    self.anomaly = true;
+                    break;
+                }
                 Some(b'\\') => {
                     self.pos += 1;
                     self.skip_escaped();
                 }
-                Some(b'\n' | b'\r') if !triple => break,
+                Some(b'\n' | b'\r') if !triple => {
+                    self.anomaly = true;
+                    break;
+                }
                 Some(b) if b == quote && self.closes(quote, triple) => {
                     self.pos += if triple { 3 } else { 1 };
                     break;
@@ -329,6 +473,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'\n' | b'\r') if !triple => {
                     // Unterminated: the parser reports it.
+                    self.anomaly = true;
                     self.pop();
                     return true;
                 }
@@ -400,6 +545,8 @@ impl<'a> Scanner<'a> {
         self.pos += spaces;
         let width = u32::try_from(spaces).unwrap_or(u32::MAX);
         if matches!(self.peek(0), None | Some(b'\n' | b'\r' | b'#')) {
+            // A blank or comment-only line has no indentation of its own in Python.
+            self.statement = Statement::Other;
             return true;
         }
         while self.indents.last().is_some_and(|&top| top > width) {
@@ -408,7 +555,36 @@ impl<'a> Scanner<'a> {
         if width > self.indents.last().copied().unwrap_or(0) {
             self.indents.push(width);
         }
+        self.statement = self.logical_line(width);
         self.cost() <= LIMIT
+    }
+
+    /// What a logical line starting at indentation `width` may hold, as far as finding
+    /// `class Migration` and its `operations` goes.
+    fn logical_line(&mut self, width: u32) -> Statement {
+        self.class_body = match self.class_body {
+            // The first line after `class Migration...:` sets the body's indentation; a
+            // one-line class (`class Migration: pass`) has no indented body.
+            ClassBody::Expected if width > 0 => ClassBody::At(width),
+            ClassBody::At(body) if width >= body => ClassBody::At(body),
+            _ => ClassBody::Outside,
+        };
+        if width == 0 {
+            Statement::TopLevel
+        } else if self.class_body == ClassBody::At(width) {
+            Statement::BodyLine
+        } else {
+            Statement::Other
+        }
+    }
+}
+
+/// The byte that closes a bracket.
+fn closer(open: u8) -> u8 {
+    match open {
+        b'(' => b')',
+        b'[' => b']',
+        _ => b'}',
     }
 }
 
@@ -486,6 +662,74 @@ mod tests {
             .map(|i| format!("{}x = 1\n", if i % 2 == 0 { "" } else { "    " }))
             .collect::<String>();
         assert_eq!(too_deep(&format!("if x:\n{dedented}")), None);
+    }
+
+    /// The texts of the `operations` lists the prescan gives.
+    fn operations(source: &str) -> Vec<&str> {
+        prescan(source)
+            .operations
+            .into_iter()
+            .map(|range| &source[range])
+            .collect()
+    }
+
+    #[test]
+    fn operations_lists_of_migration_classes_are_found() {
+        let realistic = super::super::tests::REALISTIC;
+        let found = operations(realistic);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("\n        migrations.CreateModel("));
+        assert!(found[0].ends_with("migrations.RunPython.noop),\n    "));
+
+        let source = "class Migration(migrations.Migration):\n    \"\"\"Doc.\"\"\"\n\n    # ops\n    operations = ( 1, [2] )\n    x = 1\nclass Migration:\n\tdependencies = []\n\toperations=[3]\n";
+        assert_eq!(operations(source), [" 1, [2] ", "3"]);
+        let crlf = "class Migration:\r\n    operations = [\r\n        'x',\r\n    ]\r\n";
+        assert_eq!(operations(crlf), ["\r\n        'x',\r\n    "]);
+        let bom = "\u{feff}class Migration:\n    operations = [1]\n";
+        assert_eq!(operations(bom), ["1"]);
+    }
+
+    #[test]
+    fn other_operations_are_left_alone() {
+        for source in [
+            // Not the class body's own statement.
+            "class Migration:\n    def f(self):\n        operations = [1]\n",
+            "class Migration:\n    if x:\n        operations = [1]\n",
+            "class Other:\n    operations = [1]\n",
+            "if x:\n    class Migration:\n        operations = [1]\n",
+            "operations = [1]\n",
+            "class Migration: operations = [1]\n",
+            "class Migration:\n    pass\noperations = [1]\n",
+            "class MigrationBase:\n    operations = [1]\n",
+            // Not a plain assignment of a list or tuple display.
+            "class Migration:\n    operations == [1]\n",
+            "class Migration:\n    operations: list = [1]\n",
+            "class Migration:\n    operations += [1]\n",
+            "class Migration:\n    operations = list([1])\n",
+            "class Migration:\n    operations = {1}\n",
+            "class Migration:\n    x = operations = [1]\n",
+            "class Migration:\n    operations.x = [1]\n",
+        ] {
+            assert_eq!(operations(source), Vec::<&str>::new(), "{source}");
+        }
+    }
+
+    #[test]
+    fn anything_unusual_gives_no_lists() {
+        for source in [
+            "class Migration:\n    operations = [1)\n",
+            "class Migration:\n    operations = [1]]\n",
+            "class Migration:\n    operations = [1\n",
+            "class Migration:\n    operations = ['x\n    ]\n",
+            "class Migration:\n    operations = [1]\nx = '''\n",
+            "class Migration:\n    operations = [1]\nx = f'{1\n",
+            "class Migration:\n    operations = [1 \\ 2]\n",
+            "class Migration:\n    operations = [f'{1)}']\n",
+        ] {
+            assert_eq!(operations(source), Vec::<&str>::new(), "{source}");
+        }
+        let deep = format!("class Migration:\n    operations = [1]\nx = {}\n", "(".repeat(1000));
+        assert!(prescan(&deep).operations.is_empty());
     }
 
     #[test]
