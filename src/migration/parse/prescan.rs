@@ -236,6 +236,11 @@ impl<'a> Scanner<'a> {
             }
             b'\n' | b'\r' => {
                 self.skip_newline();
+                // Inside brackets too: a list cut by a merge conflict must reach the parser,
+                // whose error names the marker.
+                if self.at_conflict_marker() {
+                    self.anomaly = true;
+                }
                 if self.frames.is_empty() {
                     self.chain = 0;
                     self.after_operand = false;
@@ -323,6 +328,17 @@ impl<'a> Scanner<'a> {
             }
         }
         true
+    }
+
+    /// Whether a git conflict marker (`<<<<<<<`, `|||||||`, `=======`, `>>>>>>>`) starts here.
+    fn at_conflict_marker(&self) -> bool {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        match rest.first() {
+            Some(&first @ (b'<' | b'|' | b'=' | b'>')) => rest
+                .get(..7)
+                .is_some_and(|marker| marker.iter().all(|&b| b == first)),
+            _ => false,
+        }
     }
 
     /// A closing bracket under the cursor.
@@ -725,10 +741,14 @@ mod tests {
             "class Migration:\n    operations = [1]\nx = f'{1\n",
             "class Migration:\n    operations = [1 \\ 2]\n",
             "class Migration:\n    operations = [f'{1)}']\n",
+            "class Migration:\n    operations = [\n<<<<<<< HEAD\n1,\n=======\n2,\n>>>>>>> x\n]\n",
         ] {
             assert_eq!(operations(source), Vec::<&str>::new(), "{source}");
         }
-        let deep = format!("class Migration:\n    operations = [1]\nx = {}\n", "(".repeat(1000));
+        let deep = format!(
+            "class Migration:\n    operations = [1]\nx = {}\n",
+            "(".repeat(1000)
+        );
         assert!(prescan(&deep).operations.is_empty());
     }
 
