@@ -243,6 +243,7 @@ story_tests! {
     conflicts_in_two_apps_renumber: "conflicts_in_two_apps", "renumber";
     odd_formatting_merge: "renumber_odd_formatting", "merge";
     odd_formatting_renumber: "renumber_odd_formatting", "renumber";
+    squash_on_unpublished_side_merge: "squash_on_unpublished_side", "merge";
 }
 
 #[test]
@@ -628,6 +629,52 @@ fn auto_renumbers_the_branch_not_the_squash_on_main() {
     assert_django_accepts(root, "squash on main, auto", &before, 0);
 }
 
+#[test]
+fn auto_merges_when_the_side_to_move_is_a_squash() {
+    // The feature branch's squash is the unpublished leaf, but a squash may not be renamed:
+    // `auto` falls back to a merge migration and renames nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    story_repo(
+        &project_root().join("fixtures/squash_on_unpublished_side"),
+        root,
+    );
+    // In progress: the squash is not on `main` yet, so it is the side `auto` would move.
+    git_ok(root, &["merge", "-q", "--no-commit", "--no-ff", "theirs"]);
+    let before = django_nodes(root);
+    let text = resolve_ok(root, "squash on the branch, auto", &[]);
+    assert!(
+        text.contains("writing a merge migration: renumbering was refused")
+            && text.contains("0002_squashed_0006_product_weight is a squashed migration"),
+        "{text}"
+    );
+    let migrations = root.join("catalog/migrations");
+    assert!(migrations.join("0002_product_sku.py").exists());
+    assert!(migrations.join("0002_squashed_0006_product_weight.py").exists());
+    let merges: Vec<_> = fs::read_dir(&migrations)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("0007_merge_"))
+        .collect();
+    assert_eq!(merges.len(), 1, "{text}");
+    assert_django_accepts(root, "squash on the branch, auto", &before, 1);
+}
+
+#[test]
+fn renumber_refuses_to_rename_a_squash_and_names_the_way_out() {
+    let dir = merged_story("squash_on_unpublished_side");
+    let before = snapshot(dir.path());
+    let out = run_migmerge(&["resolve", "--yes", "--strategy", "renumber"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("0002_squashed_0006_product_weight is a squashed migration")
+            && err.contains("--strategy merge"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "a refusal writes nothing");
+}
+
 /// The siblings story merged on `main`, in a clone of a bare `origin`. `push_merge`: whether
 /// `origin/main` gets the merge (both leaves published) or only ours.
 fn story_with_origin(push_merge: bool) -> (tempfile::TempDir, PathBuf) {
@@ -955,6 +1002,7 @@ const RESOLVED_BY_NAME: &[&str] = &[
     "squash_on_protected_side",
     "conflicts_in_two_apps",
     "renumber_odd_formatting",
+    "squash_on_unpublished_side",
 ];
 
 /// Every other story with a leaf conflict that a merge migration can settle is resolved with

@@ -257,7 +257,7 @@ fn resolve_app(
         });
     }
 
-    let (choice, reason) = decide(
+    let (mut choice, mut reason) = decide(
         ctx,
         conflict,
         &paths,
@@ -265,8 +265,26 @@ fn resolve_app(
         &analysis,
         requested,
     )?;
-    let primary = candidate(ctx, conflict, &choice)
-        .with_context(|| format!("{app}: cannot {}", choice.name()))?;
+    let primary = match candidate(ctx, conflict, &choice) {
+        Ok(primary) => primary,
+        // `auto` chose to renumber on its own; when renumbering is refused (a squashed
+        // migration on the side to move, a name a squash lists), a merge migration still ends
+        // the conflict and renames nothing.
+        Err(refusal)
+            if requested == ResolveStrategy::Auto
+                && matches!(choice, Choice::Renumber { .. }) =>
+        {
+            let merge = candidate(ctx, conflict, &Choice::Merge)
+                .with_context(|| format!("{app}: cannot merge"))?;
+            reason = format!(
+                "writing a merge migration: renumbering was refused ({:#})",
+                refusal
+            );
+            choice = Choice::Merge;
+            merge
+        }
+        Err(err) => return Err(err.context(format!("{app}: cannot {}", choice.name()))),
+    };
 
     if !screen.live {
         if !json {

@@ -69,7 +69,7 @@ pub enum RenumberError {
     #[error("{0} is not a migration file in the repository, so the chain cannot be moved")]
     NotAFile(Key),
     #[error(
-        "{app}.{name} is a squashed migration; renaming it would break databases that applied it or what it replaces"
+        "{app}.{name} is a squashed migration; renaming it would break databases that applied it or what it replaces. Use --strategy merge: a merge migration renames nothing"
     )]
     SquashInChain { app: String, name: String },
     #[error("{app}.{name} has no number, so there is no number to follow")]
