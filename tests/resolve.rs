@@ -650,7 +650,11 @@ fn auto_merges_when_the_side_to_move_is_a_squash() {
     );
     let migrations = root.join("catalog/migrations");
     assert!(migrations.join("0002_product_sku.py").exists());
-    assert!(migrations.join("0002_squashed_0006_product_weight.py").exists());
+    assert!(
+        migrations
+            .join("0002_squashed_0006_product_weight.py")
+            .exists()
+    );
     let merges: Vec<_> = fs::read_dir(&migrations)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -271,8 +271,7 @@ fn resolve_app(
         // migration on the side to move, a name a squash lists), a merge migration still ends
         // the conflict and renames nothing.
         Err(refusal)
-            if requested == ResolveStrategy::Auto
-                && matches!(choice, Choice::Renumber { .. }) =>
+            if requested == ResolveStrategy::Auto && matches!(choice, Choice::Renumber { .. }) =>
         {
             let merge = candidate(ctx, conflict, &Choice::Merge)
                 .with_context(|| format!("{app}: cannot merge"))?;
