@@ -665,6 +665,51 @@ fn auto_merges_when_the_side_to_move_is_a_squash() {
 }
 
 #[test]
+fn a_dependency_on_a_name_the_other_side_renumbered_follows_the_rename() {
+    let dir = merged_story("dangling_after_rename_on_other_side");
+    let root = dir.path();
+    let text = resolve_ok(root, "rename on the other side", &[]);
+    assert!(
+        text.contains(
+            "blog: followed the rename of blog.0003_post_tags -> 0004_post_tags (1 reference)"
+        ),
+        "{text}"
+    );
+    let index = fs::read_to_string(root.join("blog/migrations/0004_post_tags_index.py")).unwrap();
+    assert!(index.contains("0004_post_tags\""), "{index}");
+    assert!(!index.contains("0003_post_tags"), "{index}");
+    for python in django_pythons().iter().flatten() {
+        let json = django(python, root, true);
+        assert!(
+            json["error"].is_null(),
+            "{}: {}",
+            python.display(),
+            json["error"]
+        );
+        assert_eq!(json["conflicts"], serde_json::json!({}));
+        assert_eq!(json["migrate"], "ok", "{}", json["migrate"]);
+    }
+}
+
+#[test]
+fn a_dangling_dependency_with_no_rename_in_history_is_left_alone() {
+    // The same tree, but with no history that ever held the old name: a typo to fix by hand.
+    let merged = merged_story("dangling_after_rename_on_other_side");
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::copy_tree(merged.path(), dir.path());
+    let _ = fs::remove_dir_all(dir.path().join(".git"));
+    let before = snapshot(dir.path());
+    let out = run_migmerge(&["resolve", "--yes"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("No migration conflicts to resolve"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn renumber_refuses_to_rename_a_squash_and_names_the_way_out() {
     let dir = merged_story("squash_on_unpublished_side");
     let before = snapshot(dir.path());

@@ -23,6 +23,7 @@ use crate::edit::{self, FileChange, FileUpdate, Plan};
 use crate::graph::{Graph, Key, LeafConflict, NodeKind};
 use crate::overlap::{self, AppOverlap, Severity};
 use crate::plan::{self, Layout, Overlay, Timestamp};
+use crate::problem::ProblemKind;
 use crate::project::{self, Project};
 use crate::prompt;
 use crate::report::{self, ConflictReport};
@@ -36,15 +37,51 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
     let color = !json && std::io::stdout().is_terminal();
     let asking = !args.yes && !args.dry_run;
     let worktree = WorkTree::new(&args.path)?;
+    let mut screen = Screen {
+        text: String::new(),
+        live: asking,
+    };
+    let mut planned = Planned::new(&worktree);
 
+    // Renames the other side made come first: an app with a reference to a missing migration
+    // is not settled, so its sibling migrations only show as a conflict once it is followed.
+    let mut results = Vec::new();
     let first = project::load(&worktree)?;
-    let apps: Vec<String> = Graph::build(&first)
+    let first_graph = Graph::build(&first);
+    let following = plan::follow_renames(
+        &first,
+        &first_graph,
+        |p| worktree.read(p).ok().flatten(),
+        |p| in_merged_history(&args.path, p),
+    );
+    let follow_apps: Vec<&str> = following
+        .renames
+        .iter()
+        .map(|r| r.app.as_str())
+        .filter(|app| args.app.is_empty() || args.app.iter().any(|a| a == app))
+        .collect();
+    if !follow_apps.is_empty() && asking && (json || !prompt::interactive()) {
+        bail!(
+            "references to renamed migrations to follow, but no terminal to ask on: pass --yes \
+             to write without asking, or --dry-run to only see the plan"
+        );
+    }
+    if !follow_apps.is_empty() {
+        let result = follow(args, &worktree, &first, following, color, &mut screen)?;
+        screen.text.push_str(&result.summary);
+        screen.text.push('\n');
+        planned.absorb(&result.unwritten);
+        results.push(result);
+    }
+
+    let after_following = project::load(&planned)?;
+    let apps: Vec<String> = Graph::build(&after_following)
         .conflicts()
         .into_iter()
         .map(|c| c.app)
         .filter(|app| args.app.is_empty() || args.app.contains(app))
         .collect();
-    if apps.is_empty() {
+    if apps.is_empty() && results.is_empty() {
         let scope = if args.app.is_empty() {
             String::new()
         } else {
@@ -75,12 +112,6 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
         );
     }
 
-    let mut screen = Screen {
-        text: String::new(),
-        live: asking,
-    };
-    let mut results = Vec::new();
-    let mut planned = Planned::new(&worktree);
     for app in &apps {
         // Reloaded for each app: the previous one may have changed files this one reads.
         let project = project::load(&planned)?;
@@ -118,6 +149,104 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
         std::mem::take(&mut screen.text)
     };
     Ok(Outcome { stdout, status })
+}
+
+/// Whether `path` existed in a commit the current merge, rebase or recent history touches: what
+/// tells a migration renamed on the other side from a typo in a dependency.
+fn in_merged_history(root: &Path, path: &str) -> bool {
+    let path = [path.to_owned()];
+    [
+        "MERGE_HEAD",
+        "REBASE_HEAD",
+        "ORIG_HEAD",
+        "HEAD",
+        "HEAD^1",
+        "HEAD^2",
+    ]
+    .iter()
+    .any(|rev| present_at(root, rev, &path).is_some_and(|present| present[0]))
+}
+
+/// Plans, shows, verifies and (unless asked not to) writes the following of renames.
+fn follow(
+    args: &ResolveArgs,
+    worktree: &WorkTree,
+    project: &Project,
+    following: plan::Following,
+    color: bool,
+    screen: &mut Screen,
+) -> Result<AppResult> {
+    let mut apps: Vec<&str> = following.renames.iter().map(|r| r.app.as_str()).collect();
+    apps.dedup();
+    let label = apps.join(", ");
+    let read = |p: &str| worktree.read(p).ok().flatten();
+    let updates = edit::preview(&following.plan, read)
+        .with_context(|| format!("{label}: cannot follow the renames"))?;
+    let overlay = Overlay::new(worktree, &updates);
+    let after = project::load(&overlay)
+        .with_context(|| format!("{label}: the followed references do not load"))?;
+    let count = |graph: &Graph, kinds: &[ProblemKind]| {
+        graph
+            .problems
+            .iter()
+            .filter(|p| kinds.contains(&p.kind))
+            .count()
+    };
+    let (before_graph, after_graph) = (Graph::build(project), Graph::build(&after));
+    let loops = [ProblemKind::Cycle, ProblemKind::SquashCycle];
+    if count(&after_graph, &[ProblemKind::Dangling])
+        >= count(&before_graph, &[ProblemKind::Dangling])
+        || count(&after_graph, &loops) > count(&before_graph, &loops)
+    {
+        bail!("{label}: following the renames would not settle the missing references");
+    }
+    let what: Vec<String> = following
+        .renames
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{} -> {} ({} reference{})",
+                r.app,
+                r.old,
+                r.new,
+                r.references,
+                if r.references == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let what = what.join("; ");
+    let reason =
+        format!("dependencies name migrations that the other side of the merge renamed: {what}");
+    if args.format != ResolveFormat::Json {
+        screen.text.push_str(&format!("{label}: {reason}\n"));
+        screen.text.push_str(&diff::unified(&updates, color));
+    }
+    let mut write = !args.dry_run;
+    if screen.live {
+        screen.flush()?;
+        let items = vec![format!("follow the renames: {what}"), "skip".to_owned()];
+        write = prompt::select("Follow the renames?", &items, 0)? == Some(0);
+    }
+    let summary = if write {
+        edit::write_atomically(worktree.root(), &updates)
+            .with_context(|| format!("{label}: writing the followed references"))?;
+        format!("{label}: followed the rename of {what}")
+    } else if screen.live {
+        format!("{label}: skipped following the rename of {what}")
+    } else {
+        format!("{label}: would follow the rename of {what}")
+    };
+    Ok(AppResult {
+        app: label,
+        strategy: Some("follow-rename"),
+        reason,
+        plan: Some(following.plan),
+        written: write,
+        resolved: write || args.dry_run,
+        summary,
+        // Only a dry run lays its plan over the tree for what comes next; a skip drops it.
+        unwritten: if args.dry_run { updates } else { Vec::new() },
+    })
 }
 
 /// Output that is either collected for the end, or, when asking questions, shown before each

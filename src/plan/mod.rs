@@ -7,6 +7,7 @@
 //! [`verify`] compares the graphs before and after. Only then should the caller write, with
 //! [`crate::edit::write_atomically`].
 
+pub mod follow;
 pub mod merge;
 pub mod renumber;
 
@@ -18,6 +19,7 @@ use crate::problem::ProblemKind;
 use crate::project::Project;
 use crate::source::{ConflictedPath, PathFilter, Source, SourceError};
 
+pub use follow::{FollowedRename, Following, follow_renames};
 pub use merge::{
     Layout, MergeError, MergePlan, NewMigration, Timestamp, merge_migration, merge_plan,
 };
