@@ -138,6 +138,26 @@ impl Config {
     }
 }
 
+/// Whether two versions of `pyproject.toml` (`None`: no such file) hold the same
+/// `[tool.migmerge]` table, so that a change between them cannot change migmerge's settings.
+/// A version that is not valid TOML differs from every other, so that a caller skipping work on
+/// "same" errs on the side of doing it.
+pub fn same_pyproject_settings(before: Option<&[u8]>, after: Option<&[u8]>) -> bool {
+    let table = |bytes: Option<&[u8]>| -> Result<Option<toml::Value>, ()> {
+        let Some(bytes) = bytes else { return Ok(None) };
+        let text = std::str::from_utf8(bytes).map_err(|_| ())?;
+        let mut doc: toml::Table = toml::from_str(text).map_err(|_| ())?;
+        Ok(match doc.remove("tool") {
+            Some(toml::Value::Table(mut tools)) => tools.remove("migmerge"),
+            _ => None,
+        })
+    };
+    match (table(before), table(after)) {
+        (Ok(before), Ok(after)) => before == after,
+        _ => false,
+    }
+}
+
 fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, ConfigError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ConfigError {
         file: file.to_owned(),
@@ -177,6 +197,25 @@ swappable = { AUTH_USER_MODEL = "users.User" }
             config.swappable_model("AUTH_USER_MODEL"),
             Some("users.User")
         );
+    }
+
+    #[test]
+    fn pyproject_settings_compare_the_migmerge_table_only() {
+        let base = b"[project]\nname = 'x'\n[tool.migmerge]\nstrategy = 'merge'\n";
+        let deps = b"[project]\nname = 'x'\ndependencies = ['django']\n\n[tool.migmerge]\nstrategy = \"merge\"\n";
+        let other = b"[project]\nname = 'x'\n[tool.migmerge]\nstrategy = 'renumber'\n";
+        let without = b"[project]\nname = 'x'\n";
+        let lint = b"[project]\nname = 'y'\n[tool.ruff]\nline-length = 100\n";
+        assert!(same_pyproject_settings(Some(base), Some(deps)));
+        assert!(same_pyproject_settings(Some(without), Some(lint)));
+        assert!(same_pyproject_settings(Some(without), None));
+        assert!(same_pyproject_settings(None, None));
+        assert!(!same_pyproject_settings(Some(base), Some(other)));
+        assert!(!same_pyproject_settings(Some(base), Some(without)));
+        assert!(!same_pyproject_settings(None, Some(base)));
+        // Unreadable is never "the same", even as itself.
+        assert!(!same_pyproject_settings(Some(b"[tool"), Some(b"[tool")));
+        assert!(!same_pyproject_settings(Some(b"\xff"), None));
     }
 
     #[test]

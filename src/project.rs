@@ -110,11 +110,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         file: PYPROJECT.to_owned(),
         message,
     })?;
-    let custom_dirs: BTreeSet<&str> = config
-        .migration_modules
-        .values()
-        .map(|dir| dir.trim_end_matches('/'))
-        .collect();
+    let custom_dirs = custom_migrations_dirs(&config);
 
     let wanted = |path: &str| {
         if exclude.is_match(path) {
@@ -124,8 +120,8 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         if file == APP_CONFIG_FILE {
             return true;
         }
-        let in_migrations = last_component(dir) == MIGRATIONS_DIR || custom_dirs.contains(dir);
-        in_migrations && (file.ends_with(".py") || file == MAX_MIGRATION_FILE)
+        is_migrations_dir(dir, &custom_dirs)
+            && (file.ends_with(".py") || file == MAX_MIGRATION_FILE)
     };
     let paths = source.list(&wanted)?;
 
@@ -220,6 +216,34 @@ impl Project {
             Err(LoadError::Parse(failures))
         }
     }
+}
+
+/// The migrations directories the configuration names (`migration-modules`), root-relative.
+pub fn custom_migrations_dirs(config: &Config) -> BTreeSet<&str> {
+    config
+        .migration_modules
+        .values()
+        .map(|dir| dir.trim_end_matches('/'))
+        .collect()
+}
+
+/// Whether the root-relative directory `dir` is one the loader reads migrations from: any
+/// directory named `migrations`, or one of `custom_dirs`.
+fn is_migrations_dir(dir: &str, custom_dirs: &BTreeSet<&str>) -> bool {
+    last_component(dir) == MIGRATIONS_DIR || custom_dirs.contains(dir)
+}
+
+/// Whether a change at the root-relative `path` may change what [`load`] finds: anything in or
+/// at a migrations directory (not only the `.py` and `max_migration.txt` files it reads, so that
+/// the answer errs on "yes"), or an `apps.py`, where app labels come from. Paths that
+/// `exclude` leaves out count too, for the same reason. The configuration files themselves are
+/// the caller's to judge.
+pub fn may_change_migrations(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
+    let (dir, file) = split_path(path);
+    // `path` itself may be a migrations directory: a symlink or a submodule standing for one.
+    file == APP_CONFIG_FILE
+        || is_migrations_dir(dir, custom_dirs)
+        || is_migrations_dir(path, custom_dirs)
 }
 
 fn split_path(path: &str) -> (&str, &str) {
@@ -453,7 +477,50 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::migration_name;
+    use super::{BTreeSet, Config, custom_migrations_dirs, may_change_migrations, migration_name};
+
+    #[test]
+    fn changes_that_may_change_migrations() {
+        let none = BTreeSet::new();
+        for path in [
+            "shop/users/migrations/0002_phone.py",
+            "users/migrations/max_migration.txt",
+            "users/migrations/__init__.py",
+            "users/migrations/README",
+            "migrations/0001_initial.py",
+            "users/apps.py",
+            "apps.py",
+            "users/migrations",
+        ] {
+            assert!(may_change_migrations(path, &none), "{path}");
+        }
+        for path in [
+            "users/models.py",
+            "users/migrations_old/0001_initial.py",
+            "users/migrations/sub/0001_initial.py",
+            "pyproject.toml",
+            "docs/migrations.md",
+            "README",
+        ] {
+            assert!(!may_change_migrations(path, &none), "{path}");
+        }
+
+        let config = Config {
+            migration_modules: [("users".to_owned(), "db/user_schema/".to_owned())].into(),
+            ..Config::default()
+        };
+        let custom = custom_migrations_dirs(&config);
+        assert_eq!(custom, BTreeSet::from(["db/user_schema"]));
+        assert!(may_change_migrations(
+            "db/user_schema/0002_phone.py",
+            &custom
+        ));
+        assert!(!may_change_migrations(
+            "db/user_schema/0002_phone.py",
+            &none
+        ));
+        assert!(!may_change_migrations("db/other/0002_phone.py", &custom));
+    }
 
     #[test]
     fn module_names_follow_django() {

@@ -4,7 +4,7 @@
 //! migrates on SQLite. Flows that must not resolve (an overlap conflict, a broken incoming
 //! migration, dirty migration files) must change nothing and say why.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -75,6 +75,12 @@ fn story(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     story_repo(&project_root().join("fixtures").join(name), root);
+    install_with_attributes(root);
+    dir
+}
+
+/// `migmerge install`, with the attributes line committed on `theirs` and `main`.
+fn install_with_attributes(root: &Path) {
     install(root, &[]);
     for branch in ["theirs", "main"] {
         git_ok(root, &["checkout", "-q", branch]);
@@ -86,7 +92,6 @@ fn story(name: &str) -> tempfile::TempDir {
         git_ok(root, &["add", ".gitattributes"]);
         git_ok(root, &["commit", "-q", "-m", "migmerge attributes"]);
     }
-    dir
 }
 
 fn head(dir: &Path) -> String {
@@ -414,6 +419,145 @@ fn pull_rebase_renumbers_the_rebased_commits() {
     let subject = git_ok(&local, &["log", "-1", "--format=%s"]);
     assert_eq!(subject.trim(), "Renumber migrations after rebase");
     assert_resolved(&local, "pull --rebase");
+}
+
+/// git with migmerge on PATH and extra environment variables; stdout and stderr together.
+fn git_env(cwd: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (bool, String) {
+    let out = crate::common::clean_git(cwd, &path_var(true))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run git");
+    (out.status.success(), stdout(&out) + &stderr(&out))
+}
+
+/// A branch `plain` off `main~1` that changes no migration, so that merging it into `main`
+/// makes a merge commit.
+fn plain_branch(root: &Path) {
+    git_ok(root, &["checkout", "-q", "-b", "plain", "main~1"]);
+    fs::write(root.join("users/views.py"), "# Needs no migration.\n").unwrap();
+    git_ok(root, &["add", "users/views.py"]);
+    git_ok(root, &["commit", "-q", "-m", "A plain change"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+}
+
+#[test]
+fn a_merge_that_changes_no_migration_is_left_alone_without_running_git() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    plain_branch(root);
+    // `main` gets unresolved siblings with migmerge off: a conflict this merge does not bring.
+    let (ok, text) = git_env(
+        root,
+        &["merge", "--no-edit", "theirs"],
+        &[("MIGMERGE", "0".as_ref())],
+    );
+    assert!(ok, "{text}");
+    assert_ne!(run_migmerge(&["check"], root).status.code(), Some(0));
+    let before = head(root);
+
+    let trace = root.join(".git/trace");
+    let (ok, text) = git_env(
+        root,
+        &["merge", "--no-edit", "plain"],
+        &[("GIT_TRACE", trace.as_os_str())],
+    );
+    assert!(ok, "{text}");
+    assert!(!text.contains("migmerge"), "{text}");
+    // The merge commit is git's own, never rewritten, and nothing was recorded.
+    assert_eq!(git_ok(root, &["rev-parse", "HEAD^1"]).trim(), before);
+    let moves = git_ok(root, &["reflog", "-1", "--format=%gs"]);
+    assert!(moves.starts_with("merge plain: Merge made"), "{moves}");
+    assert!(!exists(root, ".git/migmerge/last.json"));
+    assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
+    assert_ne!(run_migmerge(&["check"], root).status.code(), Some(0));
+    // The hooks ran no git command to find that out (git itself may run a few of its own).
+    let trace = fs::read_to_string(&trace).unwrap();
+    assert!(trace.contains("post-merge"), "{trace}");
+    for command in ["rev-parse", "status", "log", "symbolic-ref"] {
+        assert!(
+            !trace.contains(&format!("built-in: git {command}")),
+            "git {command} ran:\n{trace}"
+        );
+    }
+}
+
+/// The story `name` with `users`'s migrations in `db/users_schema`, a directory only the
+/// configuration (`migration-modules`) makes a migrations package, with migmerge installed.
+fn relocated_story(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let fixture = project_root().join("fixtures").join(name);
+    let commit_side = |side: &str| {
+        crate::common::clear_work_tree(root);
+        fs::write(root.join(".gitignore"), ".git-test-home/\n__pycache__/\n").unwrap();
+        fs::write(
+            root.join("pyproject.toml"),
+            "[tool.migmerge]\nmigration-modules = { users = \"db/users_schema\" }\n",
+        )
+        .unwrap();
+        crate::common::copy_tree(&fixture.join(side), root);
+        fs::create_dir(root.join("db")).unwrap();
+        fs::rename(root.join("users/migrations"), root.join("db/users_schema")).unwrap();
+        git_ok(root, &["add", "-A"]);
+        git_ok(root, &["commit", "-q", "-m", side]);
+    };
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    commit_side("base");
+    git_ok(root, &["checkout", "-q", "-b", "theirs"]);
+    commit_side("theirs");
+    git_ok(root, &["checkout", "-q", "main"]);
+    commit_side("ours");
+    install_with_attributes(root);
+    dir
+}
+
+#[test]
+fn a_merge_into_a_configured_migrations_directory_is_resolved() {
+    let dir = relocated_story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    // What the merge brings is in no directory named `migrations` (both sides committed the
+    // same attributes file).
+    let changed = git_ok(root, &["diff", "--name-only", "main...theirs"]);
+    let changed: Vec<&str> = changed.lines().filter(|p| *p != ".gitattributes").collect();
+    assert_eq!(changed, ["db/users_schema/0005_add_avatar.py"]);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(
+        text.contains("migmerge: users: renumbered 0005_add_avatar -> 0006_add_avatar")
+            && text.contains("in merge commit"),
+        "{text}"
+    );
+    let files = git_ok(root, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(
+        files.contains("db/users_schema/0006_add_avatar.py"),
+        "{files}"
+    );
+    assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
+    let check = run_migmerge(&["check"], root);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+}
+
+#[test]
+fn a_squash_merge_stages_the_resolution_and_a_plain_one_nothing() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    plain_branch(root);
+    let text = git_ok(root, &["merge", "--squash", "plain"]);
+    assert!(!text.contains("migmerge"), "{text}");
+    git_ok(root, &["reset", "-q", "--hard"]);
+
+    let text = git_ok(root, &["merge", "--squash", "theirs"]);
+    assert!(
+        text.contains("migmerge: users: renumbered 0005_add_avatar -> 0006_add_avatar")
+            && text.contains("staged for this commit"),
+        "{text}"
+    );
+    let staged = git_ok(root, &["diff", "--cached", "--name-only"]);
+    assert_eq!(staged, "users/migrations/0006_add_avatar.py\n");
+    git_ok(root, &["commit", "--no-edit"]);
+    let message = git_ok(root, &["log", "-1", "--format=%B"]);
+    assert!(message.contains("migmerge: users: renumbered"), "{message}");
+    assert_resolved(root, "squash merge");
 }
 
 #[test]

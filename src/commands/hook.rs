@@ -16,20 +16,31 @@
 //! in `.git/migmerge/`, touches only migration files, refuses when those have unrelated changes,
 //! and leaves an overlap `conflict` to `migmerge resolve`. Hooks always exit 0: git has already
 //! done its part, and a hook must never make it fail.
+//!
+//! Most invocations have nothing to do, and git waits for its hooks, so each hook first rules
+//! those out without starting git: `post-merge` compares the merge commit's tree with its first
+//! parent's (or `HEAD` with the index, after `--squash`) in-process and returns at once when the
+//! merge changed nothing in a migrations directory (the configured ones included), no `apps.py`,
+//! no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists, and
+//! `prepare-commit-msg` when no note is waiting. Only what cannot be told that way (a repository
+//! named by `GIT_DIR`/`GIT_WORK_TREE` for `post-merge`, an unreadable object) goes the full way.
+//! The shims in `hooks/` make the last two checks themselves, before starting migmerge.
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use crate::cli::{HookArgs, ResolveArgs, ResolveFormat};
 use crate::commands::{ExitStatus, Outcome, check, resolve};
-use crate::git::Git;
+use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
 use crate::git::commit::{self, DirtyPath};
 use crate::git::record::{self, Record};
+use crate::git::{Git, cmd};
 use crate::overlap::Severity;
-use crate::source::{self, Source as _, WorkTree};
+use crate::project;
+use crate::source::{self, MergeChanges, Source as _, WorkTree};
 
 pub fn run(args: &HookArgs) -> Result<Outcome> {
     let line = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
@@ -48,20 +59,104 @@ pub fn run(args: &HookArgs) -> Result<Outcome> {
 
 fn dispatch(args: &HookArgs) -> Result<Option<String>> {
     let cwd = std::env::current_dir().context("no current directory")?;
-    let git = Git::discover(&cwd)?;
+    let first = args.args.first().map(String::as_str);
+    // Each hook first rules out, without starting git, the invocations with nothing to do (most
+    // of them): git waits for its hooks, and finding the repository costs a git process.
     match args.name.as_str() {
-        "post-merge" => post_merge(&git, args.args.first().map(String::as_str) == Some("1")),
-        "pre-commit" => pre_commit(&git),
+        "post-merge" => {
+            let squash = first == Some("1");
+            if !merge_may_concern_migrations(&cwd, squash) {
+                return Ok(None);
+            }
+            post_merge(&Git::discover(&cwd)?, squash)
+        }
+        "pre-commit" => {
+            // Only a commit that concludes a merge can need resolving.
+            if git_dir_lacks(&cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
+                return Ok(None);
+            }
+            pre_commit(&Git::discover(&cwd)?)
+        }
         "post-rewrite" => {
             let mut input = String::new();
             // Hooks get the rewritten commits on stdin; a closed stdin is an empty list.
             let _ = std::io::stdin().read_to_string(&mut input);
-            post_rewrite(&git, args.args.first().map(String::as_str), &input)
+            post_rewrite(&Git::discover(&cwd)?, first, &input)
         }
-        "prepare-commit-msg" => prepare_commit_msg(&git, args.args.first()),
+        "prepare-commit-msg" => {
+            let Some(file) = args.args.first() else {
+                return Ok(None);
+            };
+            // Only a commit that `pre-commit` resolved has a note waiting.
+            if git_dir_lacks(&cwd, |dir| !record::has_note(dir)) {
+                return Ok(None);
+            }
+            prepare_commit_msg(&Git::discover(&cwd)?, file)
+        }
         // Hooks migmerge does not know (a newer shim, an older binary) do nothing.
         _ => Ok(None),
     }
+}
+
+/// Whether `lacks` is true of the git directory, when that directory is known without running
+/// git (see [`cmd::hook_git_dir`]); `false` when it is not known.
+fn git_dir_lacks(cwd: &Path, lacks: impl FnOnce(&Path) -> bool) -> bool {
+    cmd::hook_git_dir(cwd, std::env::var_os("GIT_DIR").as_deref()).is_some_and(|dir| lacks(&dir))
+}
+
+/// Variables with which git points a hook at a repository other than the one found from the
+/// current directory (`git --git-dir=... --work-tree=... merge` exports them).
+const REPOSITORY_ENV: &[&str] = &["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"];
+
+/// Whether the merge that just ended may need resolving: `false` only when it certainly does
+/// not, because `HEAD` is no merge commit (a fast-forward) or because the merge changed nothing
+/// the project loader reads. Told in-process, from the trees (and the index, for `--squash`);
+/// whatever cannot be told that way (a repository named by the environment, an unreadable
+/// object or configuration) is left to the full path, which says what is wrong.
+///
+/// Migrations the branch already had before the merge are not looked at: a conflict there is
+/// not the merge's doing, and `migmerge check` reports it.
+fn merge_may_concern_migrations(cwd: &Path, squash: bool) -> bool {
+    if REPOSITORY_ENV
+        .iter()
+        .any(|key| std::env::var_os(key).is_some())
+    {
+        return true;
+    }
+    match MergeChanges::of_last_merge(cwd, squash) {
+        Ok(None) => false,
+        Ok(Some(changes)) => changes_concern_migrations(&changes).unwrap_or(true),
+        Err(_) => true,
+    }
+}
+
+/// Whether any of `changes` may change what the project loader finds: a file in or at a
+/// migrations directory (the configured ones included), an `apps.py`, `migmerge.toml`, a
+/// `pyproject.toml` whose `[tool.migmerge]` table changed, or a submodule (the loader reads the
+/// work tree, submodules' files included). The configuration is read from the work tree, as the
+/// full path reads it.
+fn changes_concern_migrations(changes: &MergeChanges) -> Result<bool> {
+    if changes.changes_a_submodule() {
+        return Ok(true);
+    }
+    let tree = WorkTree::new(changes.work_tree())?;
+    let pyproject = tree.read(PYPROJECT)?;
+    let config = Config::load(pyproject.as_deref(), tree.read(MIGMERGE_TOML)?.as_deref())?;
+    let custom_dirs = project::custom_migrations_dirs(&config);
+    for path in changes.paths() {
+        let concerns = match path.as_str() {
+            MIGMERGE_TOML => true,
+            PYPROJECT => !config::same_pyproject_settings(
+                changes.read_before(PYPROJECT)?.as_deref(),
+                pyproject.as_deref(),
+            ),
+            _ => project::may_change_migrations(path, &custom_dirs),
+        };
+        if concerns {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What resolving the work tree came to.
@@ -363,8 +458,7 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     Ok(Some(line))
 }
 
-fn prepare_commit_msg(git: &Git, file: Option<&String>) -> Result<Option<String>> {
-    let Some(file) = file else { return Ok(None) };
+fn prepare_commit_msg(git: &Git, file: &str) -> Result<Option<String>> {
     let Some(note) = record::take_note(git.git_dir()) else {
         return Ok(None);
     };

@@ -172,6 +172,27 @@ impl Git {
     }
 }
 
+/// The git directory of the repository a hook runs for, told without running git, from the
+/// directory git started the hook in (the top of the work tree) and the `GIT_DIR` it exported,
+/// if any: that `GIT_DIR` (relative to `dir`), else `dir/.git` when it is a directory, else the
+/// directory a `.git` file points to (a linked worktree's or a submodule's). `None` when it
+/// cannot be told that simply (no `.git` in `dir`: a hook run by hand in a subdirectory, a bare
+/// repository); then only [`Git::discover`] knows.
+pub fn hook_git_dir(dir: &Path, git_dir_env: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    if let Some(env) = git_dir_env.filter(|env| !env.is_empty()) {
+        return Some(dir.join(env));
+    }
+    let dot_git = dir.join(".git");
+    let meta = std::fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    let link = std::fs::read_to_string(&dot_git).ok()?;
+    let target = link.strip_prefix("gitdir:")?.trim();
+    // A relative `gitdir:` is relative to the directory holding the `.git` file.
+    (!target.is_empty()).then(|| dir.join(target))
+}
+
 fn checked(args: &str, out: Output) -> Result<String, GitError> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -185,5 +206,45 @@ fn failed(args: &str, out: &Output) -> GitError {
     GitError::Failed {
         args: args.to_owned(),
         message: stderr.trim().lines().last().unwrap_or("").to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hooks_git_dir_is_found_without_git() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path();
+        // Nothing to go by: only git can tell.
+        assert_eq!(hook_git_dir(dir, None), None);
+        assert_eq!(hook_git_dir(dir, Some("".as_ref())), None);
+        // What git exported wins, relative to the hook's directory.
+        assert_eq!(
+            hook_git_dir(dir, Some(".git".as_ref())),
+            Some(dir.join(".git"))
+        );
+        assert_eq!(
+            hook_git_dir(dir, Some("/elsewhere/.git".as_ref())),
+            Some(PathBuf::from("/elsewhere/.git"))
+        );
+
+        std::fs::write(dir.join(".git"), "gitdir: /main/.git/worktrees/wt\n").unwrap();
+        assert_eq!(
+            hook_git_dir(dir, None),
+            Some(PathBuf::from("/main/.git/worktrees/wt"))
+        );
+        std::fs::write(dir.join(".git"), "gitdir: ../.git/modules/sub\n").unwrap();
+        assert_eq!(
+            hook_git_dir(dir, None),
+            Some(dir.join("../.git/modules/sub"))
+        );
+        std::fs::write(dir.join(".git"), "not a link\n").unwrap();
+        assert_eq!(hook_git_dir(dir, None), None);
+
+        std::fs::remove_file(dir.join(".git")).unwrap();
+        std::fs::create_dir(dir.join(".git")).unwrap();
+        assert_eq!(hook_git_dir(dir, None), Some(dir.join(".git")));
     }
 }

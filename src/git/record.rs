@@ -61,6 +61,12 @@ pub fn leave_note(git_dir: &Path, note: &str) -> std::io::Result<()> {
     std::fs::write(dir.join(NOTE), note)
 }
 
+/// Whether a note is waiting, fresh or not: one `stat`, for `prepare-commit-msg` to return at
+/// once from the commits `pre-commit` resolved nothing in.
+pub fn has_note(git_dir: &Path) -> bool {
+    dir(git_dir).join(NOTE).exists()
+}
+
 /// Takes the note left by `pre-commit`, if it is fresh; a stale one is dropped.
 pub fn take_note(git_dir: &Path) -> Option<String> {
     let path = dir(git_dir).join(NOTE);
@@ -113,8 +119,11 @@ mod tests {
     #[test]
     fn notes_are_taken_once() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(!has_note(dir.path()));
         leave_note(dir.path(), "hello").unwrap();
+        assert!(has_note(dir.path()));
         assert_eq!(take_note(dir.path()).as_deref(), Some("hello"));
+        assert!(!has_note(dir.path()));
         assert_eq!(take_note(dir.path()), None);
     }
 }

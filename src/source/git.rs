@@ -1,6 +1,6 @@
 //! Snapshots read from a git repository's object database, never from its work tree: a
 //! revision ([`GitRevision`]), the in-memory merge of two revisions ([`GitMerge`]), or the
-//! staged files ([`IndexSnapshot`]).
+//! staged files ([`IndexSnapshot`]); and what the last merge changed ([`MergeChanges`]).
 //!
 //! This is the only module of the crate that uses `git2`, so the git library can be swapped.
 //!
@@ -12,11 +12,13 @@
 //! `git2::Repository` may move between threads but not be shared by them, and reads may come from
 //! several threads at once, so each source keeps its repository behind a mutex.
 
+mod changes;
 mod index;
 mod merge;
 #[cfg(test)]
 mod testrepo;
 
+pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
 
