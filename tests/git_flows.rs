@@ -197,6 +197,27 @@ fn merge_feature_into_main_puts_the_renumbering_in_the_merge_commit() {
 }
 
 #[test]
+fn a_merge_follows_a_migration_the_other_side_renamed() {
+    // Ours renumbered 0003_post_tags to 0004_post_tags; theirs built on the old name.
+    let dir = story("dangling_after_rename_on_other_side");
+    let root = dir.path();
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let lines = migmerge_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("blog: followed the rename of blog.0003_post_tags -> 0004_post_tags")
+            && lines[0].contains("in merge commit"),
+        "{text}"
+    );
+    let index = git_ok(
+        root,
+        &["show", "HEAD:blog/migrations/0004_post_tags_index.py"],
+    );
+    assert!(index.contains("\"0004_post_tags\""), "{index}");
+    assert_resolved(root, "rename followed in the merge");
+}
+
+#[test]
 fn merge_main_into_feature_renumbers_the_feature() {
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();

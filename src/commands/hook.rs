@@ -202,7 +202,13 @@ fn resolve_work_tree(
         Err(_) if !dirty.is_empty() => return Ok(refuse_dirty(&dirty)),
         Err(err) => return Err(err).context("cannot read the migrations"),
     };
-    if graph.conflicts().is_empty() {
+    // A reference to a missing migration may be one the other side renamed, which resolve
+    // follows; any other is left to `migmerge check` to report.
+    let dangling = graph
+        .problems
+        .iter()
+        .any(|p| p.kind == crate::problem::ProblemKind::Dangling);
+    if graph.conflicts().is_empty() && !dangling {
         return Ok(Attempt::Nothing);
     }
     let report = check::analyze(&project, &graph, worktree.describe(), |_| Vec::new());
@@ -256,7 +262,8 @@ fn resolve_work_tree(
             .next()
             .unwrap_or(summary);
         summaries.push(summary.to_owned());
-        all_renumbered &= app["strategy"] == "renumber";
+        // Following a rename renames nothing itself: it goes with renumbering.
+        all_renumbered &= matches!(app["strategy"].as_str(), Some("renumber" | "follow-rename"));
         for change in app["plan"]["changes"].as_array().into_iter().flatten() {
             for key in ["from", "to", "path"] {
                 if let Some(p) = change[key].as_str()
@@ -266,6 +273,10 @@ fn resolve_work_tree(
                 }
             }
         }
+    }
+    if summaries.is_empty() {
+        // Nothing to follow and no conflict: a dangling reference resolve cannot settle.
+        return Ok(Attempt::Nothing);
     }
     if paths.is_empty() {
         return Ok(Attempt::Refused(format!(
