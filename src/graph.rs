@@ -12,15 +12,18 @@
 //! squash; where the two differ, this module follows 6.1.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
+use hashbrown::{HashTable, hash_table};
 use petgraph::Direction::{Incoming, Outgoing};
+use petgraph::algo::TarjanScc;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::NodeIndexable;
+use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 
+use crate::config::Config;
 use crate::migration::{Entry, ListAttr, Reference};
 use crate::problem::{Problem, ProblemKind};
-use crate::project::Project;
+use crate::project::{MigrationFile, Project};
 
 /// `(app_label, migration_name)`, Django's node key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -36,9 +39,49 @@ impl Key {
             name: name.into(),
         }
     }
+
+    fn parts(&self) -> KeyRef<'_> {
+        KeyRef {
+            app: &self.app,
+            name: &self.name,
+        }
+    }
 }
 
 impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.parts(), f)
+    }
+}
+
+/// A [`Key`] borrowed from wherever its parts are written (a migration file, a reference in
+/// one, the configuration), so that finding a node allocates nothing: building the graph of a
+/// large project looks keys up hundreds of thousands of times and creates only the nodes'
+/// own. It hashes, compares and displays as the `Key` it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct KeyRef<'a> {
+    app: &'a str,
+    name: &'a str,
+}
+
+impl KeyRef<'_> {
+    fn of(file: &MigrationFile) -> KeyRef<'_> {
+        KeyRef {
+            app: &file.app,
+            name: &file.name,
+        }
+    }
+
+    fn table_hash(self) -> u64 {
+        BuildKeyHasher::default().hash_one(self)
+    }
+
+    fn to_key(self) -> Key {
+        Key::new(self.app, self.name)
+    }
+}
+
+impl std::fmt::Display for KeyRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.app, self.name)
     }
@@ -70,9 +113,13 @@ impl Hasher for KeyHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+            // The bytes as a zero-padded little-endian word, assembled without the `memcpy`
+            // call that copying a slice of unknown length compiles to.
+            let word = rest
+                .iter()
+                .rev()
+                .fold(0, |word, &byte| (word << 8) | u64::from(byte));
+            self.add(word ^ ((rest.len() as u64) << 59));
         }
     }
 
@@ -93,7 +140,7 @@ impl Hasher for KeyHasher {
 pub type BuildKeyHasher = BuildHasherDefault<KeyHasher>;
 /// A set of graph keys, as [`Graph::ancestors`] returns them.
 pub type KeySet<'g> = HashSet<&'g Key, BuildKeyHasher>;
-type KeyMap<V> = HashMap<Key, V, BuildKeyHasher>;
+type KeyRefMap<'a, V> = HashMap<KeyRef<'a>, V, BuildKeyHasher>;
 
 const FIRST: &str = "__first__";
 const LATEST: &str = "__latest__";
@@ -120,7 +167,10 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Graph {
     graph: StableDiGraph<Node, ()>,
-    index: KeyMap<NodeIndex>,
+    /// Every node by the hash of its key, which the node itself holds: a table of indices, not
+    /// a map from keys, so that each key is allocated once and a node is found from borrowed
+    /// parts ([`Graph::find`]).
+    index: HashTable<NodeIndex>,
     /// Apps with a migrations package in the repository.
     local_apps: BTreeSet<String>,
     /// Apps whose leaves cannot be trusted: a reference to one of their migrations is missing,
@@ -142,25 +192,30 @@ pub struct LeafConflict {
 impl Graph {
     /// Builds the graph the way Django's loader does for an empty database.
     pub fn build(project: &Project) -> Graph {
+        // Sized so that the graph is seldom copied as it grows: nearly every node is a migration
+        // file, the few others are the external and missing ones references name, and most
+        // migrations have one or two dependencies. Counting exactly would read every file once
+        // more, which costs more than the room this leaves unused.
+        let files = project.migrations.len();
+        let nodes = files + files / 8;
+        let edges = 2 * files;
         let mut builder = Builder {
             graph: Graph {
-                graph: StableDiGraph::new(),
-                index: KeyMap::with_capacity_and_hasher(
-                    project.migrations.len(),
-                    BuildKeyHasher::default(),
-                ),
+                graph: StableDiGraph::with_capacity(nodes, edges),
+                index: HashTable::with_capacity(nodes),
                 local_apps: project.apps.iter().map(|a| a.label.clone()).collect(),
                 unsettled_apps: BTreeSet::new(),
                 problems: Vec::new(),
             },
             project,
-            ends_cache: HashMap::new(),
-            app_nodes: HashMap::new(),
+            file_nodes: Vec::with_capacity(files),
+            ends_cache: HashMap::default(),
+            app_nodes: None,
         };
         builder.add_nodes();
-        builder.add_internal_dependencies();
-        builder.add_external_dependencies();
-        builder.apply_squashes();
+        let later = builder.add_internal_dependencies();
+        builder.add_external_dependencies(&later.cross_app);
+        builder.apply_squashes(&later.squashes);
         builder.report_missing();
         builder.report_cycles();
         builder.report_max_migration();
@@ -169,7 +224,44 @@ impl Graph {
 
     /// The node of a key, if it is in the graph.
     pub fn node(&self, key: &Key) -> Option<&Node> {
-        self.index.get(key).map(|&ix| &self.graph[ix])
+        self.find(key.parts()).map(|ix| &self.graph[ix])
+    }
+
+    fn find(&self, key: KeyRef<'_>) -> Option<NodeIndex> {
+        let graph = &self.graph;
+        self.index
+            .find(key.table_hash(), |&ix| graph[ix].key.parts() == key)
+            .copied()
+    }
+
+    /// The node of `key`, or a new one of that kind when there is none.
+    fn find_or_insert(&mut self, key: KeyRef<'_>, kind: NodeKind) -> NodeIndex {
+        let graph = &self.graph;
+        let entry = self.index.entry(
+            key.table_hash(),
+            |&ix| graph[ix].key.parts() == key,
+            |&ix| graph[ix].key.parts().table_hash(),
+        );
+        match entry {
+            hash_table::Entry::Occupied(found) => *found.get(),
+            hash_table::Entry::Vacant(vacant) => {
+                let ix = self.graph.add_node(Node {
+                    key: key.to_key(),
+                    kind,
+                });
+                vacant.insert(ix);
+                ix
+            }
+        }
+    }
+
+    /// Removes a node and its edges.
+    fn remove(&mut self, ix: NodeIndex) {
+        let hash = self.graph[ix].key.parts().table_hash();
+        if let Ok(entry) = self.index.find_entry(hash, |&other| other == ix) {
+            entry.remove();
+        }
+        self.graph.remove_node(ix);
     }
 
     /// Every migration file still in the graph (replaced migrations are not), sorted by key.
@@ -209,7 +301,7 @@ impl Graph {
     }
 
     fn neighbours(&self, key: &Key, direction: petgraph::Direction) -> Vec<&Key> {
-        let Some(&ix) = self.index.get(key) else {
+        let Some(ix) = self.find(key.parts()) else {
             return Vec::new();
         };
         let mut out: Vec<&Key> = self
@@ -271,7 +363,7 @@ impl Graph {
 
     fn reachable(&self, key: &Key, direction: petgraph::Direction) -> KeySet<'_> {
         let mut seen = KeySet::default();
-        let Some(&start) = self.index.get(key) else {
+        let Some(start) = self.find(key.parts()) else {
             return seen;
         };
         let mut stack = vec![start];
@@ -296,179 +388,231 @@ impl Graph {
 struct Builder<'p> {
     graph: Graph,
     project: &'p Project,
+    /// The node of each file of [`Project::migrations`], by index: its own, or the first one's
+    /// when two files have the same key.
+    file_nodes: Vec<NodeIndex>,
     /// Root or leaf lookups for `__first__` / `__latest__`, per (app, want_root); cleared when
     /// a same-app edge is added.
-    ends_cache: HashMap<(String, bool), Option<Key>>,
+    ends_cache: HashMap<(&'p str, bool), Option<NodeIndex>, BuildKeyHasher>,
     /// Each local app's nodes (migrations and missing placeholders), so that a `__first__` or
-    /// `__latest__` lookup scans one app, not the whole graph.
-    app_nodes: HashMap<String, Vec<NodeIndex>>,
+    /// `__latest__` lookup scans one app, not the whole graph. Gathered at the first such
+    /// lookup, as many projects make none, and kept up to date from then on.
+    app_nodes: Option<AppNodes>,
 }
 
-impl Builder<'_> {
+/// Node indices by app label.
+struct AppNodes(HashMap<String, Vec<NodeIndex>, BuildKeyHasher>);
+
+impl AppNodes {
+    /// The nodes of the apps in the repository: every node but the external ones.
+    fn gather(g: &StableDiGraph<Node, ()>) -> AppNodes {
+        let mut app_nodes = AppNodes(HashMap::default());
+        for ix in g.node_indices() {
+            let node = &g[ix];
+            if node.kind != NodeKind::External {
+                app_nodes.add(&node.key.app, ix);
+            }
+        }
+        app_nodes
+    }
+
+    fn add(&mut self, app: &str, ix: NodeIndex) {
+        match self.0.get_mut(app) {
+            Some(nodes) => nodes.push(ix),
+            None => {
+                self.0.insert(app.to_owned(), vec![ix]);
+            }
+        }
+    }
+}
+
+/// The files, in order, that the passes after the same-app one have work in: reading every file
+/// again costs more than that work on a large project, where most migrations depend only on
+/// their own app and few squash.
+#[derive(Default)]
+struct LaterFiles {
+    /// With a dependency on another app or a `run_before`.
+    cross_app: Vec<usize>,
+    /// With a `replaces`.
+    squashes: Vec<usize>,
+}
+
+impl<'p> Builder<'p> {
     fn add_nodes(&mut self) {
         for (i, file) in self.project.migrations.iter().enumerate() {
-            let key = Key::new(&file.app, &file.name);
-            if self.graph.index.contains_key(&key) {
-                continue;
-            }
-            let ix = self.graph.graph.add_node(Node {
-                key: key.clone(),
-                kind: NodeKind::Migration(i),
-            });
-            self.app_nodes.entry(key.app.clone()).or_default().push(ix);
-            self.graph.index.insert(key, ix);
+            let key = KeyRef::of(file);
+            let ix = self.graph.find_or_insert(key, NodeKind::Migration(i));
+            self.file_nodes.push(ix);
         }
     }
 
     /// The node for `key`, created as a placeholder when absent: a missing migration for a
     /// local app, an external one otherwise.
-    fn node_or_placeholder(&mut self, key: &Key, origin: usize, line: u32) -> NodeIndex {
-        if let Some(&ix) = self.graph.index.get(key) {
+    fn node_or_placeholder(&mut self, key: KeyRef<'p>, origin: usize, line: u32) -> NodeIndex {
+        if let Some(ix) = self.graph.find(key) {
             return ix;
         }
-        let local = self.graph.local_apps.contains(&key.app);
+        let local = self.graph.local_apps.contains(key.app);
         let kind = if local {
             NodeKind::Missing { origin, line }
         } else {
             NodeKind::External
         };
-        let ix = self.graph.graph.add_node(Node {
-            key: key.clone(),
-            kind,
-        });
-        if local {
-            self.app_nodes.entry(key.app.clone()).or_default().push(ix);
+        let ix = self.graph.find_or_insert(key, kind);
+        if local && let Some(app_nodes) = &mut self.app_nodes {
+            app_nodes.add(key.app, ix);
         }
-        self.graph.index.insert(key.clone(), ix);
         ix
     }
 
-    fn add_edge(&mut self, parent: &Key, child: &Key, origin: usize, line: u32) {
-        let child_ix = self.node_or_placeholder(child, origin, line);
-        let parent_ix = self.node_or_placeholder(parent, origin, line);
-        if parent.app == child.app {
+    /// `same_app` says whether both ends are of one app, which the callers know from the keys
+    /// they resolved, without reading the nodes'.
+    fn add_edge(&mut self, parent: NodeIndex, child: NodeIndex, same_app: bool) {
+        if same_app {
             self.ends_cache.clear();
         }
-        self.graph.graph.update_edge(parent_ix, child_ix, ());
+        // A dependency listed twice is one edge, as in Django's graph.
+        let g = &mut self.graph.graph;
+        if !has_edge(g, parent, child) {
+            g.add_edge(parent, child, ());
+        }
     }
 
-    /// The literal keys of a list attribute, reporting what is not literal.
-    fn keys(&mut self, origin: usize, attr_name: &str, attr: &ListAttr) -> Vec<(Key, u32)> {
-        let file = &self.project.migrations[origin];
-        let mut out = Vec::new();
+    /// Reports what a list attribute names that cannot be known without running the code: the
+    /// list itself when it is not a literal, or an entry of it.
+    fn report_unknown_references(&mut self, origin: usize, attr_name: &str, attr: &ListAttr) {
+        let config = &self.project.config;
+        let path = &self.project.migrations[origin].path;
+        let problems = &mut self.graph.problems;
         match attr {
             ListAttr::Absent => {}
-            ListAttr::Unknown { line, .. } => self.graph.problems.push(
+            ListAttr::Unknown { line, .. } => problems.push(
                 Problem::new(
                     ProblemKind::NotLiteral,
                     format!(
                         "`{attr_name}` is not a literal list, so the migrations it names cannot be known without running the code"
                     ),
                 )
-                .at(&file.path, Some(*line)),
+                .at(path, Some(*line)),
             ),
             ListAttr::Literal { entries, .. } => {
                 for Entry { reference, line, .. } in entries {
-                    match reference {
-                        Reference::Literal { .. } => {
-                            out.extend(reference_key(&self.project.config, reference).map(|k| (k, *line)));
-                        }
-                        Reference::Swappable { setting } => {
-                            match reference_key(&self.project.config, reference) {
-                                Some(key) => out.push((key, *line)),
-                                None => self.graph.problems.push(
-                                    Problem::new(
-                                        ProblemKind::NotLiteral,
-                                        format!(
-                                            "swappable setting `{setting}` is not configured; add it under [tool.migmerge.swappable]"
-                                        ),
-                                    )
-                                    .at(&file.path, Some(*line)),
-                                ),
-                            }
-                        }
-                        Reference::Unknown { text } => self.graph.problems.push(
-                            Problem::new(
-                                ProblemKind::NotLiteral,
-                                format!("`{attr_name}` entry `{text}` is not a literal pair"),
-                            )
-                            .at(&file.path, Some(*line)),
-                        ),
+                    if reference_key(config, reference).is_some() {
+                        continue;
                     }
+                    let message = match reference {
+                        // A literal pair always names a key.
+                        Reference::Literal { .. } => continue,
+                        Reference::Swappable { setting } => format!(
+                            "swappable setting `{setting}` is not configured; add it under [tool.migmerge.swappable]"
+                        ),
+                        Reference::Unknown { text } => {
+                            format!("`{attr_name}` entry `{text}` is not a literal pair")
+                        }
+                    };
+                    problems.push(
+                        Problem::new(ProblemKind::NotLiteral, message).at(path, Some(*line)),
+                    );
                 }
             }
         }
-        out
     }
 
-    /// Same-app dependencies, `__first__` excepted (Django ignores it within an app).
-    fn add_internal_dependencies(&mut self) {
+    /// Same-app dependencies, `__first__` excepted (Django ignores it within an app). Notes
+    /// which files the later passes have work in.
+    fn add_internal_dependencies(&mut self) -> LaterFiles {
         let project = self.project;
+        let mut later = LaterFiles::default();
         for (origin, file) in project.migrations.iter().enumerate() {
-            let me = Key::new(&file.app, &file.name);
-            let deps = self.keys(origin, "dependencies", &file.migration.dependencies);
-            for (parent, line) in deps {
-                if parent.app == me.app && parent.name != FIRST {
-                    self.add_edge(&parent, &me, origin, line);
+            let me = self.file_nodes[origin];
+            let migration = &file.migration;
+            self.report_unknown_references(origin, "dependencies", &migration.dependencies);
+            let mut cross_app = !matches!(migration.run_before, ListAttr::Absent);
+            for (parent, line) in references(&project.config, &migration.dependencies) {
+                if parent.app != file.app {
+                    cross_app = true;
+                } else if parent.name != FIRST {
+                    let parent = self.node_or_placeholder(parent, origin, line);
+                    self.add_edge(parent, me, true);
                 }
             }
+            if cross_app {
+                later.cross_app.push(origin);
+            }
+            if !matches!(migration.replaces, ListAttr::Absent) {
+                later.squashes.push(origin);
+            }
         }
+        later
     }
 
     /// Cross-app dependencies and `run_before`, with `__first__` / `__latest__` resolved
     /// against the graph as it stands, as Django's `check_key` does.
-    fn add_external_dependencies(&mut self) {
+    fn add_external_dependencies(&mut self, files: &[usize]) {
         let project = self.project;
-        for (origin, file) in project.migrations.iter().enumerate() {
-            let me = Key::new(&file.app, &file.name);
-            // `keys` reports non-literal entries; the internal pass already did for these.
-            let deps = literal_keys(&self.project.config, &file.migration.dependencies);
-            for (parent, line) in deps {
-                if parent.app == me.app {
+        for &origin in files {
+            let file = &project.migrations[origin];
+            let me = self.file_nodes[origin];
+            // The internal pass reported the dependencies that are not literal.
+            for (parent, line) in references(&project.config, &file.migration.dependencies) {
+                if parent.app == file.app {
                     continue;
                 }
-                if let Some(parent) = self.check_key(parent, &me.app) {
-                    self.add_edge(&parent, &me, origin, line);
+                if let Some(parent) = self.check_key(parent, &file.app, origin, line) {
+                    self.add_edge(parent, me, false);
                 }
             }
-            let before = self.keys(origin, "run_before", &file.migration.run_before);
-            for (child, line) in before {
-                if let Some(child) = self.check_key(child, &me.app) {
-                    self.add_edge(&me, &child, origin, line);
+            let run_before = &file.migration.run_before;
+            self.report_unknown_references(origin, "run_before", run_before);
+            for (child, line) in references(&project.config, run_before) {
+                if let Some(found) = self.check_key(child, &file.app, origin, line) {
+                    self.add_edge(me, found, child.app == file.app);
                 }
             }
         }
     }
 
-    fn check_key(&mut self, key: Key, current_app: &str) -> Option<Key> {
+    /// The node a reference from `current_app` resolves to (a placeholder for a key not in the
+    /// graph), or `None` for a `__first__` / `__latest__` that resolves to nothing. The node is
+    /// always of the reference's app.
+    fn check_key(
+        &mut self,
+        key: KeyRef<'p>,
+        current_app: &str,
+        origin: usize,
+        line: u32,
+    ) -> Option<NodeIndex> {
         let special = key.name == FIRST || key.name == LATEST;
-        if !special || self.graph.index.contains_key(&key) {
-            return Some(key);
+        if !special {
+            return Some(self.node_or_placeholder(key, origin, line));
+        }
+        if let Some(ix) = self.graph.find(key) {
+            return Some(ix);
         }
         if key.app == current_app {
             return None;
         }
-        if !self.graph.local_apps.contains(&key.app) {
+        if !self.graph.local_apps.contains(key.app) {
             // An app outside the repository: Django would resolve it against the installed
             // package; here it stays a named external node.
-            return Some(key);
+            return Some(self.node_or_placeholder(key, origin, line));
         }
         // An app with a migrations package but no migration resolves to nothing, as with
         // `ignore_no_migrations`.
-        self.app_end(&key.app, key.name == FIRST)
+        self.app_end(key.app, key.name == FIRST)
     }
 
     /// The alphabetically first root (or leaf) of an app, counting missing placeholders as
     /// Django counts its dummy nodes.
-    fn app_end(&mut self, app: &str, root: bool) -> Option<Key> {
-        let cache_key = (app.to_owned(), root);
-        if let Some(found) = self.ends_cache.get(&cache_key) {
-            return found.clone();
+    fn app_end(&mut self, app: &'p str, root: bool) -> Option<NodeIndex> {
+        if let Some(&found) = self.ends_cache.get(&(app, root)) {
+            return found;
         }
         let g = &self.graph.graph;
+        let app_nodes = self.app_nodes.get_or_insert_with(|| AppNodes::gather(g));
         let direction = if root { Incoming } else { Outgoing };
-        let found = self
-            .app_nodes
+        let found = app_nodes
+            .0
             .get(app)
             .into_iter()
             .flatten()
@@ -477,27 +621,26 @@ impl Builder<'_> {
                 g.neighbors_directed(ix, direction)
                     .all(|n| g[n].key.app != app)
             })
-            .map(|ix| &g[ix].key)
-            .min()
-            .cloned();
-        self.ends_cache.insert(cache_key, found.clone());
+            .min_by(|&a, &b| g[a].key.cmp(&g[b].key));
+        self.ends_cache.insert((app, root), found);
         found
     }
 
     /// Squashed migrations replace the nodes they list, inner squashes first.
-    fn apply_squashes(&mut self) {
-        let mut replacements: Vec<(Key, usize)> = Vec::new();
-        let mut replaces_of: KeyMap<Vec<Key>> = KeyMap::default();
+    fn apply_squashes(&mut self, files: &[usize]) {
+        let mut replacements: Vec<(KeyRef<'p>, usize)> = Vec::new();
+        let mut replaces_of: KeyRefMap<'p, Vec<KeyRef<'p>>> = KeyRefMap::default();
         let project = self.project;
-        for (origin, file) in project.migrations.iter().enumerate() {
-            let key = Key::new(&file.app, &file.name);
-            let replaced: Vec<Key> = self
-                .keys(origin, "replaces", &file.migration.replaces)
-                .into_iter()
-                .map(|(k, _)| k)
+        for &origin in files {
+            let file = &project.migrations[origin];
+            let replaces = &file.migration.replaces;
+            self.report_unknown_references(origin, "replaces", replaces);
+            let replaced: Vec<KeyRef<'p>> = references(&project.config, replaces)
+                .map(|(key, _)| key)
                 .collect();
+            let key = KeyRef::of(file);
             if !replaced.is_empty() && !replaces_of.contains_key(&key) {
-                replacements.push((key.clone(), origin));
+                replacements.push((key, origin));
                 replaces_of.insert(key, replaced);
             }
         }
@@ -508,23 +651,23 @@ impl Builder<'_> {
             Started,
             Done,
         }
-        let mut progress: KeyMap<Progress> = KeyMap::default();
-        for (top, top_origin) in &replacements {
-            if progress.contains_key(top) {
+        let mut progress: KeyRefMap<'p, Progress> = KeyRefMap::default();
+        for &(top, top_origin) in &replacements {
+            if progress.contains_key(&top) {
                 continue;
             }
-            let mut stack: Vec<(Key, usize)> = vec![(top.clone(), 0)];
-            progress.insert(top.clone(), Progress::Started);
+            let mut stack: Vec<(KeyRef<'p>, usize)> = vec![(top, 0)];
+            progress.insert(top, Progress::Started);
             while let Some((key, next_child)) = stack.pop() {
                 let replaced = &replaces_of[&key];
-                if let Some(child) = replaced.get(next_child) {
-                    stack.push((key.clone(), next_child + 1));
-                    if replaces_of.contains_key(child) {
-                        match progress.get(child) {
+                if let Some(&child) = replaced.get(next_child) {
+                    stack.push((key, next_child + 1));
+                    if replaces_of.contains_key(&child) {
+                        match progress.get(&child) {
                             Some(Progress::Done) => {}
                             Some(Progress::Started) => {
-                                let file = &self.project.migrations[*top_origin];
-                                self.graph.unsettled_apps.insert(child.app.clone());
+                                let file = &self.project.migrations[top_origin];
+                                self.graph.unsettled_apps.insert(child.app.to_owned());
                                 self.graph.problems.push(
                                     Problem::new(
                                         ProblemKind::SquashCycle,
@@ -537,13 +680,13 @@ impl Builder<'_> {
                                 return;
                             }
                             None => {
-                                progress.insert(child.clone(), Progress::Started);
-                                stack.push((child.clone(), 0));
+                                progress.insert(child, Progress::Started);
+                                stack.push((child, 0));
                             }
                         }
                     }
                 } else {
-                    self.remove_replaced_nodes(&key, replaced.clone());
+                    self.remove_replaced_nodes(key, replaced);
                     progress.insert(key, Progress::Done);
                 }
             }
@@ -551,39 +694,45 @@ impl Builder<'_> {
     }
 
     /// Removes each replaced node that exists and moves its edges to the replacement.
-    fn remove_replaced_nodes(&mut self, replacement: &Key, replaced: Vec<Key>) {
-        let Some(&rep) = self.graph.index.get(replacement) else {
+    fn remove_replaced_nodes(&mut self, replacement: KeyRef<'_>, replaced: &[KeyRef<'_>]) {
+        let Some(rep) = self.graph.find(replacement) else {
             return;
         };
-        let replaced: HashSet<Key, BuildKeyHasher> = replaced.into_iter().collect();
-        for key in &replaced {
-            let Some(ix) = self.graph.index.remove(key) else {
+        let replaced: HashSet<KeyRef<'_>, BuildKeyHasher> = replaced.iter().copied().collect();
+        for &key in &replaced {
+            let Some(ix) = self.graph.find(key) else {
                 continue;
             };
+            // A node may depend on itself: a squash whose replaced migration depended on it
+            // inherited that edge as a loop. The loop goes with the node, as in Django, where
+            // the node's key is among the replaced ones.
+            let g = &self.graph.graph;
+            let others = |&n: &NodeIndex| n != ix;
+            let children: Vec<NodeIndex> =
+                g.neighbors_directed(ix, Outgoing).filter(others).collect();
+            let parents: Vec<NodeIndex> =
+                g.neighbors_directed(ix, Incoming).filter(others).collect();
+            self.graph.remove(ix);
             let g = &mut self.graph.graph;
-            let children: Vec<NodeIndex> = g.neighbors_directed(ix, Outgoing).collect();
-            let parents: Vec<NodeIndex> = g.neighbors_directed(ix, Incoming).collect();
-            g.remove_node(ix);
             for child in children {
-                if !replaced.contains(&g[child].key) {
-                    g.update_edge(rep, child, ());
+                if !replaced.contains(&g[child].key.parts()) && !has_edge(g, rep, child) {
+                    g.add_edge(rep, child, ());
                 }
             }
             for parent in parents {
-                if !replaced.contains(&g[parent].key) {
-                    g.update_edge(parent, rep, ());
+                if !replaced.contains(&g[parent].key.parts()) && !has_edge(g, parent, rep) {
+                    g.add_edge(parent, rep, ());
                 }
             }
         }
     }
 
     fn report_missing(&mut self) {
-        let mut missing: Vec<(usize, u32, Key)> = self
-            .graph
-            .graph
+        let g = &self.graph.graph;
+        let mut missing: Vec<(usize, u32, &Key)> = g
             .node_weights()
             .filter_map(|n| match n.kind {
-                NodeKind::Missing { origin, line } => Some((origin, line, n.key.clone())),
+                NodeKind::Missing { origin, line } => Some((origin, line, &n.key)),
                 _ => None,
             })
             .collect();
@@ -606,15 +755,19 @@ impl Builder<'_> {
 
     fn report_cycles(&mut self) {
         let g = &self.graph.graph;
-        let mut cycles: Vec<Vec<&Key>> = petgraph::algo::tarjan_scc(g)
-            .into_iter()
-            .filter(|scc| scc.len() > 1 || g.contains_edge(scc[0], scc[0]))
-            .map(|scc| {
+        if is_acyclic(g) {
+            return;
+        }
+        // A callback per component, not `tarjan_scc`'s list of them: nearly every node is a
+        // component of its own, and that list would allocate one vector per node.
+        let mut cycles: Vec<Vec<&Key>> = Vec::new();
+        TarjanScc::new().run(g, |scc| {
+            if scc.len() > 1 || g.contains_edge(scc[0], scc[0]) {
                 let mut keys: Vec<&Key> = scc.iter().map(|&ix| &g[ix].key).collect();
                 keys.sort();
-                keys
-            })
-            .collect();
+                cycles.push(keys);
+            }
+        });
         cycles.sort();
         let problems: Vec<Problem> = cycles
             .into_iter()
@@ -641,6 +794,15 @@ impl Builder<'_> {
     }
 
     fn report_max_migration(&mut self) {
+        // Finding the leaves reads the whole graph: not for a project without the files.
+        if self
+            .project
+            .apps
+            .iter()
+            .all(|app| app.max_migration.is_none())
+        {
+            return;
+        }
         let leaves = self.graph.leaves();
         let mut problems = Vec::new();
         for app in &self.project.apps {
@@ -668,25 +830,135 @@ impl Builder<'_> {
     }
 }
 
-/// The literal keys of a list attribute, non-literal entries skipped silently.
-fn literal_keys(config: &crate::config::Config, attr: &ListAttr) -> Vec<(Key, u32)> {
+/// Whether the graph has no cycle, by Kahn's algorithm: taking away nodes without parents, one
+/// at a time, takes away every node exactly when there is no cycle. It reads the graph once,
+/// iteratively, where finding the cycles themselves (strongly connected components) costs
+/// several times more, and only a graph with a cycle needs that.
+fn is_acyclic(g: &StableDiGraph<Node, ()>) -> bool {
+    let mut parents = vec![0u32; g.node_bound()];
+    for edge in g.edge_references() {
+        parents[edge.target().index()] += 1;
+    }
+    let mut ready: Vec<NodeIndex> = g
+        .node_indices()
+        .filter(|ix| parents[ix.index()] == 0)
+        .collect();
+    let mut taken = 0;
+    while let Some(ix) = ready.pop() {
+        taken += 1;
+        for child in g.neighbors_directed(ix, Outgoing) {
+            let left = &mut parents[child.index()];
+            *left -= 1;
+            if *left == 0 {
+                ready.push(child);
+            }
+        }
+    }
+    taken == g.node_count()
+}
+
+/// Whether `parent → child` is an edge. The edge would be in both the parent's outgoing and the
+/// child's incoming list, so the two are walked in step and the shorter one decides: a node
+/// many migrations depend on (`auth.__first__` through a swappable dependency) has thousands of
+/// children, and `update_edge` would walk them all for each new one.
+fn has_edge(g: &StableDiGraph<Node, ()>, parent: NodeIndex, child: NodeIndex) -> bool {
+    let mut outgoing = g.edges_directed(parent, Outgoing);
+    let mut incoming = g.edges_directed(child, Incoming);
+    loop {
+        match (outgoing.next(), incoming.next()) {
+            (Some(out), Some(inc)) => {
+                if out.target() == child || inc.source() == parent {
+                    return true;
+                }
+            }
+            // One list is exhausted without the edge: it is in neither.
+            _ => return false,
+        }
+    }
+}
+
+/// The literal keys of a list attribute with their lines; what cannot be known statically is
+/// skipped (see [`Builder::report_unknown_references`]).
+fn references<'p>(
+    config: &'p Config,
+    attr: &'p ListAttr,
+) -> impl Iterator<Item = (KeyRef<'p>, u32)> {
     attr.entries()
         .iter()
         .filter_map(|entry| Some((reference_key(config, &entry.reference)?, entry.line)))
-        .collect()
 }
 
 /// The node a reference names: a literal pair as written; a swappable dependency, like
 /// Django's `swappable_dependency`, the first migration of the configured model's app. `None`
 /// for what cannot be known statically.
-fn reference_key(config: &crate::config::Config, reference: &Reference) -> Option<Key> {
+fn reference_key<'p>(config: &'p Config, reference: &'p Reference) -> Option<KeyRef<'p>> {
     match reference {
-        Reference::Literal { app, name } => Some(Key::new(&app.value, &name.value)),
+        Reference::Literal { app, name } => Some(KeyRef {
+            app: &app.value,
+            name: &name.value,
+        }),
         Reference::Swappable { setting } => {
             let model = config.swappable_model(setting)?;
             let app = model.split_once('.').map_or(model, |(a, _)| a);
-            Some(Key::new(app, FIRST))
+            Some(KeyRef { app, name: FIRST })
         }
         Reference::Unknown { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::Tree;
+
+    fn migration(replaces: &str, dependencies: &str) -> String {
+        format!(
+            "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n\n    replaces = {replaces}\n\n    dependencies = {dependencies}\n\n    operations = []\n"
+        )
+    }
+
+    /// A squash that a migration it replaces depends on inherits that edge as a loop; a squash
+    /// of that squash drops the loop with it, as Django does.
+    #[test]
+    fn squash_of_a_squash_that_depends_on_itself() {
+        let tree = Tree::new(&[
+            ("a/migrations/0001_initial.py", &migration("[]", "[]")),
+            (
+                "a/migrations/0002_squashed.py",
+                &migration(r#"[("a", "0001_initial"), ("a", "0003_late")]"#, "[]"),
+            ),
+            (
+                "a/migrations/0003_late.py",
+                &migration("[]", r#"[("a", "0002_squashed")]"#),
+            ),
+            (
+                "a/migrations/0004_outer.py",
+                &migration(r#"[("a", "0002_squashed")]"#, "[]"),
+            ),
+        ]);
+        let graph = Graph::build(&tree.project());
+        let left: Vec<String> = graph
+            .migrations()
+            .iter()
+            .map(|(key, _)| key.to_string())
+            .collect();
+        assert_eq!(left, ["a.0004_outer"]);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+    }
+
+    /// The last bytes of a string hash as the zero-padded word they always have, so that
+    /// hash-ordered sets keep their order.
+    #[test]
+    fn hasher_tail_is_the_zero_padded_word() {
+        for len in 1..8 {
+            let bytes: Vec<u8> = (1..=len).map(|b: u8| b.wrapping_mul(37)).collect();
+            let mut word = [0u8; 8];
+            word[..bytes.len()].copy_from_slice(&bytes);
+            let mut expected = KeyHasher::default();
+            expected.add(u64::from_le_bytes(word) ^ ((bytes.len() as u64) << 59));
+            let mut hasher = KeyHasher::default();
+            hasher.write(&bytes);
+            assert_eq!(hasher.finish(), expected.finish(), "{len} bytes");
+        }
     }
 }
