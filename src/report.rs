@@ -126,7 +126,12 @@ fn next_step(report: &CheckReport) -> String {
         .conflicts
         .iter()
         .any(|c| c.severity == Severity::Conflict);
+    let dangling = report
+        .problems
+        .iter()
+        .any(|p| p.kind == crate::problem::ProblemKind::Dangling);
     match (report.conflicts.is_empty(), blocked) {
+        (true, _) if dangling => "Next: fix the problems above; when a missing migration was renamed on the other side of a merge, `migmerge resolve` follows the rename. `migmerge graph` shows the graph as Django sees it.".to_owned(),
         (true, _) => "Next: fix the problems above; `migmerge graph` shows the graph as Django sees it.".to_owned(),
         (false, false) => "Next: run `migmerge resolve` to add a merge migration or renumber the unpublished branch (`--dry-run` shows the diff first).".to_owned(),
         (false, true) => "Next: both branches change the same thing: review the overlap above and decide how the changes combine, then run `migmerge resolve --strategy merge` (or `renumber`).".to_owned(),

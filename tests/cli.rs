@@ -162,6 +162,11 @@ fn dangling_dependency_is_a_problem() {
     assert_eq!(json["problems"][0]["kind"], "dangling");
     assert_eq!(json["problems"][0]["file"], "users/migrations/0003_x.py");
     assert_eq!(json["problems"][0]["line"], 6);
+    let human = stdout(&run_migmerge(&["check"], dir.path()));
+    assert!(
+        human.contains("`migmerge resolve` follows the rename"),
+        "{human}"
+    );
 }
 
 #[test]
