@@ -8,6 +8,7 @@
 //! changes are laid over the work tree in memory ([`Planned`]): the printed plan of every app
 //! is exactly what the real run would write.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write as _};
 use std::path::Path;
@@ -23,7 +24,6 @@ use crate::edit::{self, FileChange, FileUpdate, Plan};
 use crate::graph::{Graph, Key, LeafConflict, NodeKind};
 use crate::overlap::{self, AppOverlap, Severity};
 use crate::plan::{self, Layout, Overlay, Timestamp};
-use crate::problem::ProblemKind;
 use crate::project::{self, Project};
 use crate::prompt;
 use crate::report::{self, ConflictReport};
@@ -48,11 +48,17 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
     let mut results = Vec::new();
     let first = project::load(&worktree)?;
     let first_graph = Graph::build(&first);
+    // Opened only when a missing migration has a namesake to be followed to.
+    let history: OnceCell<MergedHistory> = OnceCell::new();
     let following = plan::follow_renames(
         &first,
         &first_graph,
         |p| worktree.read(p).ok().flatten(),
-        |p| in_merged_history(&args.path, p),
+        |p| {
+            history
+                .get_or_init(|| merged_history(&args.path))
+                .contains(p)
+        },
     );
     let follow_apps: Vec<&str> = following
         .renames
@@ -67,16 +73,20 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
         );
     }
     if !follow_apps.is_empty() {
-        let result = follow(args, &worktree, &first, following, color, &mut screen)?;
+        let result = follow(args, &worktree, &first_graph, following, color, &mut screen)?;
         screen.text.push_str(&result.summary);
         screen.text.push('\n');
         planned.absorb(&result.unwritten);
         results.push(result);
     }
 
-    let after_following = project::load(&planned)?;
-    let apps: Vec<String> = Graph::build(&after_following)
-        .conflicts()
+    // Nothing followed: the tree is the one already loaded.
+    let conflicts = if results.is_empty() {
+        first_graph.conflicts()
+    } else {
+        Graph::build(&project::load(&planned)?).conflicts()
+    };
+    let apps: Vec<String> = conflicts
         .into_iter()
         .map(|c| c.app)
         .filter(|app| args.app.is_empty() || args.app.contains(app))
@@ -151,27 +161,39 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
     Ok(Outcome { stdout, status })
 }
 
-/// Whether `path` existed in a commit the current merge, rebase or recent history touches: what
+/// The commits the current merge, rebase or recent history touches: where a file that existed
 /// tells a migration renamed on the other side from a typo in a dependency.
-fn in_merged_history(root: &Path, path: &str) -> bool {
-    let path = [path.to_owned()];
-    [
+struct MergedHistory(Vec<GitRevision>);
+
+fn merged_history(root: &Path) -> MergedHistory {
+    let revs = [
         "MERGE_HEAD",
         "REBASE_HEAD",
         "ORIG_HEAD",
         "HEAD",
         "HEAD^1",
         "HEAD^2",
-    ]
-    .iter()
-    .any(|rev| present_at(root, rev, &path).is_some_and(|present| present[0]))
+    ];
+    MergedHistory(
+        revs.iter()
+            .filter_map(|rev| GitRevision::open(root, rev).ok())
+            .collect(),
+    )
+}
+
+impl MergedHistory {
+    fn contains(&self, path: &str) -> bool {
+        self.0
+            .iter()
+            .any(|revision| matches!(revision.read(path), Ok(Some(_))))
+    }
 }
 
 /// Plans, shows, verifies and (unless asked not to) writes the following of renames.
 fn follow(
     args: &ResolveArgs,
     worktree: &WorkTree,
-    project: &Project,
+    before: &Graph,
     following: plan::Following,
     color: bool,
     screen: &mut Screen,
@@ -185,19 +207,7 @@ fn follow(
     let overlay = Overlay::new(worktree, &updates);
     let after = project::load(&overlay)
         .with_context(|| format!("{label}: the followed references do not load"))?;
-    let count = |graph: &Graph, kinds: &[ProblemKind]| {
-        graph
-            .problems
-            .iter()
-            .filter(|p| kinds.contains(&p.kind))
-            .count()
-    };
-    let (before_graph, after_graph) = (Graph::build(project), Graph::build(&after));
-    let loops = [ProblemKind::Cycle, ProblemKind::SquashCycle];
-    if count(&after_graph, &[ProblemKind::Dangling])
-        >= count(&before_graph, &[ProblemKind::Dangling])
-        || count(&after_graph, &loops) > count(&before_graph, &loops)
-    {
+    if !plan::settles(before, &Graph::build(&after)) {
         bail!("{label}: following the renames would not settle the missing references");
     }
     let what: Vec<String> = following

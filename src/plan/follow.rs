@@ -14,7 +14,9 @@ use crate::graph::{Graph, Key, NodeKind};
 use crate::migration::{ListAttr, Reference};
 use crate::project::Project;
 
-use super::split_number;
+use crate::problem::ProblemKind;
+
+use super::{problem_count, split_number};
 
 /// A missing migration found under its new name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +112,17 @@ pub fn follow_renames(
     }
 }
 
+/// Whether following the renames (`before` the plan, `after` it) settles missing references
+/// without making a loop: fewer dangling references, no more cycles.
+pub fn settles(before: &Graph, after: &Graph) -> bool {
+    let count = |graph: &Graph, kinds: &[ProblemKind]| -> usize {
+        kinds.iter().map(|&kind| problem_count(graph, kind)).sum()
+    };
+    let loops = [ProblemKind::Cycle, ProblemKind::SquashCycle];
+    count(after, &[ProblemKind::Dangling]) < count(before, &[ProblemKind::Dangling])
+        && count(after, &loops) <= count(before, &loops)
+}
+
 /// The one migration of `missing.app` that `missing.name` was renamed to, if the tree and the
 /// history say so.
 fn new_name(project: &Project, missing: &Key, existed: impl Fn(&str) -> bool) -> Option<String> {
@@ -136,7 +149,6 @@ fn new_name(project: &Project, missing: &Key, existed: impl Fn(&str) -> bool) ->
 mod tests {
     use super::*;
     use crate::plan::testing::{Tree, migration};
-    use crate::problem::ProblemKind;
 
     const BLOG: &str = "blog/migrations";
 
@@ -208,6 +220,8 @@ mod tests {
         let graph = Graph::build(&after.project());
         assert!(graph.problems.is_empty(), "{:?}", graph.problems);
         assert!(graph.conflicts().is_empty());
+        assert!(settles(&before, &graph));
+        assert!(!settles(&graph, &graph));
     }
 
     #[test]

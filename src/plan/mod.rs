@@ -19,7 +19,7 @@ use crate::problem::ProblemKind;
 use crate::project::Project;
 use crate::source::{ConflictedPath, PathFilter, Source, SourceError};
 
-pub use follow::{FollowedRename, Following, follow_renames};
+pub use follow::{FollowedRename, Following, follow_renames, settles};
 pub use merge::{
     Layout, MergeError, MergePlan, NewMigration, Timestamp, merge_migration, merge_plan,
 };
@@ -157,8 +157,7 @@ pub fn verify(before: &Project, after: &Project, app: &str) -> Result<Graph, Ver
             "the graph would hold {new_count} migrations instead of {old_count}"
         ));
     }
-    let count =
-        |graph: &Graph, kind: ProblemKind| graph.problems.iter().filter(|p| p.kind == kind).count();
+    let count = problem_count;
     for kind in [
         ProblemKind::Dangling,
         ProblemKind::Cycle,
@@ -193,6 +192,11 @@ pub fn verify(before: &Project, after: &Project, app: &str) -> Result<Graph, Ver
             reasons,
         })
     }
+}
+
+/// How many problems of `kind` a graph has.
+pub(crate) fn problem_count(graph: &Graph, kind: ProblemKind) -> usize {
+    graph.problems.iter().filter(|p| p.kind == kind).count()
 }
 
 #[cfg(test)]
