@@ -202,13 +202,14 @@ fn resolve_work_tree(
         Err(_) if !dirty.is_empty() => return Ok(refuse_dirty(&dirty)),
         Err(err) => return Err(err).context("cannot read the migrations"),
     };
-    // A reference to a missing migration may be one the other side renamed, which resolve
-    // follows; any other is left to `migmerge check` to report.
-    let dangling = graph
-        .problems
-        .iter()
-        .any(|p| p.kind == crate::problem::ProblemKind::Dangling);
-    if graph.conflicts().is_empty() && !dangling {
+    // A reference to a missing migration that has a namesake may be one the other side
+    // renamed, which resolve follows once git history confirms it; any other is left to
+    // `migmerge check` to report, without loading the tree a second time.
+    let may_follow = || {
+        let namesakes = crate::plan::follow_renames(&project, &graph, |_| None, |_| true);
+        !namesakes.renames.is_empty()
+    };
+    if graph.conflicts().is_empty() && !may_follow() {
         return Ok(Attempt::Nothing);
     }
     let report = check::analyze(&project, &graph, worktree.describe(), |_| Vec::new());

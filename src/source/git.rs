@@ -46,7 +46,8 @@ struct Located {
 const PACK_WINDOW: usize = 1 << 20;
 const PACK_MAPPED_LIMIT: usize = 2 << 20;
 
-/// Bounds the memory libgit2 keeps for pack files. Call it once, first thing in `main`.
+/// Bounds the memory libgit2 keeps for pack files and objects. Call it once, first thing in
+/// `main`.
 ///
 /// These limits are process-wide C globals that libgit2 reads without synchronization, which is
 /// why git2 marks their setters `unsafe`. Calling this before any thread exists makes it sound:
@@ -62,14 +63,15 @@ pub fn limit_git_memory() {
         let _ = git2::opts::set_mwindow_size(PACK_WINDOW);
         let _ = git2::opts::set_mwindow_mapped_limit(PACK_MAPPED_LIMIT);
     }
+    // Each tree and blob is read once, so libgit2's object cache only holds memory: for
+    // 50,000 files, the parsed trees alone were about 10 MB of peak memory. The switch is a
+    // process-wide global too, so it is set here for the same reason.
+    git2::opts::enable_caching(false);
 }
 
 /// Discovers the repository holding `path` and `path`'s place in it.
 fn locate(path: &Path) -> Result<Located, SourceError> {
     require_dir(path)?;
-    // Each tree and blob is read once, so libgit2's object cache only holds memory: for
-    // 50,000 files, the parsed trees alone were about 10 MB of peak memory.
-    git2::opts::enable_caching(false);
     let repo = Repository::discover(path).map_err(|err| match err.code() {
         // `Owner` is libgit2's "dubious ownership" refusal: for the user it is the same answer.
         ErrorCode::NotFound | ErrorCode::Owner => SourceError::NotARepository {
