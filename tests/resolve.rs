@@ -693,20 +693,38 @@ fn a_dependency_on_a_name_the_other_side_renumbered_follows_the_rename() {
 
 #[test]
 fn a_dangling_dependency_with_no_rename_in_history_is_left_alone() {
-    // The same tree, but with no history that ever held the old name: a typo to fix by hand.
-    let merged = merged_story("dangling_after_rename_on_other_side");
-    let dir = tempfile::tempdir().unwrap();
-    crate::common::copy_tree(merged.path(), dir.path());
-    let _ = fs::remove_dir_all(dir.path().join(".git"));
-    let before = snapshot(dir.path());
-    let out = run_migmerge(&["resolve", "--yes"], dir.path());
+    // A namesake exists (0004_post_tags), but no commit ever held 0002_post_tags: a typo to
+    // fix by hand, not a rename to follow.
+    let dir = merged_story("dangling_after_rename_on_other_side");
+    let root = dir.path();
+    let index = root.join("blog/migrations/0004_post_tags_index.py");
+    let text = fs::read_to_string(&index).unwrap();
+    fs::write(&index, text.replace("0003_post_tags", "0002_post_tags")).unwrap();
+    git_ok(root, &["commit", "-q", "-am", "typo"]);
+    let before = snapshot(root);
+    let out = run_migmerge(&["resolve", "--yes"], root);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("No migration conflicts to resolve"),
         "{}",
         stdout(&out)
     );
-    assert_eq!(snapshot(dir.path()), before);
+    assert_eq!(snapshot(root), before);
+}
+
+#[test]
+fn following_renames_keeps_to_the_apps_asked_for() {
+    let dir = merged_story("dangling_after_rename_on_other_side");
+    let root = dir.path();
+    let before = snapshot(root);
+    let out = run_migmerge(&["resolve", "--yes", "--app", "shop"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(snapshot(root), before, "{}", stdout(&out));
+    let text = resolve_ok(root, "--app blog", &["--app", "blog"]);
+    assert!(
+        text.contains("blog: followed the rename of blog.0003_post_tags -> 0004_post_tags"),
+        "{text}"
+    );
 }
 
 #[test]

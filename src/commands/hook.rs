@@ -206,7 +206,7 @@ fn resolve_work_tree(
     // renamed, which resolve follows once git history confirms it; any other is left to
     // `migmerge check` to report, without loading the tree a second time.
     let may_follow = || {
-        let namesakes = crate::plan::follow_renames(&project, &graph, |_| None, |_| true);
+        let namesakes = crate::plan::follow_renames(&project, &graph, |_| true, |_| None, |_| true);
         !namesakes.renames.is_empty()
     };
     if graph.conflicts().is_empty() && !may_follow() {

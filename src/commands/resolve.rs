@@ -53,6 +53,7 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
     let following = plan::follow_renames(
         &first,
         &first_graph,
+        |app| args.app.is_empty() || args.app.iter().any(|a| a == app),
         |p| worktree.read(p).ok().flatten(),
         |p| {
             history
@@ -60,19 +61,13 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
                 .contains(p)
         },
     );
-    let follow_apps: Vec<&str> = following
-        .renames
-        .iter()
-        .map(|r| r.app.as_str())
-        .filter(|app| args.app.is_empty() || args.app.iter().any(|a| a == app))
-        .collect();
-    if !follow_apps.is_empty() && asking && (json || !prompt::interactive()) {
+    if !following.renames.is_empty() && asking && (json || !prompt::interactive()) {
         bail!(
             "references to renamed migrations to follow, but no terminal to ask on: pass --yes \
              to write without asking, or --dry-run to only see the plan"
         );
     }
-    if !follow_apps.is_empty() {
+    if !following.renames.is_empty() {
         let result = follow(args, &worktree, &first_graph, following, color, &mut screen)?;
         screen.text.push_str(&result.summary);
         screen.text.push('\n');
@@ -410,7 +405,9 @@ fn resolve_app(
         // migration on the side to move, a name a squash lists), a merge migration still ends
         // the conflict and renames nothing.
         Err(refusal)
-            if requested == ResolveStrategy::Auto && matches!(choice, Choice::Renumber { .. }) =>
+            if requested == ResolveStrategy::Auto
+                && matches!(choice, Choice::Renumber { .. })
+                && refusal.downcast_ref::<plan::RenumberError>().is_some() =>
         {
             let merge = candidate(ctx, conflict, &Choice::Merge)
                 .with_context(|| format!("{app}: cannot merge"))?;

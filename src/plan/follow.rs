@@ -41,10 +41,13 @@ pub struct Following {
 /// A missing `(app, old)` is followed to `new` when `app` is in the repository, exactly one of
 /// its migrations other than `old` has the same name after the number (`_post_tags`), and
 /// `existed(path)` says the old file, at its path in the app's migrations directory, was part of
-/// the history being merged. `read` gives a referring file's bytes, for its quote style.
+/// the history being merged. Only the renamed migrations of apps `in_scope` accepts are
+/// followed (wherever they are referenced). `read` gives a referring file's bytes, for its quote
+/// style.
 pub fn follow_renames(
     project: &Project,
     graph: &Graph,
+    in_scope: impl Fn(&str) -> bool,
     read: impl Fn(&str) -> Option<Vec<u8>>,
     existed: impl Fn(&str) -> bool,
 ) -> Following {
@@ -66,7 +69,7 @@ pub fn follow_renames(
                 let missing = graph
                     .node(&key)
                     .is_some_and(|node| matches!(node.kind, NodeKind::Missing { .. }));
-                if !missing {
+                if !missing || !in_scope(&key.app) {
                     continue;
                 }
                 let new = found
@@ -183,7 +186,7 @@ mod tests {
     fn plan(tree: &Tree, existed: impl Fn(&str) -> bool) -> Following {
         let project = tree.project();
         let graph = Graph::build(&project);
-        follow_renames(&project, &graph, |p| tree.read(p), existed)
+        follow_renames(&project, &graph, |_| true, |p| tree.read(p), existed)
     }
 
     #[test]
@@ -222,6 +225,18 @@ mod tests {
         assert!(graph.conflicts().is_empty());
         assert!(settles(&before, &graph));
         assert!(!settles(&graph, &graph));
+
+        // Scoped to another app, blog's rename is not followed, even where shop refers to it.
+        let project = tree.project();
+        let graph = Graph::build(&project);
+        let scoped = follow_renames(
+            &project,
+            &graph,
+            |app| app == "shop",
+            |p| tree.read(p),
+            |_| true,
+        );
+        assert!(scoped.renames.is_empty() && scoped.plan.changes.is_empty());
     }
 
     #[test]
