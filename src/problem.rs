@@ -66,3 +66,64 @@ impl Problem {
         self
     }
 }
+
+/// What a note is about, named as it appears in JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// A directory that looks like a migrations package but is not one an app loads (no module
+    /// in it defines a `Migration` class), so it was skipped.
+    SkippedPackage,
+    /// A value read statically could not be known without running code (a `dependencies` list
+    /// built by a helper, a label computed at import time); the app it concerns is uncertain.
+    Unknown,
+    /// Two sources of a fact disagreed; the note says which one won.
+    Disagreement,
+}
+
+impl NoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::SkippedPackage => "skipped-package",
+            NoteKind::Unknown => "unknown",
+            NoteKind::Disagreement => "disagreement",
+        }
+    }
+}
+
+/// Something worth knowing about how the project was read that is not a problem: a note never
+/// makes `check` fail and never creates a conflict by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub kind: NoteKind,
+    /// The app label the note makes uncertain, when it concerns one app.
+    pub app: Option<String>,
+    /// Root-relative path of the file the note is about.
+    pub file: Option<String>,
+    /// 1-based line in `file`.
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl Note {
+    pub fn new(kind: NoteKind, message: impl Into<String>) -> Self {
+        Note {
+            kind,
+            app: None,
+            file: None,
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, file: impl Into<String>, line: Option<u32>) -> Self {
+        self.file = Some(file.into());
+        self.line = line;
+        self
+    }
+
+    pub fn for_app(mut self, app: impl Into<String>) -> Self {
+        self.app = Some(app.into());
+        self
+    }
+}

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, ConfigError, MIGMERGE_TOML, PYPROJECT};
 use crate::migration::{self, Detail, Migration, ParseError};
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::{Note, Problem, ProblemKind};
 use crate::source::{ConflictedPath, Source, SourceError};
 
 /// The file django-linear-migrations keeps in each migrations package.
@@ -56,6 +56,8 @@ pub struct Project {
     /// In Django's processing order: apps in order, then file name.
     pub migrations: Vec<MigrationFile>,
     pub problems: Vec<Problem>,
+    /// What was skipped or left unknown while reading: never a failure by itself.
+    pub notes: Vec<Note>,
     /// Paths under migrations packages that git could not merge in this snapshot.
     pub conflicted: Vec<ConflictedPath>,
 }
@@ -152,6 +154,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         apps,
         migrations,
         problems,
+        notes: Vec::new(),
         conflicted,
     })
 }
