@@ -220,10 +220,6 @@ pub struct ResolveArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ResolveFormat::Human)]
     pub format: ResolveFormat,
-    /// Count as published what these revisions hold, instead of the configured protected refs
-    /// (the hooks pass the refs as they were before the merge or rebase).
-    #[arg(long, value_name = "REV", hide = true)]
-    pub protected: Vec<String>,
 }
 
 /// Strategies of `resolve`.

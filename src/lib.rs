@@ -31,4 +31,5 @@ pub mod problem;
 pub mod project;
 pub mod prompt;
 pub mod report;
+pub mod resolution;
 pub mod source;

@@ -36,7 +36,7 @@ fn path_var(with_bin: bool) -> OsString {
 
 /// git in a clean environment (no user or system configuration), as `common::git`, with
 /// migmerge on PATH or not.
-fn git_with(cwd: &Path, args: &[&str], with_bin: bool) -> Output {
+pub(crate) fn git_with(cwd: &Path, args: &[&str], with_bin: bool) -> Output {
     crate::common::clean_git(cwd, &path_var(with_bin))
         .args(args)
         .output()
@@ -44,18 +44,18 @@ fn git_with(cwd: &Path, args: &[&str], with_bin: bool) -> Output {
 }
 
 /// git with migmerge on PATH; returns stdout and stderr together.
-fn git(cwd: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn git(cwd: &Path, args: &[&str]) -> (bool, String) {
     let out = git_with(cwd, args, true);
     (out.status.success(), stdout(&out) + &stderr(&out))
 }
 
-fn git_ok(cwd: &Path, args: &[&str]) -> String {
+pub(crate) fn git_ok(cwd: &Path, args: &[&str]) -> String {
     let (ok, text) = git(cwd, args);
     assert!(ok, "git {} failed:\n{text}", args.join(" "));
     text
 }
 
-fn install(dir: &Path, extra: &[&str]) -> String {
+pub(crate) fn install(dir: &Path, extra: &[&str]) -> String {
     let mut args = vec!["install", "--repo", "."];
     args.extend(extra);
     let out = run_migmerge(&args, dir);
@@ -71,7 +71,7 @@ fn install(dir: &Path, extra: &[&str]) -> String {
 
 /// A fixture story (see `common::story_repo`) with migmerge installed, `.gitattributes`
 /// committed on both branches.
-fn story(name: &str) -> tempfile::TempDir {
+pub(crate) fn story(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     story_repo(&project_root().join("fixtures").join(name), root);
@@ -94,16 +94,16 @@ fn install_with_attributes(root: &Path) {
     }
 }
 
-fn head(dir: &Path) -> String {
+pub(crate) fn head(dir: &Path) -> String {
     git_ok(dir, &["rev-parse", "HEAD"]).trim().to_owned()
 }
 
-fn exists(dir: &Path, path: &str) -> bool {
+pub(crate) fn exists(dir: &Path, path: &str) -> bool {
     dir.join(path).exists()
 }
 
 /// Django's view of the tree (see tests/oracle/django_graph.py), with a migrate on SQLite.
-fn django(python: &Path, tree: &Path) -> Value {
+pub(crate) fn django(python: &Path, tree: &Path) -> Value {
     let out = Command::new(python)
         .arg(project_root().join("tests/oracle/django_graph.py"))
         .arg(tree)
@@ -121,7 +121,7 @@ fn django(python: &Path, tree: &Path) -> Value {
 }
 
 /// The end state every successful flow must reach.
-fn assert_resolved(dir: &Path, what: &str) {
+pub(crate) fn assert_resolved(dir: &Path, what: &str) {
     let status = git_ok(dir, &["status", "--porcelain"]);
     assert_eq!(status, "", "{what}: the work tree is not clean");
     let check = run_migmerge(&["check"], dir);
@@ -142,7 +142,7 @@ fn assert_resolved(dir: &Path, what: &str) {
 }
 
 /// The one line migmerge printed.
-fn migmerge_lines(text: &str) -> Vec<&str> {
+pub(crate) fn migmerge_lines(text: &str) -> Vec<&str> {
     // `git rebase` ends its progress lines with `\r`, not `\n`.
     text.split(['\n', '\r'])
         .filter(|l| l.starts_with("migmerge: "))
@@ -443,7 +443,7 @@ fn pull_rebase_renumbers_the_rebased_commits() {
 }
 
 /// git with migmerge on PATH and extra environment variables; stdout and stderr together.
-fn git_env(cwd: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (bool, String) {
+pub(crate) fn git_env(cwd: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (bool, String) {
     let out = crate::common::clean_git(cwd, &path_var(true))
         .args(args)
         .envs(env.iter().copied())
@@ -613,8 +613,9 @@ fn overlap_conflict_is_reported_not_decided() {
     let lines = migmerge_lines(&text);
     assert_eq!(lines.len(), 1, "{text}");
     assert!(
-        lines[0].contains("not resolved: both branches change the same thing in shop")
-            && lines[0].contains("migmerge resolve"),
+        lines[0].contains("NOT RESOLVED: shop: both branches change the same thing")
+            && lines[0].contains("migmerge resolve")
+            && lines[0].contains("holds conflicting migrations"),
         "{text}"
     );
     // Nothing written, nothing rewritten.

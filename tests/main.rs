@@ -10,5 +10,8 @@ mod docs;
 mod fixtures;
 /// migmerge installed in real repositories: merge, pull, rebase and commit resolve by themselves.
 mod git_flows;
+/// The publication rule in real git flows, for every strategy: what a protected ref held is
+/// never renamed, and a database migrated at the published side still migrates.
+mod publication;
 /// `migmerge resolve` on merged fixture stories, checked by `check` and Django's loader.
 mod resolve;

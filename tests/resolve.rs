@@ -279,12 +279,41 @@ fn renumber_rewrites_other_apps_references() {
 }
 
 #[test]
-fn auto_merges_when_both_sides_are_on_main() {
+fn after_a_merge_commit_on_main_only_what_main_held_before_it_is_published() {
+    // HEAD is the merge commit on main: main is read where it stood before the merge (its
+    // first parent), so the merged-in side is unpublished and moves.
     let dir = merged_story("siblings_add_phone_vs_add_avatar");
     let out = run_migmerge(&["resolve", "--yes"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("both published (main)"), "{text}");
+    assert!(
+        text.contains(
+            "renumbering 0005_add_avatar after 0005_add_phone: its migrations are on no \
+             protected ref (main); 0005_add_phone is (on main)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("users: renumbered 0005_add_avatar -> 0006_add_avatar"),
+        "{text}"
+    );
+}
+
+#[test]
+fn auto_merges_when_both_sides_are_on_main() {
+    // A commit after the merge: main's current position is what it held before the next
+    // operation, both sides included.
+    let dir = merged_story("siblings_add_phone_vs_add_avatar");
+    fs::write(dir.path().join("README"), "after the merge\n").unwrap();
+    git_ok(dir.path(), &["add", "README"]);
+    git_ok(dir.path(), &["commit", "-q", "-m", "after the merge"]);
+    let out = run_migmerge(&["resolve", "--yes"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("both sides are published (0005_add_avatar on main, 0005_add_phone on main)"),
+        "{text}"
+    );
     assert!(
         text.contains("users: wrote 0006_merge_0005_add_avatar_0005_add_phone.py"),
         "{text}"
@@ -306,7 +335,10 @@ fn auto_renumbers_the_only_unpublished_side() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("renumbering 0005_add_avatar: it is not on main; 0005_add_phone is"),
+        text.contains(
+            "renumbering 0005_add_avatar after 0005_add_phone: its migrations are on no \
+             protected ref (main); 0005_add_phone is (on main)"
+        ),
         "{text}"
     );
     assert!(
@@ -615,7 +647,11 @@ fn auto_renumbers_the_branch_not_the_squash_on_main() {
     let before = django_nodes(root);
     let text = resolve_ok(root, "squash on main, auto", &[]);
     assert!(
-        text.contains("renumbering 0002_product_sku: it is not on main; 0002_squashed_0006_product_weight is (on main)"),
+        text.contains(
+            "renumbering 0002_product_sku after 0002_squashed_0006_product_weight: its \
+             migrations are on no protected ref (main); 0002_squashed_0006_product_weight is \
+             (on main)"
+        ),
         "{text}"
     );
     assert!(
@@ -644,8 +680,10 @@ fn auto_merges_when_the_side_to_move_is_a_squash() {
     let before = django_nodes(root);
     let text = resolve_ok(root, "squash on the branch, auto", &[]);
     assert!(
-        text.contains("writing a merge migration: renumbering was refused")
-            && text.contains("0002_squashed_0006_product_weight is a squashed migration"),
+        text.contains(
+            "writing a merge migration: 0002_squashed_0006_product_weight is the unpublished \
+             side, but it cannot be renumbered"
+        ) && text.contains("0002_squashed_0006_product_weight is a squashed migration"),
         "{text}"
     );
     let migrations = root.join("catalog/migrations");
@@ -777,7 +815,10 @@ fn auto_merges_when_both_sides_are_on_origin_main() {
     let before = django_nodes(&root);
     let text = resolve_ok(&root, "both on origin/main", &[]);
     assert!(
-        text.contains("0005_add_avatar and 0005_add_phone are both published (origin/main)"),
+        text.contains(
+            "both sides are published (0005_add_avatar on origin/main, 0005_add_phone on \
+             origin/main)"
+        ),
         "{text}"
     );
     assert!(
@@ -793,7 +834,10 @@ fn with_a_remote_local_main_does_not_publish() {
     let (_dir, root) = story_with_origin(false);
     let text = resolve_ok(&root, "ours on origin/main", &[]);
     assert!(
-        text.contains("renumbering 0005_add_avatar: it is not on origin/main"),
+        text.contains(
+            "renumbering 0005_add_avatar after 0005_add_phone: its migrations are on no \
+             protected ref (origin/main)"
+        ),
         "{text}"
     );
 }
@@ -812,7 +856,12 @@ fn auto_merges_when_configured_protected_refs_hold_both() {
     git_ok(root, &["commit", "-q", "-m", "config"]);
     git_ok(root, &["branch", "release"]);
     let text = resolve_ok(root, "protected release", &[]);
-    assert!(text.contains("both published (release)"), "{text}");
+    assert!(
+        text.contains(
+            "both sides are published (0005_add_avatar on release, 0005_add_phone on release)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("users: wrote 0006_merge_"), "{text}");
 }
 

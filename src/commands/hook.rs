@@ -30,34 +30,55 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use serde_json::Value;
 
-use crate::cli::{HookArgs, ResolveArgs, ResolveFormat};
-use crate::commands::{ExitStatus, Outcome, check, resolve};
+use crate::cli::HookArgs;
+use crate::commands::{ExitStatus, Outcome};
 use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
 use crate::git::commit::{self, DirtyPath};
 use crate::git::record::{self, Record};
 use crate::git::{Git, cmd};
-use crate::overlap::Severity;
 use crate::project;
+use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
 use crate::source::{self, MergeChanges, Source as _, WorkTree};
 
 pub fn run(args: &HookArgs) -> Result<Outcome> {
-    let line = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
-        None
+    let verdict = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
+        Verdict {
+            line: None,
+            refuse: false,
+        }
     } else {
         match dispatch(args) {
-            Ok(line) => line,
-            Err(err) => Some(format!("migmerge: {}: nothing changed: {err:#}", args.name)),
+            Ok(verdict) => verdict,
+            Err(err) => Verdict {
+                line: Some(format!("migmerge: {}: nothing changed: {err:#}", args.name)),
+                refuse: false,
+            },
         }
     };
+    // Only `pre-commit` ever refuses (a commit that would record conflicting migrations);
+    // every other hook runs after git did its part, and must never make it fail.
     Ok(Outcome {
-        stdout: line.map(|l| l + "\n").unwrap_or_default(),
-        status: ExitStatus::Success,
+        stdout: verdict.line.map(|l| l + "\n").unwrap_or_default(),
+        status: if verdict.refuse {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
     })
 }
 
-fn dispatch(args: &HookArgs) -> Result<Option<String>> {
+fn dispatch(args: &HookArgs) -> Result<Verdict> {
+    let say = |line: Result<Option<String>>| {
+        line.map(|line| Verdict {
+            line,
+            refuse: false,
+        })
+    };
+    let nothing = Ok(Verdict {
+        line: None,
+        refuse: false,
+    });
     let cwd = std::env::current_dir().context("no current directory")?;
     let first = args.args.first().map(String::as_str);
     // Each hook first rules out, without starting git, the invocations with nothing to do (most
@@ -66,14 +87,14 @@ fn dispatch(args: &HookArgs) -> Result<Option<String>> {
         "post-merge" => {
             let squash = first == Some("1");
             if !merge_may_concern_migrations(&cwd, squash) {
-                return Ok(None);
+                return nothing;
             }
-            post_merge(&Git::discover(&cwd)?, squash)
+            say(post_merge(&Git::discover(&cwd)?, squash))
         }
         "pre-commit" => {
             // Only a commit that concludes a merge can need resolving.
             if git_dir_lacks(&cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
-                return Ok(None);
+                return nothing;
             }
             pre_commit(&Git::discover(&cwd)?)
         }
@@ -81,20 +102,20 @@ fn dispatch(args: &HookArgs) -> Result<Option<String>> {
             let mut input = String::new();
             // Hooks get the rewritten commits on stdin; a closed stdin is an empty list.
             let _ = std::io::stdin().read_to_string(&mut input);
-            post_rewrite(&Git::discover(&cwd)?, first, &input)
+            say(post_rewrite(&Git::discover(&cwd)?, first, &input))
         }
         "prepare-commit-msg" => {
             let Some(file) = args.args.first() else {
-                return Ok(None);
+                return nothing;
             };
             // Only a commit that `pre-commit` resolved has a note waiting.
             if git_dir_lacks(&cwd, |dir| !record::has_note(dir)) {
-                return Ok(None);
+                return nothing;
             }
-            prepare_commit_msg(&Git::discover(&cwd)?, file)
+            say(prepare_commit_msg(&Git::discover(&cwd)?, file))
         }
         // Hooks migmerge does not know (a newer shim, an older binary) do nothing.
-        _ => Ok(None),
+        _ => nothing,
     }
 }
 
@@ -169,22 +190,27 @@ enum Attempt {
 }
 
 struct Resolution {
-    /// Per-app summaries, `; `-joined.
+    /// Per-app summaries, each with its reason, `; `-joined; empty when nothing was written.
     summary: String,
     /// Every path written, created or removed, root-relative.
     paths: Vec<String>,
-    /// Whether every app was renumbered (for the follow-up commit's subject).
+    /// Whether every app written was renumbered (for the follow-up commit's subject).
     all_renumbered: bool,
+    /// The apps left as they were, each with why (an overlap a person must decide, a plan
+    /// that could not be made), `; `-joined; empty when every app was resolved.
+    left: String,
 }
 
 /// Resolves the work tree's conflicting apps with the configured strategy (auto by default),
-/// counting as published what `protected` holds (empty: the configuration's refs, read now).
-/// `index` is the index the result will be committed from, for the dirtiness check.
+/// through the core's session, with publication read from the repository as it was before
+/// `operation`. Apps are independent: those a person must decide are left and named, the
+/// others resolved. `index` is the index the result will be committed from, for the
+/// dirtiness check.
 fn resolve_work_tree(
     git: &Git,
     index: &Git,
     staged_ok: bool,
-    protected: impl FnOnce(&[String]) -> Vec<String>,
+    operation: Operation,
 ) -> Result<Attempt> {
     let root = git.work_tree().to_path_buf();
     let worktree = WorkTree::new(&root)?;
@@ -196,100 +222,91 @@ fn resolve_work_tree(
             describe_dirty(dirty)
         ))
     };
-    let (project, graph) = match check::load(&worktree) {
-        Ok(loaded) => loaded,
+    let options = Options {
+        strategy: None,
+        forced: false,
+        apps: Vec::new(),
+        // Nobody is there to choose again: a merge migration renames nothing.
+        when_unmovable: WhenUnmovable::Merge,
+    };
+    let mut session = Session::new(&worktree, operation, options);
+    let nothing = match session.loaded() {
+        Ok((project, graph)) => {
+            // A reference to a missing migration that has a namesake may be one the other
+            // side renamed, which the session follows once git history confirms it; any other
+            // is left to `migmerge check` to report.
+            graph.conflicts().is_empty()
+                && crate::plan::follow_renames(project, graph, |_| true, |_| None, |_| true)
+                    .renames
+                    .is_empty()
+        }
         // A file of the user's own may be what does not parse: say that first.
         Err(_) if !dirty.is_empty() => return Ok(refuse_dirty(&dirty)),
         Err(err) => return Err(err).context("cannot read the migrations"),
     };
-    // A reference to a missing migration that has a namesake may be one the other side
-    // renamed, which resolve follows once git history confirms it; any other is left to
-    // `migmerge check` to report, without loading the tree a second time.
-    let may_follow = || {
-        let namesakes = crate::plan::follow_renames(&project, &graph, |_| true, |_| None, |_| true);
-        !namesakes.renames.is_empty()
-    };
-    if graph.conflicts().is_empty() && !may_follow() {
+    if nothing {
         return Ok(Attempt::Nothing);
-    }
-    let report = check::analyze(&project, &graph, worktree.describe(), |_| Vec::new());
-    let overlapping: Vec<String> = report
-        .conflicts
-        .iter()
-        .filter(|c| c.severity == Severity::Conflict)
-        .map(|c| {
-            let what: Vec<String> = c
-                .overlap
-                .iter()
-                .filter(|i| i.severity == Severity::Conflict)
-                .map(|i| format!("{} vs {}", i.ours, i.theirs))
-                .collect();
-            format!("{} ({})", c.app, what.join("; "))
-        })
-        .collect();
-    if !overlapping.is_empty() {
-        return Ok(Attempt::Refused(format!(
-            "migmerge: not resolved: both branches change the same thing in {}. Nothing was \
-             changed: run `migmerge resolve` to see both sides and choose.",
-            overlapping.join(", ")
-        )));
     }
     if !dirty.is_empty() {
         return Ok(refuse_dirty(&dirty));
     }
-    let defaults = project
-        .config
-        .protected
-        .clone()
-        .unwrap_or_else(|| source::default_protected_refs(&root));
-    let out = resolve::run(&ResolveArgs {
-        path: root,
-        strategy: None,
-        app: Vec::new(),
-        yes: true,
-        dry_run: false,
-        format: ResolveFormat::Json,
-        protected: protected(&defaults),
-    })?;
-    let json: Value = serde_json::from_str(&out.stdout).context("resolve's JSON")?;
     let mut summaries = Vec::new();
-    let mut paths = Vec::new();
+    let mut left = Vec::new();
     let mut all_renumbered = true;
-    for app in json["apps"].as_array().into_iter().flatten() {
-        let summary = app["summary"].as_str().unwrap_or_default();
-        // The hook stages the files itself, in the index git is committing.
-        let summary = summary
-            .split(" (but the git index was not updated")
-            .next()
-            .unwrap_or(summary);
-        summaries.push(summary.to_owned());
-        // Following a rename renames nothing itself: it goes with renumbering.
-        all_renumbered &= matches!(app["strategy"].as_str(), Some("renumber" | "follow-rename"));
-        for change in app["plan"]["changes"].as_array().into_iter().flatten() {
-            for key in ["from", "to", "path"] {
-                if let Some(p) = change[key].as_str()
-                    && !paths.iter().any(|q| q == p)
-                {
-                    paths.push(p.to_owned());
+    if let Some(followed) = session.follow_renames()? {
+        session.accept(&followed.updates);
+        summaries.push(format!(
+            "{}: followed the rename of {}",
+            followed.apps, followed.what
+        ));
+    }
+    for app in session.conflicting_apps()? {
+        let Some(examined) = session.examine(&app)? else {
+            continue;
+        };
+        let decision = &examined.decision;
+        match &decision.action {
+            Action::Human | Action::Refuse => left.push(format!("{app}: {}", decision.reason)),
+            action => match session.propose(&examined, action) {
+                Ok(candidate) => {
+                    all_renumbered &= matches!(action, Action::Renumber { .. });
+                    summaries.push(format!("{app}: {} ({})", candidate.done, decision.reason));
+                    session.accept(&candidate.updates);
                 }
-            }
+                Err(err) => left.push(format!("{app}: cannot {}: {err:#}", action.name())),
+            },
         }
     }
-    if summaries.is_empty() {
-        // Nothing to follow and no conflict: a dangling reference resolve cannot settle.
-        return Ok(Attempt::Nothing);
+    if session.accepted().is_empty() {
+        return Ok(if left.is_empty() {
+            // A dangling reference nothing settles: `migmerge check` reports it.
+            Attempt::Nothing
+        } else {
+            Attempt::Refused(not_resolved(&left.join("; ")))
+        });
     }
-    if paths.is_empty() {
-        return Ok(Attempt::Refused(format!(
-            "migmerge: not resolved: {}",
-            summaries.join("; ")
-        )));
+    session
+        .write()
+        .context("writing the resolution (nothing was changed)")?;
+    let mut paths: Vec<String> = Vec::new();
+    for update in session.accepted() {
+        for path in update.before.iter().chain(std::iter::once(&update.after)) {
+            if !paths.contains(path) {
+                paths.push(path.clone());
+            }
+        }
     }
     Ok(Attempt::Resolved(Resolution {
         summary: summaries.join("; "),
         paths,
         all_renumbered,
+        left: left.join("; "),
     }))
+}
+
+/// The line for apps left to a person.
+fn not_resolved(left: &str) -> String {
+    format!("migmerge: NOT RESOLVED: {left}. Run `migmerge resolve` to see both sides and choose.")
 }
 
 fn describe_dirty(dirty: &[DirtyPath]) -> String {
@@ -304,55 +321,37 @@ fn describe_dirty(dirty: &[DirtyPath]) -> String {
     shown.join(", ")
 }
 
-/// The protected refs with the current branch read at `before` (its position before the
-/// operation moved it), plus `extra`.
-fn as_before(git: &Git, refs: &[String], before: Option<&str>, extra: Option<&str>) -> Vec<String> {
-    let branch = git
-        .run(&["symbolic-ref", "-q", "--short", "HEAD"])
-        .map(|b| b.trim().to_owned())
-        .unwrap_or_default();
-    let mut out: Vec<String> = refs
-        .iter()
-        .map(|r| {
-            let same = !branch.is_empty()
-                && (*r == branch
-                    || *r == format!("heads/{branch}")
-                    || *r == format!("refs/heads/{branch}"));
-            match (same, before) {
-                (true, Some(before)) => before.to_owned(),
-                _ => r.clone(),
-            }
-        })
-        .collect();
-    out.extend(extra.map(str::to_owned));
-    if out.is_empty() {
-        // Resolve reads an empty list as "use the configuration": a rev nothing resolves to
-        // says "nothing is published" instead.
-        out.push("refs/migmerge/none".to_owned());
-    }
-    out
-}
-
 fn short(hash: &str) -> &str {
     hash.get(..7).unwrap_or(hash)
+}
+
+/// The lines a hook prints: what it resolved, and, loudly, what it left.
+fn report(done: Option<String>, left: &str, after: &str) -> Option<String> {
+    let left = (!left.is_empty()).then(|| format!("{} {after}", not_resolved(left)));
+    match (done, left) {
+        (Some(done), Some(left)) => Some(format!("{done}\n{left}")),
+        (done, left) => done.or(left),
+    }
 }
 
 fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
     if squash {
         // A squash merge makes no commit: stage the resolution for the commit the user makes.
-        return stage_resolution(git, git, "post-merge");
+        return stage_resolution(git, git, "post-merge").map(|(line, _)| line);
     }
     // A fast-forward brings no sibling migrations of its own making.
     if !git.has_commit("HEAD^2") {
         return Ok(None);
     }
     let old = git.rev("HEAD")?;
-    let first = git.rev("HEAD^1")?;
-    let resolution = match resolve_work_tree(git, git, false, |refs| {
-        as_before(git, refs, Some(&first), None)
-    })? {
+    let resolution = match resolve_work_tree(git, git, false, Operation::MergeCommitted)? {
         Attempt::Nothing => return Ok(None),
-        Attempt::Refused(line) => return Ok(Some(line)),
+        Attempt::Refused(line) => {
+            return Ok(Some(format!(
+                "{line} The merge commit {} holds conflicting migrations.",
+                short(&old)
+            )));
+        }
         Attempt::Resolved(r) => r,
     };
     let note = format!("migmerge: {}", resolution.summary);
@@ -367,11 +366,7 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
     commit::move_head(git, &new, &old, "migmerge: resolve migrations in the merge")?;
     commit::stage(git, &resolution.paths)?;
     let undo = format!("git reset --keep {old}");
-    let line = format!(
-        "{note}; in merge commit {} (undo: git reset --keep {})",
-        short(&new),
-        short(&old)
-    );
+    let line = format!("{note}; in merge commit {} ({undo})", short(&new));
     keep_record(
         git,
         "post-merge",
@@ -381,42 +376,122 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         Some(&new),
         &undo,
     );
-    Ok(Some(line))
+    Ok(report(
+        Some(line),
+        &resolution.left,
+        "The merge commit holds conflicting migrations for these apps.",
+    ))
 }
 
-fn pre_commit(git: &Git) -> Result<Option<String>> {
+/// What `pre-commit` prints and whether it refuses the commit.
+struct Verdict {
+    line: Option<String>,
+    refuse: bool,
+}
+
+fn pre_commit(git: &Git) -> Result<Verdict> {
     if !git.has_commit("MERGE_HEAD") {
-        return Ok(None);
+        return Ok(Verdict {
+            line: None,
+            refuse: false,
+        });
     }
     let index = match commit::inherited_index(git.work_tree()) {
         Some(path) => git.with_index(&path),
         None => git.clone(),
     };
-    stage_resolution(git, &index, "pre-commit")
+    let (line, left) = stage_resolution(git, &index, "pre-commit")?;
+    if !left {
+        return Ok(Verdict {
+            line,
+            refuse: false,
+        });
+    }
+    // Whatever could not be resolved, the commit must not record a graph Django refuses.
+    let conflicts = staged_conflicts(git, &index)?;
+    if conflicts.is_empty() {
+        return Ok(Verdict {
+            line,
+            refuse: false,
+        });
+    }
+    let refusal = format!(
+        "migmerge: commit refused: the merge would commit conflicting migrations ({}). \
+         Resolve them with `migmerge resolve`, then commit again; to commit anyway: \
+         `MIGMERGE=0 git commit` or `git commit --no-verify`.",
+        conflicts.join("; ")
+    );
+    Ok(Verdict {
+        line: Some(match line {
+            Some(line) => format!("{line}\n{refusal}"),
+            None => refusal,
+        }),
+        refuse: true,
+    })
+}
+
+/// The apps with several leaves in what `index` would commit, as "app (leaf, leaf)".
+fn staged_conflicts(git: &Git, index: &Git) -> Result<Vec<String>> {
+    let snapshot = source::IndexSnapshot::open(git.work_tree(), index.index_file())?;
+    let (_, graph) = resolution::load(&snapshot)?;
+    Ok(graph
+        .conflicts()
+        .into_iter()
+        .map(|c| format!("{} ({})", c.app, c.leaves.join(", ")))
+        .collect())
 }
 
 /// Resolves in the work tree and stages the result in `index`, for the commit being made; the
-/// refs have not moved yet, so they are read as they are.
-fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<Option<String>> {
+/// branch has not moved yet. Also says whether apps were left unresolved.
+fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String>, bool)> {
     let before = index.run(&["write-tree"]).map(|t| t.trim().to_owned()).ok();
-    let resolution = match resolve_work_tree(git, index, true, |refs| refs.to_vec())? {
-        Attempt::Nothing => return Ok(None),
-        Attempt::Refused(line) => return Ok(Some(line)),
+    let resolution = match resolve_work_tree(git, index, true, Operation::MergeInProgress)? {
+        Attempt::Nothing => return Ok((None, false)),
+        Attempt::Refused(line) => return Ok((Some(line), true)),
         Attempt::Resolved(r) => r,
     };
     commit::stage(index, &resolution.paths)?;
     let note = format!("migmerge: {}", resolution.summary);
     let _ = record::leave_note(git.git_dir(), &note);
-    let undo = match &before {
-        Some(tree) => format!(
-            "git restore --source={tree} --staged --worktree -- {}",
-            resolution.paths.join(" ")
-        ),
-        None => "git restore --staged --worktree -- <the paths above>".to_owned(),
-    };
+    let undo = undo_staged(before.as_deref(), git, &resolution.paths);
     let line = format!("{note}; staged for this commit");
     keep_record(git, hook, &line, &resolution.paths, None, None, &undo);
-    Ok(Some(line))
+    let left = !resolution.left.is_empty();
+    Ok((
+        report(Some(line), &resolution.left, "They are not staged."),
+        left,
+    ))
+}
+
+/// How to take a staged resolution back: the paths the resolution created leave the index and
+/// the work tree, and the others come back from the tree the index held before.
+fn undo_staged(before: Option<&str>, git: &Git, paths: &[String]) -> String {
+    let Some(tree) = before else {
+        return "git restore --staged --worktree -- <the paths above>".to_owned();
+    };
+    let existed = |path: &str| {
+        git.run(&["cat-file", "-e", &format!("{tree}:{path}")])
+            .is_ok()
+    };
+    let (old, new): (Vec<&String>, Vec<&String>) = paths.iter().partition(|p| existed(p));
+    let quote = |paths: &[&String]| {
+        paths
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut steps = Vec::new();
+    if !new.is_empty() {
+        steps.push(format!("git rm -q -f -- {}", quote(&new)));
+    }
+    if !old.is_empty() {
+        steps.push(format!(
+            "git restore --source={tree} --staged --worktree -- {}",
+            quote(&old)
+        ));
+    }
+    steps.join(" && ")
 }
 
 fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<String>> {
@@ -428,11 +503,10 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
         .lines()
         .find_map(|l| l.split_whitespace().nth(1))
         .and_then(|first| git.rev(&format!("{first}^")).ok());
-    let before = git.rev("ORIG_HEAD").ok();
+    let orig_head = git.rev("ORIG_HEAD").ok();
     let old = git.rev("HEAD")?;
-    let resolution = match resolve_work_tree(git, git, false, |refs| {
-        as_before(git, refs, before.as_deref(), onto.as_deref())
-    })? {
+    let operation = Operation::Rebased { orig_head, onto };
+    let resolution = match resolve_work_tree(git, git, false, operation)? {
         Attempt::Nothing => return Ok(None),
         Attempt::Refused(line) => return Ok(Some(line)),
         Attempt::Resolved(r) => r,
@@ -454,9 +528,8 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     commit::stage(git, &resolution.paths)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
-        "{note}; in a new commit {} \"{subject}\" (undo: git reset --keep {})",
+        "{note}; in a new commit {} \"{subject}\" ({undo})",
         short(&new),
-        short(&old)
     );
     keep_record(
         git,
@@ -467,7 +540,11 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
         Some(&new),
         &undo,
     );
-    Ok(Some(line))
+    Ok(report(
+        Some(line),
+        &resolution.left,
+        "The rebased branch holds conflicting migrations for these apps.",
+    ))
 }
 
 fn prepare_commit_msg(git: &Git, file: &str) -> Result<Option<String>> {

@@ -70,6 +70,11 @@ impl Git {
         }
     }
 
+    /// The index file this handle uses, when it is not the repository's own.
+    pub fn index_file(&self) -> Option<&Path> {
+        self.index.as_deref()
+    }
+
     /// The same repository, with an extra environment variable for every command.
     pub fn with_env(&self, key: &str, value: &str) -> Git {
         let mut git = self.clone();

@@ -23,7 +23,7 @@ pub use follow::{FollowedRename, Following, follow_renames, settles};
 pub use merge::{
     Layout, MergeError, MergePlan, NewMigration, Timestamp, merge_migration, merge_plan,
 };
-pub use renumber::{RenumberError, Renumbering, renumber};
+pub use renumber::{RenumberError, Renumbering, chain_members, renumber};
 
 /// Django's number of a migration name (`Autodetector.parse_number`): for a squashed migration
 /// such as `0001_squashed_0042_x`, the number after the last `_squashed_` (42); otherwise the

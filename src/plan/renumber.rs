@@ -428,9 +428,10 @@ fn replaces_edit(source: &[u8], migration: &Migration, app: &str, old: &str) -> 
 }
 
 /// The migrations of `app` that `moving` depends on (itself included) and `stay` does not, as
-/// indices into `project.migrations`, in dependency order (ties by name).
-fn moving_chain(
-    project: &Project,
+/// indices into `project.migrations`, in dependency order (ties by name): what renumbering
+/// `moving` after `stay` moves. The publication rule is checked on exactly these, so it is
+/// the one definition of the chain.
+pub fn chain_members(
     graph: &Graph,
     app: &str,
     stay: &str,
@@ -455,7 +456,18 @@ fn moving_chain(
         ordered.push((depth, &key.name, index));
     }
     ordered.sort();
-    let chain: Vec<usize> = ordered.into_iter().map(|(_, _, i)| i).collect();
+    Ok(ordered.into_iter().map(|(_, _, i)| i).collect())
+}
+
+/// [`chain_members`], refused when one of them is a squash.
+fn moving_chain(
+    project: &Project,
+    graph: &Graph,
+    app: &str,
+    stay: &str,
+    moving: &str,
+) -> Result<Vec<usize>, RenumberError> {
+    let chain = chain_members(graph, app, stay, moving)?;
     for &i in &chain {
         let file = &project.migrations[i];
         let squash = match &file.migration.replaces {

@@ -454,6 +454,15 @@ pub fn default_protected_refs(path: &Path) -> Vec<String> {
     existing(&["main", "master"])
 }
 
+/// The short name of the branch HEAD is on (`main`), `None` when HEAD is detached or `path` is
+/// in no repository.
+pub fn current_branch(path: &Path) -> Option<String> {
+    let Located { repo, .. } = locate(path).ok()?;
+    let head = repo.find_reference("HEAD").ok()?;
+    let target = head.symbolic_target()?;
+    target.strip_prefix("refs/heads/").map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::testrepo::TestRepo;

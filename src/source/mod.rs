@@ -9,8 +9,8 @@ mod prune;
 mod worktree;
 
 pub use git::{
-    GitMerge, GitRevision, IndexSnapshot, MergeChanges, default_protected_refs, limit_git_memory,
-    stage_added, stage_renames,
+    GitMerge, GitRevision, IndexSnapshot, MergeChanges, current_branch, default_protected_refs,
+    limit_git_memory, stage_added, stage_renames,
 };
 pub use worktree::WorkTree;
 
