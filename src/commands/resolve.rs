@@ -395,3 +395,103 @@ fn resolve_app(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interactive screen, driven by a scripted prompt.
+    use std::path::Path;
+
+    use super::*;
+    use crate::prompt::Scripted;
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// The siblings story merged by hand, outside any repository: two leaves, neither
+    /// published, nobody known to have arrived.
+    fn siblings() -> tempfile::TempDir {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/siblings_add_phone_vs_add_avatar");
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&fixture.join("ours"), dir.path());
+        copy_tree(&fixture.join("theirs"), dir.path());
+        dir
+    }
+
+    fn args(root: &Path) -> ResolveArgs {
+        ResolveArgs {
+            path: root.to_path_buf(),
+            strategy: None,
+            app: Vec::new(),
+            yes: false,
+            dry_run: false,
+            format: ResolveFormat::Human,
+        }
+    }
+
+    #[test]
+    fn the_screen_offers_the_decision_first_and_the_alternative_second() {
+        let dir = siblings();
+        let mut prompt = Scripted::new([Some(1)]);
+        let out = run_with(&args(dir.path()), &mut prompt).unwrap();
+        assert_eq!(out.status, ExitStatus::Success);
+        let (question, items, default) = &prompt.asked[0];
+        assert_eq!(question, "Resolve users with");
+        assert_eq!(*default, 0);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            items[0].starts_with("merge: write 0006_merge_"),
+            "{items:?}"
+        );
+        assert!(
+            items[1].starts_with("renumber: renumber 0005_add_phone -> 0006_add_phone"),
+            "{items:?}"
+        );
+        assert_eq!(items[2], "skip users");
+        // The second option was taken: the leaf later by name moved (branches of equal
+        // length, nobody known to have arrived), and no merge migration was written.
+        let migrations = dir.path().join("users/migrations");
+        assert!(migrations.join("0006_add_phone.py").exists());
+        assert!(!migrations.join("0005_add_phone.py").exists());
+        assert!(migrations.join("0005_add_avatar.py").exists());
+        assert!(
+            !migrations
+                .join("0006_merge_0005_add_avatar_0005_add_phone.py")
+                .exists()
+        );
+        assert!(
+            out.stdout
+                .contains("users: renumbered 0005_add_phone -> 0006_add_phone"),
+            "{}",
+            out.stdout
+        );
+    }
+
+    #[test]
+    fn skipping_writes_nothing_and_exits_one() {
+        let dir = siblings();
+        let before: Vec<_> = std::fs::read_dir(dir.path().join("users/migrations"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let mut prompt = Scripted::new([Some(2)]);
+        let out = run_with(&args(dir.path()), &mut prompt).unwrap();
+        assert_eq!(out.status, ExitStatus::Failure);
+        assert!(out.stdout.contains("users: skipped, still conflicting"));
+        let after: Vec<_> = std::fs::read_dir(dir.path().join("users/migrations"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(before, after);
+    }
+}
