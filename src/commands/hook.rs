@@ -366,11 +366,16 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
     commit::move_head(git, &new, &old, "migmerge: resolve migrations in the merge")?;
     commit::stage(git, &resolution.paths)?;
     let undo = format!("git reset --keep {old}");
-    let line = format!("{note}; in merge commit {} ({undo})", short(&new));
+    let line = format!(
+        "{note}; in merge commit {} (undo: git reset --keep {})",
+        short(&new),
+        short(&old)
+    );
+    // The record keeps the summary; the log line adds the undo command itself.
     keep_record(
         git,
         "post-merge",
-        &line,
+        &note,
         &resolution.paths,
         Some(&old),
         Some(&new),
@@ -455,7 +460,7 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
     let _ = record::leave_note(git.git_dir(), &note);
     let undo = undo_staged(before.as_deref(), git, &resolution.paths);
     let line = format!("{note}; staged for this commit");
-    keep_record(git, hook, &line, &resolution.paths, None, None, &undo);
+    keep_record(git, hook, &note, &resolution.paths, None, None, &undo);
     let left = !resolution.left.is_empty();
     Ok((
         report(Some(line), &resolution.left, "They are not staged."),
@@ -528,13 +533,14 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     commit::stage(git, &resolution.paths)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
-        "{note}; in a new commit {} \"{subject}\" ({undo})",
+        "{note}; in a new commit {} \"{subject}\" (undo: git reset --keep {})",
         short(&new),
+        short(&old)
     );
     keep_record(
         git,
         "post-rewrite",
-        &line,
+        &note,
         &resolution.paths,
         Some(&old),
         Some(&new),
