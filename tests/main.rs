@@ -12,3 +12,5 @@ mod fixtures;
 mod git_flows;
 /// `migmerge resolve` on merged fixture stories, checked by `check` and Django's loader.
 mod resolve;
+/// Never worse than git: the merge driver's edge cases, crashes, writes and git setups.
+mod safety;

@@ -1,0 +1,303 @@
+//! Never worse than git: the merge driver against labels, paths and files git merges fine on its
+//! own, a driver that crashes, and the setups git supports.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use migmerge::git::install::{ATTRIBUTES_LINE, DRIVER_COMMAND};
+
+use crate::common::{clean_git, stderr, stdout};
+
+/// PATH with `first` ahead of what the tests got, minus any other migmerge.
+fn path_with(first: &Path) -> std::ffi::OsString {
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(first.to_path_buf())
+        .chain(std::env::split_paths(&inherited).filter(|d| !d.join("migmerge").exists()));
+    std::env::join_paths(dirs).expect("PATH")
+}
+
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_migmerge"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf()
+}
+
+/// git with the binary under test on PATH.
+fn git(cwd: &Path, args: &[&str]) -> Output {
+    git_on(cwd, args, &bin_dir())
+}
+
+fn git_on(cwd: &Path, args: &[&str], bin: &Path) -> Output {
+    clean_git(cwd, &path_with(bin))
+        .args(args)
+        .output()
+        .expect("run git")
+}
+
+fn git_ok(cwd: &Path, args: &[&str]) -> String {
+    let out = git(cwd, args);
+    assert!(
+        out.status.success(),
+        "git {} failed:\n{}{}",
+        args.join(" "),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn write(root: &Path, path: &str, text: impl AsRef<[u8]>) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, text).expect("write");
+}
+
+fn migration(depends_on: &str) -> String {
+    format!(
+        "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    \
+         dependencies = [{depends_on}]\n    operations = []\n"
+    )
+}
+
+/// A repository with only the merge driver set up (no hooks), as `migmerge install` registers
+/// it, and a `base` commit made of `files`.
+fn driver_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    git_ok(root, &["config", "merge.migmerge.driver", DRIVER_COMMAND]);
+    write(root, ".git/info/attributes", format!("{ATTRIBUTES_LINE}\n"));
+    write(root, ".gitignore", ".git-test-home/\n");
+    for (path, text) in files {
+        write(root, path, text);
+    }
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+/// Commits `files` on a new branch `theirs` (with `subject`), then other `files` on `main`.
+fn two_sides(root: &Path, subject: &str, theirs: &[(&str, &str)], ours: &[(&str, &str)]) {
+    git_ok(root, &["checkout", "-q", "-b", "theirs"]);
+    for (path, text) in theirs {
+        write(root, path, text);
+    }
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", subject]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    for (path, text) in ours {
+        write(root, path, text);
+    }
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "ours"]);
+}
+
+/// An app `app` (directory `dir`) with `0001_initial`, whose max_migration.txt names it.
+fn app(dir: &str) -> Vec<(String, String)> {
+    vec![
+        (format!("{dir}/__init__.py"), String::new()),
+        (format!("{dir}/migrations/__init__.py"), String::new()),
+        (format!("{dir}/migrations/0001_initial.py"), migration("")),
+        (
+            format!("{dir}/migrations/max_migration.txt"),
+            "0001_initial\n".to_owned(),
+        ),
+    ]
+}
+
+fn refs(files: &[(String, String)]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect()
+}
+
+/// Each side adds a sibling of `0001_initial` in `dir` and names it in max_migration.txt.
+fn sibling_sides(root: &Path, dir: &str, subject: &str) {
+    let dep = format!("('{}', '0001_initial')", dir.trim_start_matches('-'));
+    let max = format!("{dir}/migrations/max_migration.txt");
+    let zebra = format!("{dir}/migrations/0002_zebra.py");
+    let phone = format!("{dir}/migrations/0002_add_phone.py");
+    two_sides(
+        root,
+        subject,
+        &[(&zebra, &migration(&dep)), (&max, "0002_zebra\n")],
+        &[(&phone, &migration(&dep)), (&max, "0002_add_phone\n")],
+    );
+}
+
+#[test]
+fn a_patch_subject_that_looks_like_an_option_is_a_label_under_git_am() {
+    for subject in ["--help", "-hotfix the login form"] {
+        let dir = driver_repo(&refs(&app("users")));
+        let root = dir.path();
+        sibling_sides(root, "users", subject);
+        let patch = git_ok(root, &["format-patch", "-1", "--stdout", "theirs"]);
+        let out = clean_git(root, &path_with(&bin_dir()))
+            .args(["am", "-3", "-q"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(patch.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("git am");
+        let text = stdout(&out) + &stderr(&out);
+        assert!(!text.contains("Usage:"), "{subject}: {text}");
+        // Theirs is not dropped: the driver keeps the highest name, which is theirs.
+        let max = fs::read_to_string(root.join("users/migrations/max_migration.txt")).unwrap();
+        assert_eq!(max, "0002_zebra\n", "{subject}: {text}");
+        assert!(out.status.success(), "{subject}: {text}");
+    }
+}
+
+#[test]
+fn an_app_directory_that_looks_like_an_option_is_merged() {
+    let dir = driver_repo(&refs(&app("-x")));
+    let root = dir.path();
+    sibling_sides(root, "-x", "theirs");
+    let out = git(root, &["merge", "--no-edit", "theirs"]);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    let max = fs::read_to_string(root.join("-x/migrations/max_migration.txt")).unwrap();
+    assert_eq!(max, "0002_zebra\n", "{text}");
+}
+
+#[test]
+fn a_notes_file_is_merged_as_git_merges_it() {
+    let notes = "-x/migrations/max_migration.txt";
+    let base = "0001_first\n0002_second\n0003_third\n0004_fourth\n";
+    let dir = driver_repo(&[(notes, base)]);
+    let root = dir.path();
+    two_sides(
+        root,
+        "theirs",
+        &[(notes, "0001_first\n0002_second\n0003_third\n0004_changed\n")],
+        &[(
+            notes,
+            "0001_changed\n0002_second\n0003_third\n0004_fourth\n",
+        )],
+    );
+    let out = git(root, &["merge", "--no-edit", "theirs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = fs::read_to_string(root.join(notes)).unwrap();
+    assert_eq!(
+        merged,
+        "0001_changed\n0002_second\n0003_third\n0004_changed\n"
+    );
+}
+
+#[test]
+fn one_name_outside_a_migrations_package_gets_gits_conflict() {
+    // A `migrations/` directory without `__init__.py`: not Django's, so git's merge stands.
+    let notes = "docs/migrations/max_migration.txt";
+    let dir = driver_repo(&[(notes, "0001_initial\n")]);
+    let root = dir.path();
+    two_sides(
+        root,
+        "theirs",
+        &[(notes, "0002_zebra\n")],
+        &[(notes, "0002_add_phone\n")],
+    );
+    let out = git(root, &["merge", "--no-edit", "theirs"]);
+    assert!(!out.status.success(), "git stops, as without a driver");
+    let merged = fs::read_to_string(root.join(notes)).unwrap();
+    assert!(
+        merged.starts_with("<<<<<<< HEAD\n0002_add_phone\n=======\n0002_zebra\n>>>>>>> theirs"),
+        "{merged}"
+    );
+}
+
+#[test]
+fn line_endings_and_a_missing_final_newline_are_kept() {
+    for (ours, theirs, expected) in [
+        ("0002_add_phone\r\n", "0002_zebra\r\n", "0002_zebra\r\n"),
+        ("0002_add_phone", "0002_zebra", "0002_zebra"),
+    ] {
+        let mut files = app("users");
+        files[3].1 = ours.replace("0002_add_phone", "0001_initial");
+        let dir = driver_repo(&refs(&files));
+        let root = dir.path();
+        let dep = "('users', '0001_initial')";
+        let max = "users/migrations/max_migration.txt";
+        two_sides(
+            root,
+            "theirs",
+            &[
+                ("users/migrations/0002_zebra.py", &migration(dep)),
+                (max, theirs),
+            ],
+            &[
+                ("users/migrations/0002_add_phone.py", &migration(dep)),
+                (max, ours),
+            ],
+        );
+        let out = git(root, &["merge", "--no-edit", "theirs"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(fs::read_to_string(root.join(max)).unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_large_file_is_merged_in_git_merge_files_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let lines: String = (0..100_000).map(|i| format!("0{i:05}_line\n")).collect();
+    fs::write(root.join("base"), &lines).unwrap();
+    fs::write(root.join("ours"), format!("0000_top\n{lines}")).unwrap();
+    fs::write(root.join("theirs"), format!("{lines}9999_bottom\n")).unwrap();
+    let started = std::time::Instant::now();
+    let out = crate::common::run_migmerge(
+        &[
+            "merge-driver",
+            "--",
+            "base",
+            "ours",
+            "theirs",
+            "7",
+            "base",
+            "ours",
+            "theirs",
+            "app/migrations/max_migration.txt",
+        ],
+        root,
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    let merged = fs::read_to_string(root.join("ours")).unwrap();
+    assert_eq!(merged, format!("0000_top\n{lines}9999_bottom\n"));
+}
+
+#[test]
+fn a_crashing_driver_leaves_gits_own_merge() {
+    let dir = driver_repo(&refs(&app("users")));
+    let root = dir.path();
+    sibling_sides(root, "users", "theirs");
+    // A migmerge that dies of a signal, as a stack overflow or an abort does.
+    let fake = tempfile::tempdir().expect("temp dir");
+    write(fake.path(), "migmerge", "#!/bin/sh\nkill -ABRT $$\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(
+            fake.path().join("migmerge"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let out = git_on(root, &["merge", "--no-edit", "theirs"], fake.path());
+    assert!(!out.status.success(), "git stops on the conflict");
+    let max = fs::read_to_string(root.join("users/migrations/max_migration.txt")).unwrap();
+    assert_eq!(
+        max,
+        "<<<<<<< HEAD\n0002_add_phone\n=======\n0002_zebra\n>>>>>>> theirs\n"
+    );
+}
