@@ -15,12 +15,14 @@
 mod changes;
 mod index;
 mod merge;
+mod stage;
 #[cfg(test)]
 mod testrepo;
 
 pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
+pub use stage::{Staged, stage_resolution};
 
 use std::collections::HashMap;
 use std::io;

@@ -9,8 +9,8 @@ mod prune;
 mod worktree;
 
 pub use git::{
-    GitMerge, GitRevision, IndexSnapshot, MergeChanges, default_protected_refs, limit_git_memory,
-    stage_added, stage_renames,
+    GitMerge, GitRevision, IndexSnapshot, MergeChanges, Staged, default_protected_refs,
+    limit_git_memory, stage_added, stage_renames, stage_resolution,
 };
 pub use worktree::WorkTree;
 
