@@ -301,3 +301,95 @@ fn a_crashing_driver_leaves_gits_own_merge() {
         "<<<<<<< HEAD\n0002_add_phone\n=======\n0002_zebra\n>>>>>>> theirs\n"
     );
 }
+
+/// A migration module with `statement` at the top level and `value` as a dependency list
+/// operand and inside an operation.
+fn deep_migration(statement: &str) -> String {
+    format!(
+        "from django.db import migrations\n{statement}\n\nclass Migration(migrations.Migration):\n    \
+         dependencies = []\n    operations = []\n"
+    )
+}
+
+/// Every recursive form of Python, `n` deep, as a top-level statement.
+fn deep_forms(n: usize) -> Vec<(&'static str, String)> {
+    let join = |sep: &str| vec!["1"; n].join(sep);
+    vec![
+        ("attribute chain", format!("x = a{}", ".b".repeat(n))),
+        ("binary operators", format!("x = {}", join("+"))),
+        ("power", format!("x = {}", join("**"))),
+        ("calls", format!("x = f{}", "()".repeat(n))),
+        ("subscripts", format!("x = x{}", "[0]".repeat(n))),
+        ("not", format!("x = {}y", "not ".repeat(n))),
+        ("minus", format!("x = {}1", "-".repeat(n))),
+        ("lambdas", format!("x = {}0", "lambda: ".repeat(n))),
+        ("ternaries", format!("x = {}", join(" if c else "))),
+        (
+            "brackets",
+            format!("x = {}1{}", "(".repeat(n), ")".repeat(n)),
+        ),
+        (
+            "elif",
+            format!("if a:\n    pass\n{}", "elif a:\n    pass\n".repeat(n)),
+        ),
+    ]
+}
+
+#[test]
+fn no_nesting_reaches_a_stack_overflow() {
+    // The test harness's thread has the default 2 MiB stack.
+    for n in [50_000, 100_000] {
+        for (form, statement) in deep_forms(n) {
+            let source = deep_migration(&statement);
+            match migmerge::migration::parse(source.as_bytes()) {
+                // A long `if/elif` is flat: Python and migmerge read it.
+                Ok(_) => assert_eq!(form, "elif", "{form} {n}"),
+                Err(err) => {
+                    assert_eq!(err.line, 2, "{form} {n}: {err:?}");
+                    assert!(err.message.contains("nested too deeply"), "{form}: {err:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_but_bounded_nesting_is_read() {
+    // Deeper than what runs on the caller's stack, within the bound: parsed on the big stack.
+    for (form, statement) in deep_forms(450) {
+        if form == "brackets" {
+            continue;
+        }
+        let source = deep_migration(&statement);
+        let parsed = migmerge::migration::parse(source.as_bytes());
+        assert!(parsed.is_ok(), "{form}: {parsed:?}");
+    }
+}
+
+#[test]
+fn commands_refuse_a_file_too_deep_to_read_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    write(root, "app/__init__.py", "");
+    write(root, "app/migrations/__init__.py", "");
+    let statement = format!("x = a{}", ".b".repeat(100_000));
+    write(
+        root,
+        "app/migrations/0001_initial.py",
+        deep_migration(&statement),
+    );
+    for args in [
+        &["check", "."][..],
+        &["graph"],
+        &["resolve", ".", "--yes", "--dry-run"],
+    ] {
+        let out = crate::common::run_migmerge(args, root);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("app/migrations/0001_initial.py:2:")
+                && stderr(&out).contains("nested too deeply"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -45,10 +45,64 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
         return Err(ParseError {
             line,
             column,
-            message: "nested too deeply (brackets, operators or indentation) to parse safely"
+            message: "nested too deeply (brackets, operator or attribute chains, calls, \
+                      subscripts or indentation) to parse safely"
                 .to_owned(),
         });
     }
+    if scan.depth > INLINE_DEPTH {
+        on_parse_stack(|| parse_scanned(text, &scan, detail))
+    } else {
+        parse_scanned(text, &scan, detail)
+    }
+}
+
+/// Up to this prescan depth (a third of [`prescan::LIMIT`], which was measured to fit a 2 MiB
+/// stack in a debug build with room to spare) the parse runs on the caller's thread: starting a
+/// thread costs more than parsing most migrations.
+const INLINE_DEPTH: u32 = prescan::LIMIT / 3;
+
+/// The stack the parse of a deeply nested file runs on: room far beyond what the prescan lets
+/// through, so that no input reaches a stack overflow, which aborts the process (in a git hook,
+/// a merge driver). Only touched pages cost memory.
+const PARSE_STACK: usize = 256 << 20;
+
+/// Runs `parse` (the parser and everything walking its syntax tree, dropping it included) on
+/// a thread of its own with [`PARSE_STACK`]. Where no thread can be started, on this one: the
+/// prescan's bound still holds.
+fn on_parse_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(parse));
+    let run = || {
+        let parse = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        parse.map(|parse| parse())
+    };
+    let ran = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("migmerge-parse".to_owned())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, run)
+            .ok()?;
+        match handle.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    // `None` only when the thread could not start: the parse is still in the slot.
+    match ran.or_else(run) {
+        Some(result) => result,
+        None => unreachable!("the parse runs on the new thread or on this one"),
+    }
+}
+
+/// The parse proper, once the source is decoded and its nesting known to be within bounds.
+fn parse_scanned(
+    text: &str,
+    scan: &prescan::Prescan,
+    detail: Detail,
+) -> Result<Migration, ParseError> {
     // A migration with a syntax error is an error, so the parser's first error is the answer,
     // and there is nothing to gain from its recovered tree.
     let skimmed = match detail {
