@@ -393,3 +393,85 @@ fn commands_refuse_a_file_too_deep_to_read_naming_it() {
         );
     }
 }
+
+/// `chattr +i` on a directory, undone on drop; `None` where it cannot be set (not root, or a
+/// filesystem without the attribute).
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(dir: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then(|| Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .output();
+    }
+}
+
+/// Every file under `root` but `.git`, with its bytes.
+fn tree_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in fs::read_dir(dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let bytes = fs::read(&path).expect("read");
+                out.push((path, bytes));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn resolve_into_a_directory_it_cannot_write_changes_nothing() {
+    // The merge brings users.0004_customer_phone, which orders depends on, and renumbering it
+    // rewrites that dependency; orders' migrations directory cannot be written. No branch is
+    // protected.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let fixture = crate::common::project_root().join("fixtures/cross_app_dependency_on_sibling");
+    crate::common::story_repo(&fixture, root);
+    git_ok(root, &["branch", "-m", "main", "feature"]);
+    git_ok(root, &["branch", "-m", "theirs", "other"]);
+    git_ok(root, &["checkout", "-q", "other"]);
+    git_ok(root, &["merge", "-q", "--no-edit", "feature"]);
+    let before = tree_files(root);
+    let Some(locked) = Immutable::set(&root.join("orders/migrations")) else {
+        return;
+    };
+    let out =
+        crate::common::run_migmerge(&["resolve", ".", "--yes", "--strategy", "renumber"], root);
+    drop(locked);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("orders/migrations/"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tree_files(root), before);
+    assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
+}
