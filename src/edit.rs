@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::migration::encoding::{Encoding, encode, is_single_byte};
 use crate::migration::{Span, StrLit};
 
 /// Replace the bytes of `range` with `replacement`. An empty range is an insertion, an empty
@@ -54,6 +55,8 @@ pub enum EditError {
     NotCharBoundary { offset: u32 },
     #[error("edits {}..{} and {}..{} overlap", .first.start, .first.end, .second.start, .second.end)]
     Overlap { first: Span, second: Span },
+    #[error("the file's encoding ({encoding:?}, from its coding declaration) cannot hold {text:?}")]
+    Unencodable { text: String, encoding: Encoding },
 }
 
 /// Whether `offset` may start or end an edit: within `source` and not in the middle of a UTF-8
@@ -69,7 +72,7 @@ fn is_boundary(source: &[u8], offset: usize) -> bool {
 /// The edits, checked against `source` and sorted by position. Edits at the same position keep
 /// their given order, so two insertions at one offset come out as they were listed, and an
 /// insertion at the start of a replaced range goes before the replacement.
-fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
+fn checked(source: &[u8], edits: &[Edit], encoding: Encoding) -> Result<Vec<Edit>, EditError> {
     for edit in edits {
         let Span { start, end } = edit.range;
         if start > end {
@@ -83,7 +86,8 @@ fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
             });
         }
         for offset in [start, end] {
-            if !is_boundary(source, offset as usize) {
+            // In a single-byte encoding every offset starts a character.
+            if !is_single_byte(encoding) && !is_boundary(source, offset as usize) {
                 return Err(EditError::NotCharBoundary { offset });
             }
         }
@@ -105,16 +109,34 @@ fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
 
 /// Applies non-overlapping edits to `source`, copying every byte outside them unchanged.
 pub fn apply(source: &[u8], edits: &[Edit]) -> Result<Vec<u8>, EditError> {
-    let sorted = checked(source, edits)?;
+    apply_in(source, edits, Encoding::Utf8)
+}
+
+/// [`apply`] to a Python source in its declared encoding (PEP 263): the replacements are
+/// written in that encoding, so the file keeps it.
+pub fn apply_to_python(source: &[u8], edits: &[Edit]) -> Result<Vec<u8>, EditError> {
+    // A file that does not decode was refused by the parse that planned the edits; its bytes
+    // are edited as UTF-8, as they were before encodings were read.
+    let encoding = crate::migration::encoding::declared(source).unwrap_or(Encoding::Utf8);
+    apply_in(source, edits, encoding)
+}
+
+fn apply_in(source: &[u8], edits: &[Edit], encoding: Encoding) -> Result<Vec<u8>, EditError> {
+    let sorted = checked(source, edits, encoding)?;
     let added: usize = sorted.iter().map(|e| e.replacement.len()).sum();
     let mut out = Vec::with_capacity(source.len() + added);
     let mut copied = 0usize;
     for edit in &sorted {
         let range = edit.range.range();
+        let replacement =
+            encode(&edit.replacement, encoding).ok_or_else(|| EditError::Unencodable {
+                text: edit.replacement.clone(),
+                encoding,
+            })?;
         // `checked` proved every range in bounds and ordered; `get` keeps that a proof
         // rather than a promise.
         out.extend_from_slice(source.get(copied..range.start).unwrap_or_default());
-        out.extend_from_slice(edit.replacement.as_bytes());
+        out.extend_from_slice(&replacement);
         copied = range.end;
     }
     out.extend_from_slice(source.get(copied..).unwrap_or_default());
@@ -289,7 +311,12 @@ pub fn preview(
         Ok(())
     };
     let edited = |path: &str, old: &[u8], edits: &[Edit]| {
-        apply(old, edits).map_err(|error| PlanError::Edit {
+        let applied = if path.ends_with(".py") {
+            apply_to_python(old, edits)
+        } else {
+            apply(old, edits)
+        };
+        applied.map_err(|error| PlanError::Edit {
             path: path.to_owned(),
             error,
         })

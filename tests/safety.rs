@@ -475,3 +475,88 @@ fn resolve_into_a_directory_it_cannot_write_changes_nothing() {
     assert_eq!(tree_files(root), before);
     assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
 }
+
+/// The siblings story, merged with no hooks, its incoming migration rewritten by `rewrite`
+/// (in bytes) on its branch first.
+fn merged_siblings(rewrite: impl Fn(&[u8]) -> Vec<u8>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let fixture = crate::common::project_root().join("fixtures/siblings_add_phone_vs_add_avatar");
+    crate::common::story_repo(&fixture, root);
+    git_ok(root, &["checkout", "-q", "theirs"]);
+    let avatar = root.join("users/migrations/0005_add_avatar.py");
+    let bytes = rewrite(&fs::read(&avatar).expect("read"));
+    fs::write(&avatar, bytes).expect("write");
+    git_ok(root, &["commit", "-q", "-am", "rewritten"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    git_ok(root, &["merge", "-q", "--no-edit", "theirs"]);
+    (dir, avatar)
+}
+
+/// Latin-1 bytes: a coding declaration and a comment with `é` (0xE9) and `¤` (0xA4, a byte a
+/// UTF-8 reader takes for a continuation) before the dependencies.
+fn as_latin1(utf8: &[u8]) -> Vec<u8> {
+    let mut out = b"# -*- coding: latin-1 -*-\n# Caf\xe9 \xa4\n".to_vec();
+    out.extend_from_slice(utf8);
+    let at = out
+        .windows(14)
+        .position(|w| w == b"dependencies =")
+        .expect("dependencies");
+    out.splice(at..at, b"# \xe9t\xe9\n    ".iter().copied());
+    out
+}
+
+#[test]
+fn a_latin1_migration_is_read_and_renumbered_in_latin1() {
+    let (dir, avatar) = merged_siblings(as_latin1);
+    let root = dir.path();
+    let before = fs::read(&avatar).expect("read");
+    let out = crate::common::run_migmerge(&["check", "."], root);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out =
+        crate::common::run_migmerge(&["resolve", ".", "--yes", "--strategy", "renumber"], root);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let renamed = root.join("users/migrations/0006_add_avatar.py");
+    let after = fs::read(renamed).expect("renamed");
+    // Byte for byte the old file, but for the parent's name, in the file's own encoding.
+    let old_parent: &[u8] = b"0004_alter_profile_display_name";
+    let at = before
+        .windows(old_parent.len())
+        .position(|w| w == old_parent)
+        .expect("parent");
+    let mut expected = before.clone();
+    expected.splice(at..at + old_parent.len(), b"0005_add_phone".iter().copied());
+    assert_eq!(after, expected);
+    let out = crate::common::run_migmerge(&["check", "."], root);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_encoding_python_refuses_or_migmerge_does_not_read_is_a_clear_error() {
+    for (declaration, expected) in [
+        (&b"# coding: euc-jp\n"[..], "`euc-jp`"),
+        (b"\xef\xbb\xbf# coding: latin-1\n", "byte order mark"),
+    ] {
+        let (dir, _) = merged_siblings(|utf8| [declaration, utf8].concat());
+        let out = crate::common::run_migmerge(&["check", "."], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("users/migrations/0005_add_avatar.py:1:")
+                && stderr(&out).contains(expected),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
