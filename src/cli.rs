@@ -69,8 +69,13 @@ pub struct InstallArgs {
     /// The repository (default: the one holding the current directory).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
-    /// Write the attributes line to the repository's own .git/info/attributes (never
-    /// committed) instead of .gitattributes.
+    /// Write the attributes line to .gitattributes and stage it, for everyone who clones the
+    /// repository (commit it). Without it, the line goes to the repository's own
+    /// .git/info/attributes, which is never committed and never in a merge's way.
+    #[arg(long, conflicts_with = "local")]
+    pub shared: bool,
+    /// The attributes line in .git/info/attributes: the default, accepted for scripts that
+    /// name it.
     #[arg(long)]
     pub local: bool,
     /// Show what would change, change nothing.

@@ -560,3 +560,66 @@ fn an_encoding_python_refuses_or_migmerge_does_not_read_is_a_clear_error() {
         );
     }
 }
+
+fn install(root: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["install", "--repo", "."];
+    args.extend(extra);
+    let out = crate::common::run_migmerge(&args, root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn install_keeps_the_attributes_local_so_a_merge_bringing_gitattributes_goes_through() {
+    let dir = driver_repo(&refs(&app("users")));
+    let root = dir.path();
+    fs::remove_file(root.join(".git/info/attributes")).unwrap();
+    // The incoming branch adds a .gitattributes of its own.
+    git_ok(root, &["checkout", "-q", "-b", "theirs"]);
+    write(root, ".gitattributes", "*.py text eol=lf\n");
+    git_ok(root, &["add", ".gitattributes"]);
+    git_ok(root, &["commit", "-q", "-m", "attributes"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    let said = install(root, &[]);
+    assert!(!said.contains("staged"), "{said}");
+    assert!(!root.join(".gitattributes").exists());
+    let local = fs::read_to_string(root.join(".git/info/attributes")).unwrap();
+    assert_eq!(local, format!("{ATTRIBUTES_LINE}\n"));
+    assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
+    git_ok(root, &["merge", "-q", "--no-edit", "theirs"]);
+    // And the driver is still in charge of max_migration.txt.
+    let attr = git_ok(
+        root,
+        &["check-attr", "merge", "users/migrations/max_migration.txt"],
+    );
+    assert!(attr.ends_with("merge: migmerge\n"), "{attr}");
+    // `--local` names the default; a second run changes nothing.
+    assert!(install(root, &["--local"]).contains("nothing to change"));
+}
+
+#[test]
+fn install_shared_writes_and_stages_gitattributes() {
+    let dir = driver_repo(&refs(&app("users")));
+    let root = dir.path();
+    fs::remove_file(root.join(".git/info/attributes")).unwrap();
+    let said = install(root, &["--shared"]);
+    assert!(
+        said.contains(".gitattributes is staged: commit it"),
+        "{said}"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join(".gitattributes")).unwrap(),
+        format!("{ATTRIBUTES_LINE}\n")
+    );
+    assert_eq!(
+        git_ok(root, &["status", "--porcelain"]),
+        "A  .gitattributes\n"
+    );
+    assert!(!root.join(".git/info/attributes").exists());
+    assert!(install(root, &["--shared"]).contains("nothing to change"));
+    // A committed .gitattributes routes the file for everyone: no local line is added.
+    git_ok(root, &["commit", "-q", "-m", "attributes"]);
+    assert!(install(root, &[]).contains("nothing to change"));
+    let out = crate::common::run_migmerge(&["install", "--shared", "--local"], root);
+    assert_eq!(out.status.code(), Some(2));
+}
