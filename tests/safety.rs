@@ -623,3 +623,96 @@ fn install_shared_writes_and_stages_gitattributes() {
     let out = crate::common::run_migmerge(&["install", "--shared", "--local"], root);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The siblings story in a work tree whose git directory lives elsewhere
+/// (`git init --separate-git-dir`).
+fn separate_git_dir_story() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let git_dir = dir.path().join("elsewhere.git");
+    git_ok(
+        &work,
+        &[
+            "init",
+            "-q",
+            "-b",
+            "main",
+            "--separate-git-dir",
+            git_dir.to_str().unwrap(),
+        ],
+    );
+    let fixture = crate::common::project_root().join("fixtures/siblings_add_phone_vs_add_avatar");
+    crate::common::story_repo(&fixture, &work);
+    assert!(work.join(".git").is_file());
+    (dir, work)
+}
+
+#[test]
+fn a_separate_git_dir_is_read_like_any_repository() {
+    let (_dir, work) = separate_git_dir_story();
+    let out = crate::common::run_migmerge(&["check", ".", "--rev", "theirs"], &work);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("5 migrations in 1 app"),
+        "{}",
+        stdout(&out)
+    );
+    let out = crate::common::run_migmerge(&["check", ".", "--against", "theirs"], &work);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0005_add_avatar, 0005_add_phone"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_merge_in_a_separate_git_dir_resolves_and_stages() {
+    let (_dir, work) = separate_git_dir_story();
+    install(&work, &[]);
+    let out = git(&work, &["merge", "--no-edit", "theirs"]);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("migmerge: users: renumbered"), "{text}");
+    assert_eq!(git_ok(&work, &["status", "--porcelain"]), "", "{text}");
+    let out = crate::common::run_migmerge(&["check", "."], &work);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn a_bare_repository_is_refused_clearly_without_a_revision() {
+    let (dir, work) = separate_git_dir_story();
+    let bare = dir.path().join("bare.git");
+    git_ok(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    for args in [
+        &["check"][..],
+        &["check", "."],
+        &["graph"],
+        &["resolve", "--yes"],
+        &["resolve", "--yes", "--dry-run"],
+    ] {
+        let out = crate::common::run_migmerge(args, &bare);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("a bare repository or a git directory"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Inside a work tree's git directory, the same.
+    let out = crate::common::run_migmerge(&["check", "."], &dir.path().join("elsewhere.git"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A revision needs no work tree.
+    let out = crate::common::run_migmerge(&["check", "--rev", "main"], &bare);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
