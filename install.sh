@@ -2,9 +2,10 @@
 # Builds migmerge from this checkout, installs the binary, and sets it up in a git repository.
 # Needs only git and a Rust toolchain (cargo; rustc at least the `rust-version` of Cargo.toml).
 #
-#   ./install.sh [DIR]              build (release) and install the binary with `cargo install`,
+#   ./install.sh [--shared] [DIR]   build (release) and install the binary with `cargo install`,
 #                                   then run `migmerge install --repo DIR` (default: the current
-#                                   directory's repository)
+#                                   directory's repository); --shared: the attributes line in a
+#                                   staged .gitattributes, not .git/info/attributes
 #   ./install.sh --uninstall [DIR]  run `migmerge uninstall --repo DIR`; the binary stays (remove
 #                                   it with `cargo uninstall migmerge`)
 #
@@ -18,11 +19,12 @@ set -euo pipefail
 usage() {
     # The usage lines of the comment above.
     echo "usage:"
-    sed -n '5,9s/^#//p' "$0"
+    sed -n '5,10s/^#//p' "$0"
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
 mode=install
+shared=
 case "${1:-}" in
     -h | --help)
         usage
@@ -32,10 +34,14 @@ case "${1:-}" in
         mode=uninstall
         shift
         ;;
+    --shared)
+        shared=--shared
+        shift
+        ;;
 esac
 if [ "$#" -gt 1 ] || [ "${1:-}" != "${1#-}" ]; then
-    # One repository at most, and no option but --uninstall: anything else is a mistake, and
-    # taking it for a directory would only fail later with a less useful message.
+    # One repository at most, and no option but --uninstall or --shared: anything else is a
+    # mistake, and taking it for a directory would only fail later with a less useful message.
     usage >&2
     exit 2
 fi
@@ -85,4 +91,4 @@ case ":$PATH:" in
         echo "    export PATH=\"$bin:\$PATH\"" >&2
         ;;
 esac
-"$bin/migmerge" install --repo "$repo"
+"$bin/migmerge" install --repo "$repo" ${shared:+"$shared"}

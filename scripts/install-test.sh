@@ -77,6 +77,8 @@ state() { # everything install may change: git config, attributes, hooks, the wo
     git config --local --list | sort
     echo "--- .gitattributes"
     cat .gitattributes 2>/dev/null || echo "(none)"
+    echo "--- .git/info/attributes"
+    cat .git/info/attributes 2>/dev/null || echo "(none)"
     echo "--- hooks"
     (cd .git/hooks && find . -type f ! -name '*.sample' -exec sha1sum {} + | sort -k 2)
     echo "--- status"
@@ -108,7 +110,8 @@ version=$("$bin/migmerge" --version) || fail "$bin/migmerge --version exited $?"
 grep -qF "export PATH=\"$bin:\$PATH\"" "$work/2-install.log" || fail "install.sh did not say to put $bin on PATH"
 driver=$(git config merge.migmerge.driver) || fail "merge.migmerge.driver is not set"
 case "$driver" in *"migmerge merge-driver"*) ;; *) fail "merge.migmerge.driver is '$driver'" ;; esac
-grep -qxF "**/migrations/max_migration.txt merge=migmerge" .gitattributes || fail ".gitattributes lacks the driver's line"
+grep -qxF "**/migrations/max_migration.txt merge=migmerge" .git/info/attributes || fail ".git/info/attributes lacks the driver's line"
+[ ! -e .gitattributes ] || fail "install wrote .gitattributes without --shared"
 for hook in post-merge post-rewrite pre-commit prepare-commit-msg; do
     [ -x ".git/hooks/$hook" ] || fail "no executable .git/hooks/$hook"
     grep -q migmerge ".git/hooks/$hook" || fail ".git/hooks/$hook is not migmerge's shim"
@@ -118,7 +121,6 @@ cmp -s .git/hooks/pre-commit.migmerge-chained <(printf '#!/bin/sh\necho "user pr
 ok "./install.sh installed $version into \$CARGO_INSTALL_ROOT/bin and set the repository up"
 
 # 3. The next merge of sibling migrations, with the binary on PATH as the user was told.
-# (.gitattributes stays uncommitted: git reads it from the work tree all the same.)
 git switch -q -c avatar
 add_migration 0002_customer_avatar 0001_initial avatar
 git add users

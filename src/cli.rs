@@ -57,7 +57,9 @@ Install it with: migmerge man > ~/.local/share/man/man1/migmerge.1")]
     #[command(hide = true)]
     Hook(HookArgs),
     /// The merge driver git runs for max_migration.txt (registered by `migmerge install`).
-    #[command(hide = true)]
+    // Labels come from branch names and commit subjects (`git am -3`): no value, `--help`
+    // included, may be taken for an option, or git would keep ours and drop theirs.
+    #[command(hide = true, disable_help_flag = true)]
     MergeDriver(MergeDriverArgs),
 }
 
@@ -67,8 +69,13 @@ pub struct InstallArgs {
     /// The repository (default: the one holding the current directory).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
-    /// Write the attributes line to the repository's own .git/info/attributes (never
-    /// committed) instead of .gitattributes.
+    /// Write the attributes line to .gitattributes and stage it, for everyone who clones the
+    /// repository (commit it). Without it, the line goes to the repository's own
+    /// .git/info/attributes, which is never committed and never in a merge's way.
+    #[arg(long, conflicts_with = "local")]
+    pub shared: bool,
+    /// The attributes line in .git/info/attributes: the default, accepted for scripts that
+    /// name it.
     #[arg(long)]
     pub local: bool,
     /// Show what would change, change nothing.
@@ -97,29 +104,33 @@ pub struct HookArgs {
     pub args: Vec<String>,
 }
 
-/// Arguments of `migmerge merge-driver`, in the order the registered command line passes them.
+/// Arguments of `migmerge merge-driver`, in the order the registered command line passes them
+/// (after a `--`; lines installed before it had none, and every value may start with `-`).
 #[derive(Debug, clap::Args)]
 pub struct MergeDriverArgs {
     /// %O: the common ancestor's version.
+    #[arg(allow_hyphen_values = true)]
     pub base: PathBuf,
     /// %A: our version; the merged result is written here.
+    #[arg(allow_hyphen_values = true)]
     pub ours: PathBuf,
     /// %B: their version.
+    #[arg(allow_hyphen_values = true)]
     pub theirs: PathBuf,
     /// %L: the conflict marker size.
-    #[arg(default_value_t = 7)]
+    #[arg(allow_hyphen_values = true, default_value_t = 7)]
     pub marker_size: usize,
     /// %S: the ancestor's label.
-    #[arg(default_value = "base")]
+    #[arg(allow_hyphen_values = true, default_value = "base")]
     pub base_label: String,
     /// %X: our label.
-    #[arg(default_value = "ours")]
+    #[arg(allow_hyphen_values = true, default_value = "ours")]
     pub ours_label: String,
     /// %Y: their label.
-    #[arg(default_value = "theirs")]
+    #[arg(allow_hyphen_values = true, default_value = "theirs")]
     pub theirs_label: String,
     /// %P: the path being merged, as in the repository.
-    #[arg(default_value = "")]
+    #[arg(allow_hyphen_values = true, default_value = "")]
     pub path: String,
 }
 

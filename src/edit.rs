@@ -14,8 +14,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::migration::encoding::{Encoding, encode, is_single_byte};
 use crate::migration::{Span, StrLit};
 
 /// Replace the bytes of `range` with `replacement`. An empty range is an insertion, an empty
@@ -54,6 +55,8 @@ pub enum EditError {
     NotCharBoundary { offset: u32 },
     #[error("edits {}..{} and {}..{} overlap", .first.start, .first.end, .second.start, .second.end)]
     Overlap { first: Span, second: Span },
+    #[error("the file's encoding ({encoding:?}, from its coding declaration) cannot hold {text:?}")]
+    Unencodable { text: String, encoding: Encoding },
 }
 
 /// Whether `offset` may start or end an edit: within `source` and not in the middle of a UTF-8
@@ -69,7 +72,7 @@ fn is_boundary(source: &[u8], offset: usize) -> bool {
 /// The edits, checked against `source` and sorted by position. Edits at the same position keep
 /// their given order, so two insertions at one offset come out as they were listed, and an
 /// insertion at the start of a replaced range goes before the replacement.
-fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
+fn checked(source: &[u8], edits: &[Edit], encoding: Encoding) -> Result<Vec<Edit>, EditError> {
     for edit in edits {
         let Span { start, end } = edit.range;
         if start > end {
@@ -83,7 +86,8 @@ fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
             });
         }
         for offset in [start, end] {
-            if !is_boundary(source, offset as usize) {
+            // In a single-byte encoding every offset starts a character.
+            if !is_single_byte(encoding) && !is_boundary(source, offset as usize) {
                 return Err(EditError::NotCharBoundary { offset });
             }
         }
@@ -105,16 +109,34 @@ fn checked(source: &[u8], edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
 
 /// Applies non-overlapping edits to `source`, copying every byte outside them unchanged.
 pub fn apply(source: &[u8], edits: &[Edit]) -> Result<Vec<u8>, EditError> {
-    let sorted = checked(source, edits)?;
+    apply_in(source, edits, Encoding::Utf8)
+}
+
+/// [`apply`] to a Python source in its declared encoding (PEP 263): the replacements are
+/// written in that encoding, so the file keeps it.
+pub fn apply_to_python(source: &[u8], edits: &[Edit]) -> Result<Vec<u8>, EditError> {
+    // A file that does not decode was refused by the parse that planned the edits; its bytes
+    // are edited as UTF-8, as they were before encodings were read.
+    let encoding = crate::migration::encoding::declared(source).unwrap_or(Encoding::Utf8);
+    apply_in(source, edits, encoding)
+}
+
+fn apply_in(source: &[u8], edits: &[Edit], encoding: Encoding) -> Result<Vec<u8>, EditError> {
+    let sorted = checked(source, edits, encoding)?;
     let added: usize = sorted.iter().map(|e| e.replacement.len()).sum();
     let mut out = Vec::with_capacity(source.len() + added);
     let mut copied = 0usize;
     for edit in &sorted {
         let range = edit.range.range();
+        let replacement =
+            encode(&edit.replacement, encoding).ok_or_else(|| EditError::Unencodable {
+                text: edit.replacement.clone(),
+                encoding,
+            })?;
         // `checked` proved every range in bounds and ordered; `get` keeps that a proof
         // rather than a promise.
         out.extend_from_slice(source.get(copied..range.start).unwrap_or_default());
-        out.extend_from_slice(edit.replacement.as_bytes());
+        out.extend_from_slice(&replacement);
         copied = range.end;
     }
     out.extend_from_slice(source.get(copied..).unwrap_or_default());
@@ -289,7 +311,12 @@ pub fn preview(
         Ok(())
     };
     let edited = |path: &str, old: &[u8], edits: &[Edit]| {
-        apply(old, edits).map_err(|error| PlanError::Edit {
+        let applied = if path.ends_with(".py") {
+            apply_to_python(old, edits)
+        } else {
+            apply(old, edits)
+        };
+        applied.map_err(|error| PlanError::Edit {
             path: path.to_owned(),
             error,
         })
@@ -379,26 +406,27 @@ fn first_line_name(bytes: &[u8]) -> Option<Span> {
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
-/// Puts previewed contents on disk under `root`.
+/// Puts previewed contents on disk under `root`, as one transaction: every file ends new, or
+/// every file ends as it was.
 ///
-/// What is guaranteed:
+/// How:
 /// - Before anything is renamed into place, every source file is re-read and must still hold
 ///   the bytes the plan was computed from (so uncommitted changes made since are never
-///   overwritten), no target may exist unless the plan reads it, and every new content is
-///   written and synced to a temp file beside its target. Any failure up to here leaves the
-///   tree exactly as it was (the temp files are removed).
+///   overwritten), no target may exist unless the plan reads it, every directory written to
+///   (targets', and renamed files' old ones) takes a new file, and every new content is written
+///   and synced to a temp file beside its target. Any failure up to here leaves the tree
+///   exactly as it was (the temp files are removed).
 /// - Each file then moves into place with one rename, which is atomic on POSIX filesystems:
 ///   a reader sees a file's old bytes or its new bytes, never a mix. Renames that shift names
 ///   (a to b while b moves to c) are ordered so that a file is only overwritten once its own
-///   content has been moved on.
-/// - Sources of renames are removed last.
+///   content has been moved on. Sources of renames are removed last.
+/// - A failure there puts every file back: each file the plan read gets its old bytes and
+///   mode again, each file it created is removed, and no temp file stays. The error says so,
+///   or, if putting back failed too (the disk gone read-only under it), which paths are left.
 ///
-/// What is not: the set of renames is not one transaction. If the process dies, the disk
-/// fills or a rename fails after the first rename, some files are new and others old, and a
-/// renamed migration may exist under both names until its old file is removed. The returned
-/// error then lists what was already written and keeps the temp files not yet moved, so no
-/// content is lost; `git status` shows the rest. Directory entries are not fsynced, so after a
-/// power loss a rename may be forgotten even though the call returned.
+/// Not covered: a process killed between the first rename and the end (the temp files are
+/// named `.migmerge-*.tmp`, which neither Django nor migmerge reads), and a power loss
+/// (directory entries are not fsynced).
 pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
     let invalid = |err: PlanError| io::Error::new(io::ErrorKind::InvalidInput, err.to_string());
     let sources = check_paths(
@@ -409,6 +437,7 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
 
     // Compare-and-swap, as near to the swap as possible: the bytes planned from must still be
     // there, and a target the plan does not read must not have appeared.
+    let mut originals = Vec::new();
     for update in updates {
         if let (Some(before), Some(old)) = (&update.before, &update.old) {
             let path = root.join(before);
@@ -423,6 +452,11 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
                     "{before}: changed since the plan was made; nothing was written"
                 )));
             }
+            originals.push(Original {
+                path: before,
+                bytes: old,
+                permissions: meta.permissions(),
+            });
         } else if update.before.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -477,12 +511,62 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
         prepared.push(Some((temp, target, update)));
     }
 
-    // Renames. A target that another pending update still has to read from waits until that
-    // update is in place. A cycle of renames (it takes a chain whose old numbers run against
-    // its dependency order) falls back to plan order: every new content is in a temp file.
-    let mut done: Vec<String> = Vec::new();
-    let mut remaining = prepared.len();
-    while remaining > 0 {
+    // A renamed file's old directory must take the removal: probed with a file of its own
+    // when no new content goes there.
+    let target_dirs: HashSet<PathBuf> = prepared
+        .iter()
+        .flatten()
+        .filter_map(|(_, target, _)| target.parent().map(Path::to_path_buf))
+        .collect();
+    for original in &originals {
+        let dir = root.join(original.path);
+        let dir = dir.parent().unwrap_or(root);
+        if !target_dirs.contains(dir) {
+            tempfile::Builder::new()
+                .prefix(".migmerge-")
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(|e| {
+                    context(
+                        original.path,
+                        io::Error::new(e.kind(), format!("{e}; nothing was written")),
+                    )
+                })?;
+        }
+    }
+
+    let mut placed = Vec::new();
+    match move_into_place(root, updates, &sources, prepared, &mut placed) {
+        Ok(()) => Ok(()),
+        Err((path, err)) => Err(roll_back(root, &originals, &placed, &path, err)),
+    }
+}
+
+/// A file the plan reads, as it was before the write.
+struct Original<'u> {
+    path: &'u str,
+    bytes: &'u [u8],
+    permissions: std::fs::Permissions,
+}
+
+/// A prepared update: its temp file, where it goes, and the update.
+type Prepared<'u> = Option<(tempfile::NamedTempFile, PathBuf, &'u FileUpdate)>;
+
+/// The renames and removals of [`write_atomically`], recording in `placed` each target moved
+/// into place; on failure, the path it failed at. The temp files not yet moved are removed
+/// when `prepared` is dropped.
+fn move_into_place<'u>(
+    root: &Path,
+    updates: &'u [FileUpdate],
+    sources: &HashSet<&str>,
+    mut prepared: Vec<Prepared<'u>>,
+    placed: &mut Vec<&'u str>,
+) -> Result<(), (String, io::Error)> {
+    // A target that another pending update still has to read from waits until that update is
+    // in place. A cycle of renames (it takes a chain whose old numbers run against its
+    // dependency order) falls back to plan order: every new content is in a temp file.
+    let mut step = 0;
+    loop {
         let pending_reads: HashSet<&str> = prepared
             .iter()
             .flatten()
@@ -498,41 +582,16 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
         let Some((temp, target, update)) = index.and_then(|i| prepared[i].take()) else {
             break;
         };
-        remaining -= 1;
+        let fail = |err| (update.after.clone(), err);
+        fault::check(step).map_err(fail)?;
+        step += 1;
         let result = if sources.contains(update.after.as_str()) {
             temp.persist(&target).map(drop)
         } else {
             temp.persist_noclobber(&target).map(drop)
         };
-        if let Err(err) = result {
-            if done.is_empty() {
-                // Nothing moved yet: the temp files go with `prepared`, the tree is untouched.
-                return Err(context(
-                    &update.after,
-                    io::Error::new(
-                        err.error.kind(),
-                        format!("{}; nothing was written", err.error),
-                    ),
-                ));
-            }
-            let mut kept = vec![err.file.path().display().to_string()];
-            let _ = err.file.keep();
-            for (temp, _, _) in prepared.into_iter().flatten() {
-                if let Ok((_, path)) = temp.keep() {
-                    kept.push(path.display().to_string());
-                }
-            }
-            return Err(partial_failure(
-                &update.after,
-                err.error,
-                &done,
-                &format!(
-                    "new contents not yet in place are kept in {}",
-                    kept.join(", ")
-                ),
-            ));
-        }
-        done.push(update.after.clone());
+        result.map_err(|err| fail(err.error))?;
+        placed.push(&update.after);
     }
 
     // Old names of renamed files go last: until then a failure leaves a file twice, not lost.
@@ -542,35 +601,107 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
         .filter_map(|u| u.before.as_deref())
         .filter(|b| !afters.contains(b))
         .collect();
-    for (i, old) in vacated.iter().enumerate() {
-        if let Err(err) = std::fs::remove_file(root.join(old)) {
-            let left: Vec<&str> = vacated.iter().skip(i).copied().collect();
-            return Err(partial_failure(
-                old,
-                err,
-                &done,
-                &format!("remove the old files by hand: {}", left.join(", ")),
-            ));
-        }
+    for old in vacated {
+        let fail = |err| (old.to_owned(), err);
+        fault::check(step).map_err(fail)?;
+        step += 1;
+        std::fs::remove_file(root.join(old)).map_err(fail)?;
     }
     Ok(())
+}
+
+/// Puts every file back as it was after `err` at `path`: the files read get their old bytes,
+/// the new files `placed` so far go. Says what happened.
+fn roll_back(
+    root: &Path,
+    originals: &[Original<'_>],
+    placed: &[&str],
+    path: &str,
+    err: io::Error,
+) -> io::Error {
+    let mut left = Vec::new();
+    for original in originals {
+        let target = root.join(original.path);
+        if std::fs::read(&target).is_ok_and(|now| now == original.bytes) {
+            continue;
+        }
+        if restore(&target, original).is_err() {
+            left.push(original.path);
+        }
+    }
+    let read: HashSet<&str> = originals.iter().map(|o| o.path).collect();
+    for &new in placed {
+        if read.contains(new) {
+            continue;
+        }
+        match std::fs::remove_file(root.join(new)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => left.push(new),
+            _ => {}
+        }
+    }
+    if left.is_empty() {
+        context(
+            path,
+            io::Error::new(
+                err.kind(),
+                format!("{err}; nothing was written (every file was put back as it was)"),
+            ),
+        )
+    } else {
+        context(
+            path,
+            io::Error::new(
+                err.kind(),
+                format!(
+                    "{err}; putting the files back failed too, these are not as they were: {}",
+                    left.join(", ")
+                ),
+            ),
+        )
+    }
+}
+
+/// Writes a file's old bytes and mode back, with a temp file and a rename.
+fn restore(target: &Path, original: &Original<'_>) -> io::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".migmerge-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(original.bytes)?;
+    temp.as_file()
+        .set_permissions(original.permissions.clone())?;
+    temp.as_file().sync_all()?;
+    temp.persist(target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A failure injected at a given step of the renames and removals, for the tests of the
+/// roll-back; nothing outside tests.
+mod fault {
+    #[cfg(test)]
+    thread_local! {
+        pub static FAIL_AT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[cfg(test)]
+    pub fn check(step: usize) -> std::io::Result<()> {
+        if FAIL_AT.get() == Some(step) {
+            return Err(std::io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(test))]
+    #[inline]
+    pub fn check(_step: usize) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An I/O error that names the root-relative path it happened at.
 fn context(path: &str, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{path}: {err}"))
-}
-
-fn partial_failure(path: &str, err: io::Error, done: &[String], advice: &str) -> io::Error {
-    let written = if done.is_empty() {
-        "nothing".to_owned()
-    } else {
-        done.join(", ")
-    };
-    io::Error::new(
-        err.kind(),
-        format!("{path}: {err}; the change is incomplete: written so far: {written}; {advice}"),
-    )
 }
 
 #[cfg(unix)]
@@ -1291,6 +1422,146 @@ mod tests {
         let before = listing(root);
         assert!(write_atomically(root, &updates).is_err());
         // The edit's temp file is gone and the edit not applied.
+        assert_eq!(listing(root), before);
+    }
+
+    /// A plan that touches every kind of file: a chain of renames shifting names, an edit in
+    /// place, a new file, in two directories.
+    fn every_kind_of_change(root: &Path) -> Vec<FileUpdate> {
+        disk(
+            root,
+            &[
+                (A, "a = 1\n"),
+                (B, "b = 2\n"),
+                (MAX, "0003_b\n"),
+                ("app/migrations/__init__.py", ""),
+                ("other/migrations/__init__.py", ""),
+                ("other/migrations/0001_x.py", "x = 1\n"),
+            ],
+        );
+        let plan = Plan {
+            changes: vec![
+                FileChange::Rename {
+                    from: A.into(),
+                    to: B.into(),
+                    edits: vec![Edit::insertion(0, "#\n")],
+                },
+                rename(B, "app/migrations/0004_b.py"),
+                edit(MAX, vec![Edit::replacement(Span::new(3, 4), "4")]),
+                edit(
+                    "other/migrations/0001_x.py",
+                    vec![Edit::insertion(0, "#\n")],
+                ),
+                create("other/migrations/0002_merge.py", "m\n"),
+            ],
+        };
+        preview(&plan, read_disk(root)).unwrap()
+    }
+
+    #[test]
+    fn a_failure_at_any_step_puts_every_file_back() {
+        // Five renames into place, then one removal: fail at each of them.
+        for step in 0..6 {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            let updates = every_kind_of_change(root);
+            let before = listing(root);
+            fault::FAIL_AT.set(Some(step));
+            let err = write_atomically(root, &updates).unwrap_err();
+            fault::FAIL_AT.set(None);
+            assert!(
+                err.to_string().contains("every file was put back"),
+                "step {step}: {err}"
+            );
+            // Same files, same bytes, no temp file, no new file, no file twice.
+            assert_eq!(listing(root), before, "step {step}");
+        }
+        // And past the last step, everything is written.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let updates = every_kind_of_change(root);
+        fault::FAIL_AT.set(Some(6));
+        write_atomically(root, &updates).unwrap();
+        fault::FAIL_AT.set(None);
+        assert_eq!(
+            std::fs::read_to_string(root.join("app/migrations/0004_b.py")).unwrap(),
+            "b = 2\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_roll_back_keeps_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let updates = every_kind_of_change(root);
+        std::fs::set_permissions(root.join(MAX), std::fs::Permissions::from_mode(0o600)).unwrap();
+        fault::FAIL_AT.set(Some(4));
+        assert!(write_atomically(root, &updates).is_err());
+        fault::FAIL_AT.set(None);
+        let mode = std::fs::metadata(root.join(MAX))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_written_fails_before_any_rename() {
+        // A target whose parent is a file: no write can happen there.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut updates = every_kind_of_change(root);
+        disk(root, &[("blocked", "a file, not a directory\n")]);
+        updates.push(FileUpdate {
+            before: None,
+            after: "blocked/migrations/0001_x.py".into(),
+            old: None,
+            new: b"x\n".to_vec(),
+        });
+        let before = listing(root);
+        assert!(write_atomically(root, &updates).is_err());
+        assert_eq!(listing(root), before);
+    }
+
+    /// `chattr +i` on a directory, undone on drop; `None` where the filesystem or the user
+    /// cannot (not root, no chattr, tmpfs without attributes).
+    struct Immutable(PathBuf);
+
+    impl Immutable {
+        fn set(dir: &Path) -> Option<Immutable> {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .output()
+                .is_ok_and(|o| o.status.success());
+            ok.then(|| Immutable(dir.to_path_buf()))
+        }
+    }
+
+    impl Drop for Immutable {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .output();
+        }
+    }
+
+    #[test]
+    fn an_immutable_directory_fails_before_any_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let updates = every_kind_of_change(root);
+        let before = listing(root);
+        // Only the second directory is locked: the first one's renames must not happen.
+        let Some(_locked) = Immutable::set(&root.join("other/migrations")) else {
+            return;
+        };
+        let err = write_atomically(root, &updates).unwrap_err();
+        assert!(err.to_string().contains("other/migrations/"), "{err}");
+        drop(_locked);
         assert_eq!(listing(root), before);
     }
 

@@ -15,3 +15,5 @@ mod git_flows;
 mod publication;
 /// `migmerge resolve` on merged fixture stories, checked by `check` and Django's loader.
 mod resolve;
+/// Never worse than git: the merge driver's edge cases, crashes, writes and git setups.
+mod safety;

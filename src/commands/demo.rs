@@ -114,6 +114,7 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
     );
     let installed = install::install(&InstallArgs {
         repo: repo.to_path_buf(),
+        shared: false,
         local: true,
         print: false,
     })?;

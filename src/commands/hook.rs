@@ -196,6 +196,8 @@ struct Resolution {
     paths: Vec<String>,
     /// Whether every app written was renumbered (for the follow-up commit's subject).
     all_renumbered: bool,
+    /// What was written, for the index.
+    updates: Vec<crate::edit::FileUpdate>,
     /// The apps left as they were, each with why (an overlap a person must decide, a plan
     /// that could not be made), `; `-joined; empty when every app was resolved.
     left: String,
@@ -300,6 +302,7 @@ fn resolve_work_tree(
         summary: summaries.join("; "),
         paths,
         all_renumbered,
+        updates: session.accepted().to_vec(),
         left: left.join("; "),
     }))
 }
@@ -364,7 +367,7 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
     }
     let new = commit::commit_tree(&author, &tree, &commit::parents(git, &old)?, &message)?;
     commit::move_head(git, &new, &old, "migmerge: resolve migrations in the merge")?;
-    commit::stage(git, &resolution.paths)?;
+    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in merge commit {} (undo: git reset --keep {})",
@@ -455,7 +458,7 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
         Attempt::Refused(line) => return Ok((Some(line), true)),
         Attempt::Resolved(r) => r,
     };
-    commit::stage(index, &resolution.paths)?;
+    source::stage_resolution(git.work_tree(), index.index_file(), &resolution.updates)?;
     let note = format!("migmerge: {}", resolution.summary);
     let _ = record::leave_note(git.git_dir(), &note);
     let undo = undo_staged(before.as_deref(), git, &resolution.paths);
@@ -530,7 +533,7 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
         &format!("{subject}\n\n{note}\n"),
     )?;
     commit::move_head(git, &new, &old, "migmerge: resolve migrations after rebase")?;
-    commit::stage(git, &resolution.paths)?;
+    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in a new commit {} \"{subject}\" (undo: git reset --keep {})",

@@ -12,7 +12,7 @@ use crate::git::install::{self, Action};
 pub fn install(args: &InstallArgs) -> Result<Outcome> {
     let git = Git::discover(&args.repo)
         .with_context(|| format!("{}: not a git repository", args.repo.display()))?;
-    let actions = install::plan_install(&git, args.local)?;
+    let actions = install::plan_install(&git, args.shared)?;
     report(&git, &actions, args.print, "install")
 }
 
@@ -48,14 +48,12 @@ fn report(git: &Git, actions: &[Action], print: bool, what: &str) -> Result<Outc
             let _ = writeln!(out, "  {action}");
         }
         if what == "install" {
-            let attributes = actions.iter().any(
-                |a| matches!(a, Action::AddLine { file, .. } if file.ends_with(".gitattributes")),
-            );
-            if attributes {
+            let staged = actions.iter().any(|a| matches!(a, Action::Stage { .. }));
+            if staged {
                 let _ = writeln!(
                     out,
-                    "Commit .gitattributes so that everyone's max_migration.txt merges go \
-                     through migmerge. Undo all of this with `migmerge uninstall`."
+                    ".gitattributes is staged: commit it so that everyone's max_migration.txt \
+                     merges go through migmerge. Undo all of this with `migmerge uninstall`."
                 );
             } else {
                 let _ = writeln!(out, "Undo all of this with `migmerge uninstall`.");

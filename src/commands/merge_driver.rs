@@ -8,8 +8,10 @@
 //! overlap of severity `conflict`), it decides nothing: conflict markers and an explanation, and
 //! exit 1 so that git stops and a human runs `migmerge resolve`.
 //!
-//! It is never worse than git: whatever it cannot make sense of goes to `git merge-file`, the
-//! same three-way merge git would have done without a driver.
+//! It is never worse than git: it acts only on the `max_migration.txt` of a migrations package
+//! (an `__init__.py` beside it) whose two sides each hold one migration name; anything else, and
+//! whatever it cannot make sense of, goes to `git merge-file`, the same three-way merge git would
+//! have done without a driver, with git's exit status.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +20,7 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::MergeDriverArgs;
 use crate::commands::{ExitStatus, Outcome, check};
-use crate::git::driver::{highest, is_migration_name, names};
+use crate::git::driver::{highest, one_name};
 use crate::overlap::Severity;
 use crate::report::{self, ConflictReport};
 use crate::source::{GitMerge, Source as _};
@@ -50,37 +52,94 @@ fn say(line: &str) {
 }
 
 fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
-    let read = |p: &Path| {
-        std::fs::read(p)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .with_context(|| format!("cannot read {}", p.display()))
-    };
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
     let (ours, theirs) = (read(&args.ours)?, read(&args.theirs)?);
-    let (ours, theirs) = (
-        names(&ours, args.marker_size),
-        names(&theirs, args.marker_size),
-    );
-    let all: Vec<String> = ours.iter().chain(&theirs).cloned().collect();
-    if all.is_empty() || !all.iter().all(|n| is_migration_name(n)) {
-        anyhow::bail!("does not hold migration names");
+    // Anything but one name on each side (a notes file, a side with several lines or with
+    // conflict markers) is text, and text is merged as git merges it.
+    let (Some(our_name), Some(their_name)) = (one_name(&ours), one_name(&theirs)) else {
+        return merge_file(args);
+    };
+    let root = std::env::current_dir().context("cannot read the current directory")?;
+    let incoming = incoming_commit(&root, &args.theirs_label);
+    if !in_migrations_package(&root, &args.path, incoming.as_deref()) {
+        return merge_file(args);
     }
-    if ours.len() == 1 && ours == theirs {
-        return write(args, &ours[0]);
+    let layout = Layout::of(&ours);
+    if our_name == their_name {
+        return write(args, our_name, layout);
     }
-    let name = match merged_view(args) {
+    let name = match incoming.and_then(|theirs| merged_view(&root, args, &theirs)) {
         Some(View::Leaf(leaf)) => leaf,
         Some(View::Overlap(explanation)) => {
             say(&explanation);
             merge_file(args)?;
             return Ok(ExitStatus::Failure);
         }
-        None => highest(&all).cloned().unwrap_or_default(),
+        None => {
+            let both = [our_name.to_owned(), their_name.to_owned()];
+            highest(&both).cloned().unwrap_or_default()
+        }
     };
-    write(args, &name)
+    write(args, &name, layout)
 }
 
-fn write(args: &MergeDriverArgs, name: &str) -> Result<ExitStatus> {
-    std::fs::write(&args.ours, format!("{name}\n"))
+/// Whether `path` (as in the repository) is the `max_migration.txt` of a migrations package:
+/// an `__init__.py` beside it, in the work tree or in one of the trees being merged.
+fn in_migrations_package(root: &Path, path: &str, incoming: Option<&str>) -> bool {
+    let path = Path::new(path);
+    if path.file_name().is_none_or(|n| n != "max_migration.txt") {
+        return false;
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    if dir.file_name().is_none_or(|n| n != "migrations") {
+        return false;
+    }
+    let init = dir.join("__init__.py");
+    if root.join(&init).is_file() {
+        return true;
+    }
+    let Ok(git) = crate::git::Git::discover(root) else {
+        return false;
+    };
+    let init = init.to_string_lossy().replace('\\', "/");
+    std::iter::once("HEAD").chain(incoming).any(|rev| {
+        git.output(&["cat-file", "-e", &format!("{rev}:{init}")])
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// How the file being written lays out its line: the line break it uses, and whether the
+/// last line has one. The merged name keeps "ours"'s layout, as git keeps untouched bytes.
+#[derive(Clone, Copy)]
+struct Layout {
+    crlf: bool,
+    final_newline: bool,
+}
+
+impl Layout {
+    fn of(bytes: &[u8]) -> Layout {
+        Layout {
+            crlf: bytes.windows(2).any(|w| w == b"\r\n"),
+            final_newline: bytes.ends_with(b"\n"),
+        }
+    }
+}
+
+fn write(args: &MergeDriverArgs, name: &str, layout: Layout) -> Result<ExitStatus> {
+    let newline = match (layout.final_newline, layout.crlf) {
+        (false, _) => "",
+        (true, true) => "\r\n",
+        (true, false) => "\n",
+    };
+    // Written beside %A and renamed over it, so that a driver killed half-way leaves %A as git
+    // gave it and the installed line's `git merge-file` fallback merges the real sides.
+    let dir = args.ours.parent().filter(|d| !d.as_os_str().is_empty());
+    let mut temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
+        .with_context(|| format!("cannot write beside {}", args.ours.display()))?;
+    std::io::Write::write_all(&mut temp, format!("{name}{newline}").as_bytes())
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", args.ours.display()))?;
+    temp.persist(&args.ours)
         .with_context(|| format!("cannot write {}", args.ours.display()))?;
     Ok(ExitStatus::Success)
 }
@@ -95,10 +154,8 @@ enum View {
 
 /// Merges HEAD with the commit being merged, in memory, and looks at the file's app. `None`
 /// when that commit cannot be known or the merge cannot be read: the name is then a guess.
-fn merged_view(args: &MergeDriverArgs) -> Option<View> {
-    let root = std::env::current_dir().ok()?;
-    let theirs = incoming_commit(&root, &args.theirs_label)?;
-    let merged = GitMerge::open(&root, "HEAD", &theirs).ok()?;
+fn merged_view(root: &Path, args: &MergeDriverArgs, theirs: &str) -> Option<View> {
+    let merged = GitMerge::open(root, "HEAD", theirs).ok()?;
     let (project, graph) = check::load(&merged).ok()?;
     let app = project
         .apps
@@ -179,4 +236,43 @@ fn merge_file(args: &MergeDriverArgs) -> Result<ExitStatus> {
         Some(c) if c > 0 && c < 128 => ExitStatus::Failure,
         _ => ExitStatus::Error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    fn parsed(argv: &[&str]) -> crate::cli::MergeDriverArgs {
+        let argv = ["migmerge", "merge-driver"].iter().chain(argv);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::MergeDriver(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn labels_and_paths_that_look_like_options_stay_positional() {
+        let tail = ["%O", "%A", "%B", "7", "base", "HEAD"];
+        for label in ["--help", "-hotfix the login", "-h", "--", "-V"] {
+            // The installed line since `--`, and lines installed before it.
+            for dashes in [true, false] {
+                if label == "--" && !dashes {
+                    continue;
+                }
+                let mut argv: Vec<&str> = if dashes { vec!["--"] } else { vec![] };
+                argv.extend(tail);
+                argv.extend([label, "-x/migrations/max_migration.txt"]);
+                let args = parsed(&argv);
+                assert_eq!(args.theirs_label, label);
+                assert_eq!(args.path, "-x/migrations/max_migration.txt");
+                assert_eq!(args.ours.to_str(), Some("%A"));
+            }
+        }
+        let args = parsed(&["--", "-o", "-a", "-b", "7", "-s", "-x", "-y", "-p"]);
+        assert_eq!(args.base.to_str(), Some("-o"));
+        assert_eq!(args.base_label, "-s");
+        assert_eq!(args.path, "-p");
+    }
 }

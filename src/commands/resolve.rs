@@ -172,20 +172,10 @@ fn nothing_to_resolve(args: &ResolveArgs, worktree: &WorkTree) -> Result<Outcome
     })
 }
 
-/// Stages what was written: renames as renames, new files, and the files changed in place.
+/// Stages what was written: renames as renames, new files, and the files changed in place
+/// at their final content; drafts git does not track stay untracked.
 fn stage(path: &std::path::Path, updates: &[FileUpdate]) -> Result<()> {
-    let renames: Vec<(String, String)> = updates
-        .iter()
-        .filter(|u| u.is_rename())
-        .filter_map(|u| Some((u.before.clone()?, u.after.clone())))
-        .collect();
-    let created: Vec<String> = updates
-        .iter()
-        .filter(|u| u.before.is_none())
-        .map(|u| u.after.clone())
-        .collect();
-    source::stage_renames(path, &renames)?;
-    source::stage_added(path, &created)?;
+    source::stage_resolution(path, None, updates)?;
     Ok(())
 }
 

@@ -1,41 +1,20 @@
-//! What the merge driver knows about `max_migration.txt` without any repository: the names a
-//! version of the file holds (conflict markers included), and which one to keep.
+//! What the merge driver knows about `max_migration.txt` without any repository: the name a
+//! version of the file holds, and which of two names to keep.
 //!
-//! The file names the app's leaf migration on its first non-blank line. A version handed to the
-//! driver may itself hold conflict markers (a virtual merge base of a criss-cross merge, or a
-//! file committed with markers), in git's `merge`, `diff3` or `zdiff3` style: the base section
-//! of a diff3 block is an older state, so only the two sides count.
+//! The file names the app's leaf migration, alone on its line. A version that holds anything
+//! else is not one the driver understands.
 
 use crate::plan::parse_number;
 
-/// The migration names a version of the file holds: each non-blank line outside conflict
-/// markers and outside the base section of a diff3 block. `marker_size` is git's `%L`.
-pub fn names(text: &str, marker_size: usize) -> Vec<String> {
-    let marker = |c: char, line: &str| {
-        let run = line.chars().take_while(|&x| x == c).count();
-        run == marker_size
-            && line[run..]
-                .chars()
-                .next()
-                .is_none_or(|next| next == ' ' || next == '\t' || next == '\r')
-    };
-    let mut in_base = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if marker('<', line) || marker('>', line) {
-            in_base = false;
-        } else if marker('|', line) {
-            in_base = true;
-        } else if marker('=', line) {
-            in_base = false;
-        } else if !in_base {
-            let name = line.trim();
-            if !name.is_empty() && !out.iter().any(|n| n == name) {
-                out.push(name.to_owned());
-            }
-        }
-    }
-    out
+/// The one migration name a version of the file holds: a single non-blank line that is a
+/// migration name, and nothing else. Any other content (a notes file, several lines, conflict
+/// markers) is text for `git merge-file`. Stops at the second non-blank line, so a file of any
+/// size costs one look at its start.
+pub fn one_name(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let name = lines.next()?;
+    (lines.next().is_none() && is_migration_name(name)).then_some(name)
 }
 
 /// The name that sorts last as Django numbers migrations (number first, then name): the leaf
@@ -61,24 +40,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_files_hold_their_name() {
-        assert_eq!(names("0005_add_phone\n", 7), ["0005_add_phone"]);
-        assert_eq!(names("\n  0005_add_phone  \n\n", 7), ["0005_add_phone"]);
-        assert!(names("", 7).is_empty());
+    fn one_name_is_read_and_anything_else_is_text() {
+        assert_eq!(one_name(b"0005_add_phone\n"), Some("0005_add_phone"));
+        assert_eq!(
+            one_name(b"\n  0005_add_phone  \r\n\n"),
+            Some("0005_add_phone")
+        );
+        assert_eq!(one_name(b"0005_add_phone"), Some("0005_add_phone"));
+        assert_eq!(one_name(b""), None);
+        assert_eq!(one_name(b"0005_a\n0006_b\n"), None);
+        assert_eq!(one_name(b"notes about 0005_a\n"), None);
+        let merge = b"<<<<<<< HEAD\n0005_a\n=======\n0005_b\n>>>>>>> theirs\n";
+        assert_eq!(one_name(merge), None);
+        assert_eq!(one_name(b"0005_\xff\n"), None);
     }
 
     #[test]
-    fn markers_in_every_style_are_read() {
-        let merge = "<<<<<<< HEAD\n0005_a\n=======\n0005_b\n>>>>>>> theirs\n";
-        assert_eq!(names(merge, 7), ["0005_a", "0005_b"]);
-        let diff3 = "<<<<<<< HEAD\n0005_a\n||||||| base\n0004_x\n=======\n0005_b\n>>>>>>> theirs\n";
-        assert_eq!(names(diff3, 7), ["0005_a", "0005_b"]);
-        // zdiff3 moves common lines out of the block; the base section is still skipped.
-        let zdiff3 = "0004_x\n<<<<<<< ours\n0005_a\n||||||| base\n=======\n0005_b\n>>>>>>>\n";
-        assert_eq!(names(zdiff3, 7), ["0004_x", "0005_a", "0005_b"]);
-        // Another marker size: 7-character runs are then plain text (and not names).
-        let big = "<<<<<<<<<< ours\n0005_a\n==========\n0005_b\n>>>>>>>>>> theirs\n";
-        assert_eq!(names(big, 10), ["0005_a", "0005_b"]);
+    fn one_name_stops_at_the_second_line_of_a_large_file() {
+        let big = "0001_a\n".repeat(1_000_000);
+        let started = std::time::Instant::now();
+        assert_eq!(one_name(big.as_bytes()), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

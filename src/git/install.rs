@@ -19,13 +19,15 @@ pub const ATTRIBUTES_LINE: &str = "**/migrations/max_migration.txt merge=migmerg
 
 pub const DRIVER_NAME: &str = "migmerge: keeps Django's max_migration.txt equal to the real leaf";
 
-/// The driver's command line. It goes through `sh` so that, when the binary is missing or
-/// turned off, git still gets a real three-way merge (with conflict markers) from
-/// `git merge-file`: a driver that cannot run would otherwise leave "ours" unmarked and
-/// silently drop "theirs".
+/// The driver's command line. It goes through `sh` so that git always gets a real three-way
+/// merge (with conflict markers) from `git merge-file` when migmerge cannot give one: when the
+/// binary is missing or turned off, and when it fails or crashes (any status above 1). A driver
+/// that cannot run would otherwise leave "ours" unmarked and silently drop "theirs". The `--`
+/// keeps labels that look like options (a patch subject under `git am -3`) positional.
 pub const DRIVER_COMMAND: &str = "sh -c 'if [ \"${MIGMERGE:-1}\" != 0 ] && command -v migmerge \
->/dev/null 2>&1; then exec migmerge merge-driver \"$@\"; fi; exec git merge-file -L \"$6\" -L \"$5\" \
--L \"$7\" --marker-size=\"$4\" \"$2\" \"$1\" \"$3\"' migmerge-driver %O %A %B %L %S %X %Y %P";
+>/dev/null 2>&1; then migmerge merge-driver -- \"$@\"; s=$?; [ \"$s\" -le 1 ] && exit \"$s\"; fi; \
+exec git merge-file -L \"$6\" -L \"$5\" -L \"$7\" --marker-size=\"$4\" \"$2\" \"$1\" \"$3\"' \
+migmerge-driver %O %A %B %L %S %X %Y %P";
 
 /// Why install or uninstall could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,10 @@ pub enum Action {
     RemoveFile {
         path: PathBuf,
     },
+    /// Stage a work tree file (the shared `.gitattributes`), for the user to commit.
+    Stage {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for Action {
@@ -93,22 +99,34 @@ impl fmt::Display for Action {
             }
             Action::WriteHook { path, .. } => write!(f, "write hook shim {}", path.display()),
             Action::RemoveFile { path } => write!(f, "remove {}", path.display()),
+            Action::Stage { path } => write!(f, "stage {} (git add)", path.display()),
         }
     }
 }
 
-/// Where the attributes line goes: the committed `.gitattributes`, or with `local` the
-/// repository's own `info/attributes`, which is never committed.
-fn attributes_file(git: &Git, local: bool) -> Result<PathBuf, GitError> {
-    if local {
-        git.git_path("info/attributes")
-    } else {
+/// Where the attributes line goes: the repository's own `info/attributes`, which is never
+/// committed, or with `shared` the `.gitattributes` of the work tree.
+///
+/// Local is the default because an uncommitted `.gitattributes` is an untracked file in the
+/// work tree: a merge whose other side adds or changes `.gitattributes` then aborts ("untracked
+/// working tree files would be overwritten").
+fn attributes_file(git: &Git, shared: bool) -> Result<PathBuf, GitError> {
+    if shared {
         Ok(git.work_tree().join(".gitattributes"))
+    } else {
+        git.git_path("info/attributes")
     }
 }
 
-/// What `migmerge install` would change.
-pub fn plan_install(git: &Git, local: bool) -> Result<Vec<Action>, InstallError> {
+fn has_attributes_line(path: &Path) -> Result<bool, InstallError> {
+    Ok(read_lines(path)?
+        .iter()
+        .any(|l| l.trim() == ATTRIBUTES_LINE))
+}
+
+/// What `migmerge install` would change; `shared` puts the attributes line in `.gitattributes`
+/// and stages it.
+pub fn plan_install(git: &Git, shared: bool) -> Result<Vec<Action>, InstallError> {
     let mut actions = Vec::new();
     for (key, value) in [("name", DRIVER_NAME), ("driver", DRIVER_COMMAND)] {
         let key = format!("merge.{DRIVER}.{key}");
@@ -119,15 +137,18 @@ pub fn plan_install(git: &Git, local: bool) -> Result<Vec<Action>, InstallError>
             });
         }
     }
-    let attributes = attributes_file(git, local)?;
-    if !read_lines(&attributes)?
-        .iter()
-        .any(|l| l.trim() == ATTRIBUTES_LINE)
-    {
+    let attributes = attributes_file(git, shared)?;
+    // A `.gitattributes` that already routes the file (committed by a teammate) is enough.
+    let routed = has_attributes_line(&attributes)?
+        || (!shared && has_attributes_line(&attributes_file(git, true)?)?);
+    if !routed {
         actions.push(Action::AddLine {
-            file: attributes,
+            file: attributes.clone(),
             line: ATTRIBUTES_LINE.to_owned(),
         });
+        if shared {
+            actions.push(Action::Stage { path: attributes });
+        }
     }
     let hooks = git.git_path("hooks")?;
     for (name, shim) in SHIMS {
@@ -173,12 +194,9 @@ pub fn plan_uninstall(git: &Git) -> Result<Vec<Action>, InstallError> {
             section: format!("merge.{DRIVER}"),
         });
     }
-    for local in [false, true] {
-        let file = attributes_file(git, local)?;
-        if read_lines(&file)?
-            .iter()
-            .any(|l| l.trim() == ATTRIBUTES_LINE)
-        {
+    for shared in [false, true] {
+        let file = attributes_file(git, shared)?;
+        if has_attributes_line(&file)? {
             actions.push(Action::RemoveLine {
                 file,
                 line: ATTRIBUTES_LINE.to_owned(),
@@ -245,6 +263,10 @@ pub fn apply(git: &Git, actions: &[Action]) -> Result<(), InstallError> {
             Action::Move { from, to } => std::fs::rename(from, to).map_err(io(from))?,
             Action::WriteHook { path, content } => write_executable(path, content)?,
             Action::RemoveFile { path } => std::fs::remove_file(path).map_err(io(path))?,
+            Action::Stage { path } => {
+                let path = path.to_string_lossy();
+                git.run(&["add", "--", &path])?;
+            }
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! else in the crate speaks these types.
 
 mod app_config;
+pub mod encoding;
 mod parse;
 
 pub use app_config::declared_app_label;

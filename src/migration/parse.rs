@@ -11,7 +11,7 @@ use rustpython_ruff_python_ast::{Expr, ExprStringLiteral, Stmt, StmtClassDef, St
 use rustpython_ruff_python_parser::parse_module;
 use rustpython_ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::{Detail, Entry, ListAttr, Migration, ParseError, Reference, Span, StrLit};
+use super::{Detail, Entry, ListAttr, Migration, ParseError, Reference, Span, StrLit, encoding};
 
 const BOM: &str = "\u{feff}";
 /// The lines git writes around the sides of a conflicting hunk start with these.
@@ -38,17 +38,114 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
     if u32::try_from(source.len()).is_err() {
         return Err(error_at_start("file is too large (4 GiB or more)"));
     }
-    let text = decode(source)?;
+    let decoded = decode(source)?;
+    let text = decoded.text.as_ref();
     let scan = prescan::prescan(text);
     if let Some(offset) = scan.too_deep {
         let (line, column) = position(text, offset);
         return Err(ParseError {
             line,
             column,
-            message: "nested too deeply (brackets, operators or indentation) to parse safely"
+            message: "nested too deeply (brackets, operator or attribute chains, calls, \
+                      subscripts or indentation) to parse safely"
                 .to_owned(),
         });
     }
+    let mut migration = if scan.depth > INLINE_DEPTH {
+        on_parse_stack(|| parse_scanned(text, &scan, detail))
+    } else {
+        parse_scanned(text, &scan, detail)
+    }?;
+    if decoded.is_transcoded() {
+        to_file_offsets(&mut migration, &decoded);
+    }
+    Ok(migration)
+}
+
+/// Moves every span of `migration` from offsets in the decoded text to offsets in the file's
+/// own bytes, which the edit engine rewrites.
+fn to_file_offsets(migration: &mut Migration, decoded: &encoding::Decoded<'_>) {
+    let span = |span: &mut Span| {
+        *span = Span::new(
+            decoded.original_offset(span.start),
+            decoded.original_offset(span.end),
+        );
+    };
+    let literal = |lit: &mut StrLit| {
+        span(&mut lit.span);
+        if let Some(content) = &mut lit.content {
+            span(content);
+        }
+    };
+    for list in [
+        &mut migration.dependencies,
+        &mut migration.replaces,
+        &mut migration.run_before,
+    ] {
+        if let ListAttr::Literal {
+            entries,
+            span: list_span,
+            ..
+        } = list
+        {
+            span(list_span);
+            for entry in entries {
+                span(&mut entry.span);
+                if let Reference::Literal { app, name } = &mut entry.reference {
+                    literal(app);
+                    literal(name);
+                }
+            }
+        }
+    }
+}
+
+/// Up to this prescan depth (a third of [`prescan::LIMIT`], which was measured to fit a 2 MiB
+/// stack in a debug build with room to spare) the parse runs on the caller's thread: starting a
+/// thread costs more than parsing most migrations.
+const INLINE_DEPTH: u32 = prescan::LIMIT / 3;
+
+/// The stack the parse of a deeply nested file runs on: room far beyond what the prescan lets
+/// through, so that no input reaches a stack overflow, which aborts the process (in a git hook,
+/// a merge driver). Only touched pages cost memory.
+const PARSE_STACK: usize = 256 << 20;
+
+/// Runs `parse` (the parser and everything walking its syntax tree, dropping it included) on
+/// a thread of its own with [`PARSE_STACK`]. Where no thread can be started, on this one: the
+/// prescan's bound still holds.
+fn on_parse_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(parse));
+    let run = || {
+        let parse = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        parse.map(|parse| parse())
+    };
+    let ran = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("migmerge-parse".to_owned())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, run)
+            .ok()?;
+        match handle.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    // `None` only when the thread could not start: the parse is still in the slot.
+    match ran.or_else(run) {
+        Some(result) => result,
+        None => unreachable!("the parse runs on the new thread or on this one"),
+    }
+}
+
+/// The parse proper, once the source is decoded and its nesting known to be within bounds.
+fn parse_scanned(
+    text: &str,
+    scan: &prescan::Prescan,
+    detail: Detail,
+) -> Result<Migration, ParseError> {
     // A migration with a syntax error is an error, so the parser's first error is the answer,
     // and there is nothing to gain from its recovered tree.
     let skimmed = match detail {
@@ -411,26 +508,23 @@ fn error_at_start(message: &str) -> ParseError {
     }
 }
 
-fn decode(source: &[u8]) -> Result<&str, ParseError> {
-    let text = std::str::from_utf8(source).map_err(|err| {
-        let bad = err.valid_up_to();
-        // The prefix before the first bad byte is valid by definition.
-        let valid = source
-            .get(..bad)
-            .and_then(|prefix| std::str::from_utf8(prefix).ok())
-            .unwrap_or_default();
-        let (line, column) = position(valid, bad);
-        let byte = source.get(bad).copied().unwrap_or_default();
+/// The file's text, decoded as Python decodes it (see [`encoding`]).
+fn decode(source: &[u8]) -> Result<encoding::Decoded<'_>, ParseError> {
+    let decoded = encoding::decode(source).map_err(|err| {
+        // The bytes before the problem are ASCII-compatible up to a line break, which is all
+        // a line number needs.
+        let before = String::from_utf8_lossy(source.get(..err.offset).unwrap_or_default());
+        let (line, column) = position(&before, before.len());
         ParseError {
             line,
             column,
-            message: format!("invalid UTF-8 (byte 0x{byte:02X}); migration files must be UTF-8"),
+            message: err.message,
         }
     })?;
     // Python refuses such a file outright, even where the parser would take the byte as part
     // of a string, so Django could not load it either.
-    if text.as_bytes().contains(&0) {
-        let nul = text.bytes().position(|b| b == 0).unwrap_or_default();
+    let text = decoded.text.as_ref();
+    if let Some(nul) = text.bytes().position(|b| b == 0) {
         let (line, column) = position(text, nul);
         return Err(ParseError {
             line,
@@ -438,7 +532,7 @@ fn decode(source: &[u8]) -> Result<&str, ParseError> {
             message: "the file contains a NUL byte, which Python refuses".to_owned(),
         });
     }
-    Ok(text)
+    Ok(decoded)
 }
 
 fn syntax_error(text: &str, err: &rustpython_ruff_python_parser::ParseError) -> ParseError {

@@ -15,12 +15,14 @@
 mod changes;
 mod index;
 mod merge;
+mod stage;
 #[cfg(test)]
 mod testrepo;
 
 pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
+pub use stage::{Staged, stage_resolution};
 
 use std::collections::HashMap;
 use std::io;
@@ -80,8 +82,56 @@ fn locate(path: &Path) -> Result<Located, SourceError> {
         },
         _ => git_error(err),
     })?;
+    if let Some(work_tree) = linked_work_tree(&repo, path)
+        && repo
+            .workdir()
+            .and_then(|w| w.canonicalize().ok())
+            .is_none_or(|w| w != work_tree)
+    {
+        repo.set_workdir(&work_tree, false).map_err(git_error)?;
+    }
     let prefix = prefix_in_repo(&repo, path)?;
     Ok(Located { repo, prefix })
+}
+
+/// The work tree whose `.git` file links to `repo`'s git directory, found from `path` upwards
+/// as git finds it. libgit2 takes the parent of the git directory for the work tree of a
+/// repository made with `git init --separate-git-dir` (when `core.worktree` is not set), which
+/// would put every path under the wrong prefix. `None` when a `core.worktree` decides, or when
+/// the first `.git` above `path` is not a link to this repository.
+fn linked_work_tree(repo: &Repository, path: &Path) -> Option<std::path::PathBuf> {
+    if repo.is_bare() || repo.config().ok()?.get_path("core.worktree").is_ok() {
+        return None;
+    }
+    let git_dir = repo.path().canonicalize().ok()?;
+    let start = path.canonicalize().ok()?;
+    let dir = start
+        .ancestors()
+        .find(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())?;
+    let dot_git = dir.join(".git");
+    if !std::fs::symlink_metadata(&dot_git).ok()?.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let link = Path::new(text.lines().next()?.strip_prefix("gitdir:")?.trim());
+    let target = dir.join(link).canonicalize().ok()?;
+    (target == git_dir).then(|| dir.to_path_buf())
+}
+
+/// Whether `path` lies where a repository has no work tree: in a bare repository, or inside a
+/// repository's git directory. Such a directory holds git's objects, not the project's files:
+/// a work tree source there would find nothing, and say so misleadingly.
+pub(super) fn without_work_tree(path: &Path) -> bool {
+    let Ok(Located { repo, .. }) = locate(path) else {
+        return false;
+    };
+    let Some(workdir) = repo.workdir() else {
+        return true;
+    };
+    let (Ok(path), Ok(git_dir)) = (path.canonicalize(), repo.path().canonicalize()) else {
+        return false;
+    };
+    path.starts_with(git_dir) && workdir.canonicalize().is_ok_and(|w| !path.starts_with(w))
 }
 
 /// The `/`-separated path of `path` inside the repository's work tree. Empty for a bare

@@ -9,8 +9,8 @@ mod prune;
 mod worktree;
 
 pub use git::{
-    GitMerge, GitRevision, IndexSnapshot, MergeChanges, current_branch, default_protected_refs,
-    limit_git_memory, stage_added, stage_renames,
+    GitMerge, GitRevision, IndexSnapshot, MergeChanges, Staged, current_branch,
+    default_protected_refs, limit_git_memory, stage_added, stage_renames, stage_resolution,
 };
 pub use worktree::WorkTree;
 
@@ -70,6 +70,11 @@ pub enum SourceError {
     },
     #[error("{path}: not a git repository (or any of its parents): {message}")]
     NotARepository { path: PathBuf, message: String },
+    #[error(
+        "{path}: a bare repository or a git directory, with no work tree to read; read a \
+         revision with `--rev REV`, or run migmerge in a work tree"
+    )]
+    NoWorkTree { path: PathBuf },
     #[error("cannot resolve revision `{rev}`: {message}")]
     BadRevision { rev: String, message: String },
     #[error("git: {0}")]

@@ -27,9 +27,15 @@ pub struct WorkTree {
 }
 
 impl WorkTree {
-    /// A work tree rooted at `root`, which must be an existing directory.
+    /// A work tree rooted at `root`, which must be an existing directory, and not a bare
+    /// repository or a git directory.
     pub fn new(root: &Path) -> Result<WorkTree, SourceError> {
         require_dir(root)?;
+        if super::git::without_work_tree(root) {
+            return Err(SourceError::NoWorkTree {
+                path: root.to_path_buf(),
+            });
+        }
         Ok(WorkTree {
             root: root.to_path_buf(),
         })

@@ -4,9 +4,11 @@
 //!   take are refused. The parser has no depth limit of its own, so a file of a few thousand
 //!   brackets or minus signs would otherwise overflow the stack and abort the process (in a git
 //!   hook). The estimate errs upward: brackets, f-strings and their replacement fields,
-//!   indentation levels, and the prefix or right-associative operators (`-x`, `not`, `await`,
-//!   `lambda`, `**`, the ternary `if`) that are still open since the last comma, semicolon or
-//!   logical line end. The limit stays near CPython's own (200 nested brackets, 100 indentation
+//!   indentation levels, and the operators and postfix forms that nest one node in the next
+//!   (`-x`, `not`, `await`, `lambda`, `**`, the ternary `if`, every binary operator but
+//!   comparisons and `and`/`or`, which chain flat, each `.attribute`, call and subscript)
+//!   since the last comma, semicolon or logical line end. Whatever the parser builds as a loop,
+//!   the syntax tree still nests, and dropping or walking it recurses. The limit stays near CPython's own (200 nested brackets, 100 indentation
 //!   levels), which no migration comes close to.
 //! - Where the `operations = [...]` lists of the module's top-level `Migration` classes lie.
 //!   Reading the graph needs every other statement of the class but not those lists, which are
@@ -21,12 +23,15 @@ use std::ops::Range;
 const LEVEL_COST: u32 = 3;
 /// Measured: the parser in a debug build takes this much nesting within a 2 MiB thread stack
 /// (rayon's and the test harness's default) with room to spare.
-const LIMIT: u32 = 600;
+pub(in crate::migration) const LIMIT: u32 = 600;
 
 /// What the scan found.
 pub(in crate::migration) struct Prescan {
     /// The byte offset where the source gets nested deeper than the parser can safely take.
     pub too_deep: Option<usize>,
+    /// The deepest nesting estimate met (at most a little above [`LIMIT`]): how much stack the
+    /// parse needs, in the units of [`LIMIT`].
+    pub depth: u32,
     /// The insides (brackets excluded) of the `operations = [...]` or `(...)` lists assigned at
     /// the top level of a `class Migration` body, in source order. Empty whenever the scan
     /// found anything unusual, and when nesting is too deep.
@@ -45,6 +50,7 @@ pub(in crate::migration) fn prescan(text: &str) -> Prescan {
     let trusted = too_deep.is_none() && !scanner.anomaly;
     Prescan {
         too_deep,
+        depth: scanner.peak,
         operations: if trusted {
             scanner.operations
         } else {
@@ -123,6 +129,8 @@ struct Scanner<'a> {
     operations: Vec<Range<usize>>,
     /// Something the parser will reject, or that the scan does not model, was seen.
     anomaly: bool,
+    /// The deepest estimate met.
+    peak: u32,
 }
 
 impl<'a> Scanner<'a> {
@@ -145,6 +153,7 @@ impl<'a> Scanner<'a> {
             operations_start: None,
             operations: Vec::new(),
             anomaly: false,
+            peak: 0,
         }
     }
 
@@ -158,6 +167,13 @@ impl<'a> Scanner<'a> {
             .saturating_add(indents)
     }
 
+    /// Whether the nesting so far is within [`LIMIT`]; records the deepest point.
+    fn within_limit(&mut self) -> bool {
+        let cost = self.cost();
+        self.peak = self.peak.max(cost);
+        cost <= LIMIT
+    }
+
     fn peek(&self, ahead: usize) -> Option<u8> {
         self.bytes.get(self.pos.saturating_add(ahead)).copied()
     }
@@ -167,7 +183,7 @@ impl<'a> Scanner<'a> {
         self.saved_chains = self.saved_chains.saturating_add(frame.saved());
         self.chain = 0;
         self.frames.push(frame);
-        self.cost() <= LIMIT
+        self.within_limit()
     }
 
     fn pop(&mut self) {
@@ -180,7 +196,7 @@ impl<'a> Scanner<'a> {
     fn prefix_operator(&mut self) -> bool {
         self.chain = self.chain.saturating_add(1);
         self.after_operand = false;
-        self.cost() <= LIMIT
+        self.within_limit()
     }
 
     /// Takes the statement state for a token: whatever it was looking for, the next token
@@ -260,6 +276,11 @@ impl<'a> Scanner<'a> {
             }
             b'(' | b'[' | b'{' => {
                 self.pos += 1;
+                // A call or a subscript nests what came before it inside a new node, as
+                // `f()()()` or `x[0][0]` does with each pair.
+                if self.after_operand && byte != b'{' {
+                    self.chain = self.chain.saturating_add(1);
+                }
                 self.after_operand = false;
                 if self.token() == Statement::OperationsAssigned && byte != b'{' {
                     self.operations_start = Some(self.pos);
@@ -309,16 +330,39 @@ impl<'a> Scanner<'a> {
                 if self.peek(0) == Some(b'=') || (byte == b'-' && self.peek(0) == Some(b'>')) {
                     self.pos += 1;
                     self.after_operand = false;
-                } else if !self.after_operand {
-                    return self.prefix_operator();
                 } else {
-                    self.after_operand = false;
+                    // Prefix (`-x`) or binary (`a - x`): either way one more node around what
+                    // follows, since a chain of binary operators nests to the left.
+                    return self.prefix_operator();
+                }
+            }
+            b'/' | b'%' | b'@' | b'&' | b'|' | b'^' | b'<' | b'>' => {
+                self.token();
+                let binary = self.after_operand;
+                self.pos += 1;
+                let doubled = matches!(byte, b'/' | b'<' | b'>') && self.peek(0) == Some(byte);
+                if doubled {
+                    self.pos += 1;
+                }
+                self.after_operand = false;
+                if self.peek(0) == Some(b'=') {
+                    // An augmented assignment, `<=` or `>=`.
+                    self.pos += 1;
+                } else if binary && (doubled || !matches!(byte, b'<' | b'>')) {
+                    // Comparisons chain flat (`a < b < c` is one node); the others nest.
+                    return self.prefix_operator();
                 }
             }
             b'.' => {
                 self.token();
                 self.pos += 1;
+                // `a.b.c` nests one attribute node per dot.
+                let attribute = self.after_operand;
                 self.after_operand = true;
+                if attribute {
+                    self.chain = self.chain.saturating_add(1);
+                    return self.within_limit();
+                }
             }
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80.. => return self.word(),
             _ => {
@@ -572,7 +616,7 @@ impl<'a> Scanner<'a> {
             self.indents.push(width);
         }
         self.statement = self.logical_line(width);
-        self.cost() <= LIMIT
+        self.within_limit()
     }
 
     /// What a logical line starting at indentation `width` may hold, as far as finding
@@ -672,12 +716,52 @@ mod tests {
         assert_eq!(too_deep(&long_list), None);
         let many_lines = "if x:\n    y = -(-(1))\n".repeat(10_000);
         assert_eq!(too_deep(&many_lines), None);
-        let binary = format!("x = {}1\n", "a - b * c + ".repeat(10_000));
-        assert_eq!(too_deep(&binary), None);
+        let items = format!("x = [{}]\n", "a.b.c(d)[e] - f * g, ".repeat(10_000));
+        assert_eq!(too_deep(&items), None);
+        // Comparisons and boolean operators are one node however long the chain.
+        let flat = format!("x = 1{}\n", " < a and b or c <= d".repeat(10_000));
+        assert_eq!(too_deep(&flat), None);
         let dedented = (0..1000)
             .map(|i| format!("{}x = 1\n", if i % 2 == 0 { "" } else { "    " }))
             .collect::<String>();
         assert_eq!(too_deep(&format!("if x:\n{dedented}")), None);
+    }
+
+    #[test]
+    fn chains_that_nest_in_the_syntax_tree_are_caught() {
+        let chain = |head: &str, link: &str, n: usize| format!("x = {head}{}\n", link.repeat(n));
+        for (head, link) in [
+            ("a", ".b"),
+            ("f", "()"),
+            ("f", "(1)"),
+            ("x", "[0]"),
+            ("1", " + 1"),
+            ("1", "-1"),
+            ("1", " * 1"),
+            ("1", " / 1"),
+            ("1", " // 1"),
+            ("1", " % 1"),
+            ("a", " @ a"),
+            ("1", " & 1"),
+            ("1", " | 1"),
+            ("1", " ^ 1"),
+            ("1", " << 1"),
+            ("1", " >> 1"),
+            ("'a'", ".join(x)"),
+        ] {
+            assert_eq!(too_deep(&chain(head, link, 150)), None, "{head}{link} 150");
+            for n in [1000, 50_000, 100_000] {
+                assert!(
+                    too_deep(&chain(head, link, n)).is_some(),
+                    "{head}{link} {n}"
+                );
+            }
+        }
+        // A comma starts a new element: long lists of short chains are fine.
+        assert_eq!(
+            too_deep(&format!("x = [{}]\n", "a.b + 1, ".repeat(50_000))),
+            None
+        );
     }
 
     /// The texts of the `operations` lists the prescan gives.
