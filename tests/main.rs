@@ -12,3 +12,5 @@ mod fixtures;
 mod git_flows;
 /// `migmerge resolve` on merged fixture stories, checked by `check` and Django's loader.
 mod resolve;
+/// migmerge beside the real pre-commit framework, django-syzygy and django-safemigrate.
+mod tools;
