@@ -202,3 +202,174 @@ fn installs_and_uninstalls_in_every_order() {
         coexist(&python, steps);
     }
 }
+
+/// One migration of the staged-deploy story: safemigrate's `safe`, `imports` and `operations`.
+fn staged_migration(imports: &str, safe: &str, parent: &str, operations: &str) -> String {
+    let dependencies = if parent.is_empty() {
+        "[]".to_owned()
+    } else {
+        format!("[(\"shop\", \"{parent}\")]")
+    };
+    format!(
+        "from django.db import migrations, models\nfrom django_safemigrate import Safe\n{imports}\n\n\
+         class Migration(migrations.Migration):\n    safe = Safe.{safe}()\n\n    \
+         dependencies = {dependencies}\n\n    operations = [\n{operations}    ]\n"
+    )
+}
+
+/// A Django project using django-syzygy and django-safemigrate, as their `makemigrations` writes
+/// migrations: `main` adds a column with a database default (pre-deploy) and drops that default
+/// once deployed (syzygy's `PostAddField`, post-deploy); `theirs` adds a nullable column
+/// (pre-deploy). Both are merged with plain git, leaving two leaves, one of them post-deploy.
+fn staged_deploy_story(root: &Path) {
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    };
+    write(
+        "manage.py",
+        "import os\nimport sys\n\nif __name__ == \"__main__\":\n    \
+         os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site_settings\")\n    \
+         from django.core.management import execute_from_command_line\n\n    \
+         execute_from_command_line(sys.argv)\n",
+    );
+    write(
+        "site_settings.py",
+        "SECRET_KEY = \"test\"\nUSE_TZ = True\nINSTALLED_APPS = [\"syzygy\", \"shop\"]\n\
+         DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\", \"NAME\": \"db.sqlite3\"}}\n",
+    );
+    write(".gitignore", ".git-test-home/\n__pycache__/\ndb.sqlite3\n");
+    write("shop/__init__.py", "");
+    write("shop/migrations/__init__.py", "");
+    write(
+        "shop/migrations/0001_initial.py",
+        &staged_migration(
+            "",
+            "before_deploy",
+            "",
+            "        migrations.CreateModel(\n            name=\"Book\",\n            fields=[\
+             (\"id\", models.AutoField(primary_key=True)), \
+             (\"title\", models.CharField(max_length=100))],\n        ),\n",
+        ),
+    );
+    let git = |args: &[&str]| crate::common::git_ok(root, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    git(&["checkout", "-q", "-b", "theirs"]);
+    write(
+        "shop/migrations/0002_book_price.py",
+        &staged_migration(
+            "",
+            "before_deploy",
+            "0001_initial",
+            "        migrations.AddField(\"book\", \"price\", models.IntegerField(null=True)),\n",
+        ),
+    );
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "price"]);
+    git(&["checkout", "-q", "main"]);
+    write(
+        "shop/migrations/0002_book_isbn.py",
+        &staged_migration(
+            "",
+            "before_deploy",
+            "0001_initial",
+            "        migrations.AddField(\n            \"book\",\n            \"isbn\",\n            \
+             models.CharField(max_length=13, default=\"\", db_default=\"\"),\n        ),\n",
+        ),
+    );
+    write(
+        "shop/migrations/0003_book_isbn_post.py",
+        &staged_migration(
+            "import syzygy.operations\n",
+            "after_deploy",
+            "0002_book_isbn",
+            "        syzygy.operations.PostAddField(\n            \"book\",\n            \"isbn\",\n            \
+             models.CharField(max_length=13, default=\"\"),\n        ),\n",
+        ),
+    );
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "isbn"]);
+    git(&["merge", "-q", "--no-edit", "theirs"]);
+}
+
+/// `python manage.py <args>` in `root`: whether it succeeded, and what it printed.
+fn manage(python: &Path, root: &Path, args: &[&str]) -> (bool, String) {
+    let out = clean(python, root)
+        .arg("manage.py")
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.success(), stdout(&out) + &stderr(&out))
+}
+
+/// django-syzygy refuses a plain merge migration after a post-deploy leaf in
+/// `migrate --pre-deploy`, and django-safemigrate's check one without `safe`; the merge
+/// migration migmerge writes passes both, then the post-deploy `migrate`.
+#[test]
+fn merge_migrations_pass_syzygy_pre_deploy_and_safemigrates_check() {
+    let Some(python) = tools_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    staged_deploy_story(root);
+    let out = clean(env!("CARGO_BIN_EXE_migmerge"), root)
+        .args(["resolve", "--strategy", "merge", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let name = "shop/migrations/0004_merge_0002_book_price_0003_book_isbn_post.py";
+    let written = fs::read_to_string(root.join(name)).unwrap();
+    // The leaves have no blank line after the class line: neither has the merge.
+    assert!(
+        written.contains(
+            "from django.db import migrations\nfrom django_safemigrate import Safe\n\
+             from syzygy import Stage\n\n\nclass Migration(migrations.Migration):\n    \
+             stage = Stage.POST_DEPLOY\n    safe = Safe.always()\n\n    dependencies = [\n"
+        ),
+        "{written}"
+    );
+
+    // Without the stage line, as `makemigrations --merge` writes it, syzygy refuses the plan.
+    let plain = written
+        .replace("from syzygy import Stage\n", "")
+        .replace("    stage = Stage.POST_DEPLOY\n", "")
+        .replace("    safe = Safe.always()\n", "")
+        .replace("from django_safemigrate import Safe\n", "");
+    fs::write(root.join(name), &plain).unwrap();
+    let (ok, text) = manage(&python, root, &["migrate", "--pre-deploy"]);
+    assert!(
+        !ok,
+        "syzygy accepted a plain merge after a post-deploy leaf:\n{text}"
+    );
+    assert!(text.contains("non-contiguous"), "{text}");
+    let check = |python: &Path| {
+        let out = clean(python, root)
+            .args(["-m", "django_safemigrate.check", name])
+            .output()
+            .unwrap();
+        (out.status.success(), stdout(&out))
+    };
+    let (ok, text) = check(&python);
+    assert!(
+        !ok && text.contains("missing the 'safe' attribute"),
+        "{text}"
+    );
+
+    // migmerge's file: the pre-deploy run applies what may run before the deploy, and defers
+    // the rest; safemigrate's check accepts it.
+    fs::write(root.join(name), &written).unwrap();
+    let (ok, text) = manage(&python, root, &["migrate", "--pre-deploy"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("Applying shop.0002_book_price... OK"),
+        "{text}"
+    );
+    assert!(!text.contains("0003_book_isbn_post"), "{text}");
+    let (ok, text) = check(&python);
+    assert!(ok, "{text}");
+    let (ok, text) = manage(&python, root, &["migrate"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("Applying shop.0004_merge"), "{text}");
+}
