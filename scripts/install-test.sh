@@ -125,9 +125,13 @@ git switch -q -c avatar
 add_migration 0002_customer_avatar 0001_initial avatar
 git add users
 git commit -q -m "Customer avatar" >"$work/3-commit.log" 2>&1
-# Without migmerge on PATH the shim says so and lets the commit through, after the user's hook.
+# Without migmerge on PATH the shim lets the commit through, after the user's hook, and says
+# nothing: an ordinary commit (no merge to conclude) gives migmerge nothing to do.
 grep -q "user pre-commit hook ran" "$work/3-commit.log" || fail "the chained user hook did not run"
-grep -q "migmerge: not on PATH" "$work/3-commit.log" || fail "the shim did not say that migmerge is not on PATH"
+if grep -q "migmerge" "$work/3-commit.log"; then
+    cat "$work/3-commit.log" >&2
+    fail "the shim spoke on an ordinary commit without migmerge on PATH"
+fi
 git switch -q main
 add_migration 0002_customer_phone 0001_initial phone
 git add users && git commit -q -m "Customer phone" >>"$work/3-commit.log" 2>&1

@@ -905,3 +905,27 @@ fn demo_shows_the_merge_resolving_itself() {
     );
     assert!(text.contains("No migration conflicts"), "{text}");
 }
+
+#[test]
+fn a_merge_concluded_by_hand_with_an_overlap_that_breaks_is_refused_until_resolved() {
+    let dir = story("overlap_remove_vs_alter_field");
+    let root = dir.path();
+    git_ok(root, &["merge", "--no-commit", "--no-ff", "theirs"]);
+    let (ok, text) = git(root, &["commit", "--no-edit"]);
+    assert!(!ok, "the commit must be refused:\n{text}");
+    assert!(
+        text.contains("commit refused") && text.contains("migmerge resolve"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MIGMERGE=0 git commit") && text.contains("--no-verify"),
+        "{text}"
+    );
+    // Nothing was committed; the merge is still in progress.
+    assert!(exists(root, ".git/MERGE_HEAD"));
+    // The way out it names works.
+    let off = [("MIGMERGE", OsStr::new("0"))];
+    let (ok, text) = git_env(root, &["commit", "--no-edit"], &off);
+    assert!(ok, "{text}");
+    assert!(!exists(root, ".git/MERGE_HEAD"));
+}

@@ -17,3 +17,5 @@ mod publication;
 mod resolve;
 /// Never worse than git: the merge driver's edge cases, crashes, writes and git setups.
 mod safety;
+/// migmerge beside the real pre-commit framework, django-syzygy and django-safemigrate.
+mod tools;

@@ -8,8 +8,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::chain;
 use super::cmd::{Git, GitError};
-use super::hooks::{CHAINED_SUFFIX, SHIMS, is_shim};
 
 /// The merge driver's name in `merge.<name>.*` and in `merge=<name>` attributes.
 pub const DRIVER: &str = "migmerge";
@@ -150,34 +150,7 @@ pub fn plan_install(git: &Git, shared: bool) -> Result<Vec<Action>, InstallError
             actions.push(Action::Stage { path: attributes });
         }
     }
-    let hooks = git.git_path("hooks")?;
-    for (name, shim) in SHIMS {
-        let path = hooks.join(name);
-        let chained = hooks.join(format!("{name}{CHAINED_SUFFIX}"));
-        match read(&path)? {
-            // Already the current shim: nothing to do.
-            Some(current) if current == shim.as_bytes() => continue,
-            // None, or an older shim to update.
-            None => {}
-            Some(current) if is_shim(&current) => {}
-            Some(_) => {
-                if chained.exists() {
-                    return Err(InstallError::ChainTaken {
-                        hook: path,
-                        chained,
-                    });
-                }
-                actions.push(Action::Move {
-                    from: path.clone(),
-                    to: chained,
-                });
-            }
-        }
-        actions.push(Action::WriteHook {
-            path,
-            content: (*shim).to_owned(),
-        });
-    }
+    actions.extend(chain::plan_install(&git.git_path("hooks")?)?);
     Ok(actions)
 }
 
@@ -203,21 +176,7 @@ pub fn plan_uninstall(git: &Git) -> Result<Vec<Action>, InstallError> {
             });
         }
     }
-    let hooks = git.git_path("hooks")?;
-    for (name, _) in SHIMS {
-        let path = hooks.join(name);
-        let chained = hooks.join(format!("{name}{CHAINED_SUFFIX}"));
-        let ours = read(&path)?.is_some_and(|c| is_shim(&c));
-        if ours {
-            actions.push(Action::RemoveFile { path: path.clone() });
-        }
-        if chained.exists() && (ours || !path.exists()) {
-            actions.push(Action::Move {
-                from: chained,
-                to: path,
-            });
-        }
-    }
+    actions.extend(chain::plan_uninstall(&git.git_path("hooks")?)?);
     Ok(actions)
 }
 
@@ -293,7 +252,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> InstallError + '_ {
 }
 
 /// A file's bytes, `None` when it does not exist.
-fn read(path: &Path) -> Result<Option<Vec<u8>>, InstallError> {
+pub(super) fn read(path: &Path) -> Result<Option<Vec<u8>>, InstallError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

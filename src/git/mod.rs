@@ -2,6 +2,7 @@
 //! and committing a resolution with plumbing. Everything here drives the git command line (the
 //! same git the user runs, with its hooks and configuration); `git2` stays in `source`.
 
+pub mod chain;
 pub mod cmd;
 pub mod commit;
 pub mod driver;

@@ -149,6 +149,30 @@ pub struct Migration {
     pub operations: Option<Vec<Operation>>,
     /// 1-based line of `class Migration`.
     pub class_line: u32,
+    /// What staged-deploy tooling reads (see `crate::deploy`).
+    pub deploy: DeployAttrs,
+}
+
+/// What django-syzygy and django-safemigrate read from a migration module, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeployAttrs {
+    /// The module imports `syzygy` (or one of its modules).
+    pub imports_syzygy: bool,
+    /// The module imports `django_safemigrate` (or one of its modules).
+    pub imports_safemigrate: bool,
+    /// `stage = ...` in the `Migration` class (`Stage.POST_DEPLOY`).
+    pub stage: Option<DeployValue>,
+    /// `safe = ...` in the `Migration` class (`Safe.always()`).
+    pub safe: Option<DeployValue>,
+    /// The `stage=` argument of each operation given one, by the operation's line.
+    pub operation_stages: Vec<DeployValue>,
+}
+
+/// An expression as written, and its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployValue {
+    pub text: String,
+    pub line: u32,
 }
 
 /// Why a migration file could not be understood.

@@ -2,6 +2,7 @@
 //! finding the `Migration` class and reading its `dependencies`, `replaces`, `run_before` and
 //! `initial`; what `operations` says is read by the [`operations`] submodule.
 
+mod deploy;
 mod operations;
 pub(super) mod prescan;
 
@@ -166,7 +167,9 @@ fn parse_scanned(
             _ => None,
         })
         .ok_or_else(|| error_at_start("no `Migration` class"))?;
-    read_class(&src, class)
+    let mut migration = read_class(&src, class)?;
+    migration.deploy = deploy::read(&src, &parsed.syntax().body, class)?;
+    Ok(migration)
 }
 
 /// `text` with the insides of `ranges` turned to spaces, line breaks kept; `None` when there is

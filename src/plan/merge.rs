@@ -16,14 +16,24 @@
 //! from UTC (with `USE_TZ`); migmerge has no settings to read, so both come from the
 //! [`Timestamp`] given.
 
+use crate::deploy::{self, Stage};
 use crate::edit::{FileChange, Plan, python_string};
 use crate::project::Project;
 
 use super::number_digits;
 
 /// How the written file is formatted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub style: Style,
+    /// A blank line after `class Migration(...):`, as Django writes it; projects whose
+    /// formatter removes it get none.
+    pub blank_after_class: bool,
+}
+
+/// What formatter the written file looks as if it went through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
+pub enum Style {
     /// What `MigrationWriter` writes when `black` is not installed: `repr` quotes
     /// (`('shop', '0002_a')`) and `operations = [` / `]` on two lines.
     Django,
@@ -34,12 +44,31 @@ pub enum Layout {
     Black,
 }
 
+impl Default for Layout {
+    fn default() -> Self {
+        Layout::BLACK
+    }
+}
+
 impl Layout {
-    /// The layout the project's migrations seem to use, from their sources: the quote
-    /// character of the app labels in their `dependencies`, by majority; [`Layout::Black`]
-    /// without evidence.
+    /// Exactly what `makemigrations --merge` writes without black.
+    pub const DJANGO: Layout = Layout {
+        style: Style::Django,
+        blank_after_class: true,
+    };
+    /// Exactly what `makemigrations --merge` writes with black.
+    pub const BLACK: Layout = Layout {
+        style: Style::Black,
+        blank_after_class: true,
+    };
+
+    /// The layout the project's migrations seem to use, from their sources (the leaves', the
+    /// files next to the one to write), each trait by majority: the quote character of the app
+    /// labels in their `dependencies` ([`Style::Black`] without evidence), and whether the line
+    /// after `class Migration(...):` is blank (as Django writes it, without evidence).
     pub fn guess<'a>(sources: impl IntoIterator<Item = &'a [u8]>) -> Layout {
         let (mut single, mut double) = (0usize, 0usize);
+        let (mut blank, mut tight) = (0usize, 0usize);
         for source in sources {
             let Ok(migration) = crate::migration::parse(source) else {
                 continue;
@@ -53,11 +82,64 @@ impl Layout {
                     }
                 }
             }
+            match blank_after_line(source, migration.class_line) {
+                Some(true) => blank += 1,
+                Some(false) => tight += 1,
+                None => {}
+            }
         }
-        if single > double {
-            Layout::Django
-        } else {
-            Layout::Black
+        Layout {
+            style: if single > double {
+                Style::Django
+            } else {
+                Style::Black
+            },
+            blank_after_class: blank >= tight,
+        }
+    }
+}
+
+/// Whether the line after the 1-based `line` of `source` is blank; `None` when there is no such
+/// line, or when `line` does not end the class header (a header over several lines).
+fn blank_after_line(source: &[u8], line: u32) -> Option<bool> {
+    let mut lines = source.split(|&b| b == b'\n');
+    let header = lines.nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    if !header.trim_ascii_end().ends_with(b":") {
+        return None;
+    }
+    Some(lines.next()?.trim_ascii().is_empty())
+}
+
+/// The lines that staged-deploy tooling wants in a merge migration (see [`crate::deploy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeployLines {
+    /// `stage = Stage.POST_DEPLOY`: a parent is post-deploy, and syzygy's
+    /// `migrate --pre-deploy` refuses a pre-deploy migration (a merge without a stage is one)
+    /// that depends on it.
+    pub post_deploy: bool,
+    /// `safe = Safe.always()`: django-safemigrate's check refuses a migration without `safe`.
+    pub safe: bool,
+}
+
+impl DeployLines {
+    /// None: the file is exactly Django's.
+    pub const NONE: DeployLines = DeployLines {
+        post_deploy: false,
+        safe: false,
+    };
+
+    /// What the project's tooling wants in the merge of `app`'s `leaves`.
+    pub fn for_merge(project: &Project, app: &str, leaves: &[&str]) -> DeployLines {
+        let tooling = deploy::tooling(project);
+        let post_deploy = tooling.syzygy
+            && project.migrations.iter().any(|file| {
+                file.app == app
+                    && leaves.contains(&file.name.as_str())
+                    && deploy::migration_stage(&file.migration) == Stage::PostDeploy
+            });
+        DeployLines {
+            post_deploy,
+            safe: tooling.safemigrate,
         }
     }
 }
@@ -222,15 +304,17 @@ fn black_string(value: &str) -> String {
 /// Black's line length, which it measures in characters.
 const BLACK_LINE_LENGTH: usize = 88;
 
-/// The file Django 6.1 writes for a merge migration of `app` depending on `leaves`.
-/// `generator` fills the header (`# Generated by {generator} on ...`); `None` leaves the header
-/// out, as `makemigrations --no-header` does.
+/// The file Django 6.1 writes for a merge migration of `app` depending on `leaves`, with the
+/// `deploy` lines (and their imports) added. `generator` fills the header
+/// (`# Generated by {generator} on ...`); `None` leaves the header out, as
+/// `makemigrations --no-header` does.
 pub fn merge_content(
     app: &str,
     leaves: &[&str],
     generator: Option<&str>,
     now: Timestamp,
     layout: Layout,
+    deploy: DeployLines,
 ) -> String {
     // Django sorts the serialized `        ('app', 'name'),` lines; black only reformats them.
     let mut lines: Vec<(String, &str)> = leaves
@@ -251,15 +335,35 @@ pub fn merge_content(
             now.header()
         ));
     }
-    out.push_str("from django.db import migrations\n\n\n");
-    out.push_str("class Migration(migrations.Migration):\n\n    dependencies = [\n");
+    // In isort's order, as the tools' documentation writes them.
+    out.push_str("from django.db import migrations\n");
+    if deploy.safe {
+        out.push_str("from django_safemigrate import Safe\n");
+    }
+    if deploy.post_deploy {
+        out.push_str("from syzygy import Stage\n");
+    }
+    out.push_str("\n\nclass Migration(migrations.Migration):\n");
+    if layout.blank_after_class {
+        out.push('\n');
+    }
+    if deploy.post_deploy {
+        out.push_str("    stage = Stage.POST_DEPLOY\n");
+    }
+    if deploy.safe {
+        out.push_str("    safe = Safe.always()\n");
+    }
+    if deploy != DeployLines::NONE {
+        out.push('\n');
+    }
+    out.push_str("    dependencies = [\n");
     for (django_line, leaf) in &lines {
-        match layout {
-            Layout::Django => {
+        match layout.style {
+            Style::Django => {
                 out.push_str(django_line);
                 out.push('\n');
             }
-            Layout::Black => {
+            Style::Black => {
                 let (app, leaf) = (black_string(app), black_string(leaf));
                 let line = format!("        ({app}, {leaf}),");
                 if line.chars().count() > BLACK_LINE_LENGTH {
@@ -274,20 +378,22 @@ pub fn merge_content(
         }
     }
     out.push_str("    ]\n\n");
-    out.push_str(match layout {
-        Layout::Django => "    operations = [\n    ]\n",
-        Layout::Black => "    operations = []\n",
+    out.push_str(match layout.style {
+        Style::Django => "    operations = [\n    ]\n",
+        Style::Black => "    operations = []\n",
     });
     out
 }
 
-/// The merge migration of `app`'s `leaves`: name and content as Django 6.1 writes them.
+/// The merge migration of `app`'s `leaves`: name and content as Django 6.1 writes them, with
+/// the `deploy` lines added.
 pub fn merge_migration(
     app: &str,
     leaves: &[&str],
     generator: Option<&str>,
     now: Timestamp,
     layout: Layout,
+    deploy: DeployLines,
 ) -> Result<NewMigration, MergeError> {
     if leaves.len() < 2 {
         return Err(MergeError::TooFewLeaves(leaves.len()));
@@ -298,7 +404,7 @@ pub fn merge_migration(
     }
     Ok(NewMigration {
         name: merge_name(leaves, now),
-        content: merge_content(app, leaves, generator, now, layout),
+        content: merge_content(app, leaves, generator, now, layout, deploy),
     })
 }
 
@@ -313,7 +419,8 @@ pub struct MergePlan {
 
 /// Plans the merge migration of `app` in `project`: the new file in the app's migrations
 /// package, and `max_migration.txt` naming it when the app keeps one. Refuses a name that an
-/// existing migration has, or that a squash of the app replaces.
+/// existing migration has, or that a squash of the app replaces. The file carries what the
+/// project's staged-deploy tooling wants ([`DeployLines::for_merge`]).
 pub fn merge_plan(
     project: &Project,
     app: &str,
@@ -327,7 +434,8 @@ pub fn merge_plan(
         .iter()
         .find(|a| a.label == app)
         .ok_or_else(|| MergeError::UnknownApp(app.to_owned()))?;
-    let migration = merge_migration(app, leaves, generator, now, layout)?;
+    let deploy = DeployLines::for_merge(project, app, leaves);
+    let migration = merge_migration(app, leaves, generator, now, layout, deploy)?;
     check_name_free(project, app, &migration.name).map_err(|taken| match taken {
         NameClash::Exists => MergeError::NameTaken {
             app: app.to_owned(),
@@ -495,7 +603,15 @@ mod tests {
             hour: 1,
             minute: 17,
         };
-        let made = merge_migration("users", &leaves, header, now, Layout::Django).unwrap();
+        let made = merge_migration(
+            "users",
+            &leaves,
+            header,
+            now,
+            Layout::DJANGO,
+            DeployLines::NONE,
+        )
+        .unwrap();
         assert_eq!(
             made.name,
             "0013_merge_00002_squashed_00012_b_00010_c_00011_d"
@@ -518,7 +634,15 @@ mod tests {
              \x20   operations = [\n\
              \x20   ]\n"
         );
-        let black = merge_migration("users", &leaves, header, now, Layout::Black).unwrap();
+        let black = merge_migration(
+            "users",
+            &leaves,
+            header,
+            now,
+            Layout::BLACK,
+            DeployLines::NONE,
+        )
+        .unwrap();
         assert_eq!(black.name, made.name);
         assert_eq!(
             black.content,
@@ -545,7 +669,14 @@ mod tests {
     fn black_splits_long_dependencies() {
         let at_limit = format!("0002_{}", "x".repeat(62));
         let over = format!("0003_{}", "y".repeat(63));
-        let content = merge_content("shop", &[&over, &at_limit], None, NOW, Layout::Black);
+        let content = merge_content(
+            "shop",
+            &[&over, &at_limit],
+            None,
+            NOW,
+            Layout::BLACK,
+            DeployLines::NONE,
+        );
         assert_eq!(
             content,
             format!(
@@ -574,9 +705,23 @@ mod tests {
 
     #[test]
     fn refuses_odd_leaf_lists() {
-        let one = merge_migration("shop", &["0002_a"], None, NOW, Layout::Black);
+        let one = merge_migration(
+            "shop",
+            &["0002_a"],
+            None,
+            NOW,
+            Layout::BLACK,
+            DeployLines::NONE,
+        );
         assert_eq!(one, Err(MergeError::TooFewLeaves(1)));
-        let twice = merge_migration("shop", &["0002_a", "0002_a"], None, NOW, Layout::Black);
+        let twice = merge_migration(
+            "shop",
+            &["0002_a", "0002_a"],
+            None,
+            NOW,
+            Layout::BLACK,
+            DeployLines::NONE,
+        );
         assert_eq!(twice, Err(MergeError::DuplicateLeaf("0002_a".into())));
     }
 
@@ -584,9 +729,105 @@ mod tests {
     fn layout_is_guessed_from_quotes() {
         let single = migration("[('shop', '0001_initial')]");
         let double = migration("[(\"shop\", \"0001_initial\")]");
-        assert_eq!(Layout::guess([single.as_bytes()]), Layout::Django);
-        assert_eq!(Layout::guess([double.as_bytes()]), Layout::Black);
-        assert_eq!(Layout::guess([]), Layout::Black);
+        assert_eq!(Layout::guess([single.as_bytes()]), Layout::DJANGO);
+        assert_eq!(Layout::guess([double.as_bytes()]), Layout::BLACK);
+        assert_eq!(Layout::guess([]), Layout::BLACK);
+    }
+
+    #[test]
+    fn a_blank_line_after_the_class_line_follows_the_files_next_to_it() {
+        let blank = migration("[(\"shop\", \"0001_initial\")]");
+        let tight = blank.replace("):\n\n", "):\n");
+        assert!(Layout::guess([blank.as_bytes()]).blank_after_class);
+        assert!(!Layout::guess([tight.as_bytes()]).blank_after_class);
+        assert!(
+            !Layout::guess([tight.as_bytes(), tight.as_bytes(), blank.as_bytes()])
+                .blank_after_class
+        );
+        // A header over two lines says nothing.
+        let long = tight.replace("(migrations.Migration)", "(\n    migrations.Migration\n)");
+        assert!(Layout::guess([long.as_bytes()]).blank_after_class);
+        let layout = Layout {
+            blank_after_class: false,
+            ..Layout::BLACK
+        };
+        let content = merge_content(
+            "shop",
+            &["0002_a", "0002_b"],
+            None,
+            NOW,
+            layout,
+            DeployLines::NONE,
+        );
+        assert!(
+            content.contains("class Migration(migrations.Migration):\n    dependencies = [\n"),
+            "{content}"
+        );
+    }
+
+    /// A migration module with django-syzygy's and django-safemigrate's imports, and `body`.
+    fn staged(dependencies: &str, body: &str) -> String {
+        format!(
+            "from django.db import migrations\nfrom django_safemigrate import Safe\n\n\n\
+             class Migration(migrations.Migration):\n\n    safe = Safe.always()\n\n    \
+             dependencies = {dependencies}\n\n    operations = [\n{body}    ]\n"
+        )
+    }
+
+    #[test]
+    fn merge_migrations_carry_what_staged_deploy_tooling_wants() {
+        let remove = "        migrations.RemoveField(\"book\", \"title\"),\n";
+        let add = "        migrations.AddField(\"book\", \"isbn\", models.TextField()),\n";
+        let parent = "[(\"shop\", \"0001_initial\")]";
+        let tree = |a: &str, syzygy: bool| {
+            let import = if syzygy { "import syzygy\n" } else { "" };
+            Tree::new(&[
+                ("shop/migrations/0001_initial.py", &staged("[]", "")),
+                (
+                    "shop/migrations/0002_a.py",
+                    &format!("{import}{}", staged(parent, a)),
+                ),
+                ("shop/migrations/0002_b.py", &staged(parent, add)),
+            ])
+        };
+        let write = |tree: &Tree| {
+            let project = tree.project();
+            let planned = merge_plan(
+                &project,
+                "shop",
+                &["0002_a", "0002_b"],
+                None,
+                NOW,
+                Layout::BLACK,
+            )
+            .unwrap();
+            let FileChange::Create { content, .. } = &planned.plan.changes[0] else {
+                panic!("{planned:?}");
+            };
+            content.clone()
+        };
+
+        // A post-deploy leaf under syzygy: the merge is post-deploy too, and safe to run.
+        let content = write(&tree(remove, true));
+        assert_eq!(
+            content,
+            "from django.db import migrations\nfrom django_safemigrate import Safe\n\
+             from syzygy import Stage\n\n\nclass Migration(migrations.Migration):\n\n    \
+             stage = Stage.POST_DEPLOY\n    safe = Safe.always()\n\n    dependencies = [\n        \
+             (\"shop\", \"0002_a\"),\n        (\"shop\", \"0002_b\"),\n    ]\n\n    operations = []\n"
+        );
+        let parsed = crate::migration::parse(content.as_bytes()).unwrap();
+        assert_eq!(deploy::migration_stage(&parsed), Stage::PostDeploy);
+
+        // Both leaves pre-deploy: no stage. No syzygy: no stage, whatever the operations.
+        for (a, syzygy) in [(add, true), (remove, false)] {
+            let content = write(&tree(a, syzygy));
+            assert!(!content.contains("stage"), "{content}");
+            assert!(
+                content.contains("    safe = Safe.always()\n\n    dependencies"),
+                "{content}"
+            );
+        }
     }
 
     #[test]
@@ -610,7 +851,7 @@ mod tests {
             &["0002_a", "0002_b"],
             Some("migmerge 0.1.0"),
             NOW,
-            Layout::Black,
+            Layout::BLACK,
         )
         .unwrap();
         assert_eq!(planned.path, "shop/migrations/0003_merge_0002_a_0002_b.py");
@@ -633,10 +874,10 @@ mod tests {
             &["0002_a", "0002_b"],
             None,
             NOW,
-            Layout::Black,
+            Layout::BLACK,
         );
         assert!(matches!(again, Err(MergeError::NameTaken { .. })));
-        let unknown = merge_plan(&project, "nope", &["a", "b"], None, NOW, Layout::Black);
+        let unknown = merge_plan(&project, "nope", &["a", "b"], None, NOW, Layout::BLACK);
         assert_eq!(unknown, Err(MergeError::UnknownApp("nope".into())));
     }
 
@@ -665,7 +906,7 @@ mod tests {
             &["0002_a", "0002_b"],
             None,
             NOW,
-            Layout::Black,
+            Layout::BLACK,
         );
         assert!(
             matches!(result, Err(MergeError::NameReplaced { .. })),

@@ -21,7 +21,8 @@ use crate::source::{ConflictedPath, PathFilter, Source, SourceError};
 
 pub use follow::{FollowedRename, Following, follow_renames, settles};
 pub use merge::{
-    Layout, MergeError, MergePlan, NewMigration, Timestamp, merge_migration, merge_plan,
+    DeployLines, Layout, MergeError, MergePlan, NewMigration, Style, Timestamp, merge_migration,
+    merge_plan,
 };
 pub use renumber::{RenumberError, Renumbering, chain_members, renumber};
 

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use crate::deploy;
 use crate::graph::{Graph, Key, LeafConflict, NodeKind};
 use crate::plan;
 use crate::project::Project;
@@ -149,6 +150,11 @@ pub fn sides(
 ) -> Vec<Side> {
     let app = conflict.app.as_str();
     let read = |p: &str| source.read(p).ok().flatten();
+    // Stages matter only where the project's tooling stages its migrations.
+    let staged = deploy::tooling(project).syzygy;
+    let stage = |index: usize| {
+        staged.then(|| deploy::migration_stage(&project.migrations[index].migration))
+    };
     conflict
         .leaves
         .iter()
@@ -175,7 +181,7 @@ pub fn sides(
                     Member {
                         name: file.name.clone(),
                         published_on: history.published_on(&file.path),
-                        stage: None,
+                        stage: stage(index),
                     }
                 })
                 .collect();
@@ -184,7 +190,10 @@ pub fn sides(
                 members,
                 unmovable,
                 arriving: history.arrived(&migration_path(project, graph, app, leaf)),
-                stage: None,
+                stage: match graph.node(&Key::new(app, leaf)).map(|n| n.kind) {
+                    Some(NodeKind::Migration(i)) => stage(i),
+                    _ => None,
+                },
             }
         })
         .collect()

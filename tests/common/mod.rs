@@ -47,9 +47,18 @@ pub fn git(cwd: &Path, args: &[&str]) -> Output {
 /// A `git` command for `cwd` with no user or system configuration, a fixed identity and dates,
 /// and `path` as PATH (which decides whether hooks find migmerge).
 pub fn clean_git(cwd: &Path, path: &std::ffi::OsStr) -> Command {
+    clean_command("git", cwd, path)
+}
+
+/// `program` in the environment of [`clean_git`] (a program that runs git, like pre-commit).
+pub fn clean_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    cwd: &Path,
+    path: &std::ffi::OsStr,
+) -> Command {
     let home = cwd.join(".git-test-home");
     let _ = fs::create_dir_all(&home);
-    let mut command = Command::new("git");
+    let mut command = Command::new(program);
     command
         .current_dir(cwd)
         .env_clear()
@@ -154,4 +163,27 @@ pub fn django_pythons() -> Option<Vec<PathBuf>> {
             None
         }
     }
+}
+
+/// The Python interpreter with the deploy tooling migmerge works beside (Django,
+/// django-syzygy, django-safemigrate and pre-commit): `MIGMERGE_TOOLS_PYTHON`, else the
+/// virtualenv scripts/test.sh makes in `target/tools-venv`. Neither there, the tests that run
+/// those tools fail, unless `MIGMERGE_SKIP_TOOLS=1` says they are skipped on purpose.
+pub fn tools_python() -> Option<PathBuf> {
+    if let Ok(python) = std::env::var("MIGMERGE_TOOLS_PYTHON")
+        && !python.trim().is_empty()
+    {
+        return Some(PathBuf::from(python));
+    }
+    let made = project_root().join("target/tools-venv/bin/python");
+    if made.exists() {
+        return Some(made);
+    }
+    assert!(
+        std::env::var("MIGMERGE_SKIP_TOOLS").as_deref() == Ok("1"),
+        "these tests run pre-commit, django-syzygy and django-safemigrate: set \
+         MIGMERGE_TOOLS_PYTHON to a Python that has them (scripts/test.sh makes one in \
+         target/tools-venv), or MIGMERGE_SKIP_TOOLS=1 to skip them knowingly"
+    );
+    None
 }
