@@ -92,14 +92,23 @@ fn explicit(value: &DeployValue) -> Option<Stage> {
 }
 
 /// syzygy's `get_operation_stage`: the operation's own `stage`, else post-deploy for what
-/// drops a model or a column, pre-deploy for everything else.
+/// drops a model or a column, pre-deploy for everything else. An operation's `stage` goes
+/// through `Stage(...)`, so the enum's values (`"pre_deploy"`, `"post_deployment"`) count as
+/// its members.
 fn operation_stage(operation: &Operation, stages: &[DeployValue]) -> Stage {
-    if let Some(stage) = stages
-        .iter()
-        .find(|s| s.line == operation.line)
-        .and_then(explicit)
-    {
-        return stage;
+    if let Some(value) = stages.iter().find(|s| s.line == operation.line) {
+        let text = value.text.trim();
+        let unquoted = text.trim_matches(|c| c == '"' || c == '\'');
+        if unquoted.len() + 2 == text.len() {
+            match unquoted {
+                "pre_deploy" => return Stage::PreDeploy,
+                "post_deployment" => return Stage::PostDeploy,
+                _ => {}
+            }
+        }
+        if let Some(stage) = explicit(value) {
+            return stage;
+        }
     }
     match operation.class.as_str() {
         "DeleteModel" | "RemoveField" | "PostAddField" => Stage::PostDeploy,
@@ -174,6 +183,9 @@ mod tests {
         let staged = "        operations.RenameField('book', 'a', 'b', stage=Stage.POST_DEPLOY),\n";
         assert_eq!(stage(SYZYGY, "", staged), Some(PostDeploy));
         let staged = "        operations.RenameField('book', 'a', 'b', stage=Stage.PRE_DEPLOY),\n";
+        assert_eq!(stage(SYZYGY, "", staged), Some(PreDeploy));
+        let staged =
+            "        operations.AlterField('book', 'a', models.TextField(), stage='pre_deploy'),\n";
         assert_eq!(stage(SYZYGY, "", staged), Some(PreDeploy));
         // A `stage` attribute says syzygy even without its import in this file.
         assert_eq!(

@@ -1,5 +1,7 @@
 //! migmerge beside the tools Django teams already run, the real ones from PyPI (see
-//! `common::tools_python`): the pre-commit framework installed in the same hooks directory.
+//! `common::tools_python`): the pre-commit framework installed in the same hooks directory, and
+//! the staged-deploy tools django-syzygy and django-safemigrate run on the merge migrations
+//! migmerge writes.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -236,7 +238,8 @@ fn staged_deploy_story(root: &Path) {
     );
     write(
         "site_settings.py",
-        "SECRET_KEY = \"test\"\nUSE_TZ = True\nINSTALLED_APPS = [\"syzygy\", \"shop\"]\n\
+        "SECRET_KEY = \"test\"\nUSE_TZ = True\nINSTALLED_APPS = [\"django.contrib.contenttypes\", \"syzygy\", \
+         \"django_safemigrate\", \"shop\"]\n\
          DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\", \"NAME\": \"db.sqlite3\"}}\n",
     );
     write(".gitignore", ".git-test-home/\n__pycache__/\ndb.sqlite3\n");
@@ -372,4 +375,15 @@ fn merge_migrations_pass_syzygy_pre_deploy_and_safemigrates_check() {
     let (ok, text) = manage(&python, root, &["migrate"]);
     assert!(ok, "{text}");
     assert!(text.contains("Applying shop.0004_merge"), "{text}");
+
+    // safemigrate's own pre-deploy run, on a new database: the merge, safe always, waits
+    // behind the after-deploy leaf rather than blocking the run.
+    fs::remove_file(root.join("db.sqlite3")).unwrap();
+    let (ok, text) = manage(&python, root, &["safemigrate"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("Applying shop.0002_book_price... OK"),
+        "{text}"
+    );
+    assert!(!text.contains("Applying shop.0004_merge"), "{text}");
 }
