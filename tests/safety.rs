@@ -1050,3 +1050,53 @@ mod pipeline {
         }
     }
 }
+
+/// Runs the driver as the installed line does, in `root`, on files `base`, `ours`, `theirs`.
+fn run_driver(root: &Path, path: &str) -> Output {
+    crate::common::run_migmerge(
+        &[
+            "merge-driver",
+            "--",
+            "base",
+            "ours",
+            "theirs",
+            "7",
+            "base",
+            "ours",
+            "theirs",
+            path,
+        ],
+        root,
+    )
+}
+
+#[test]
+fn the_same_name_on_both_sides_is_left_as_git_leaves_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    write(root, "app/migrations/__init__.py", "");
+    let path = "app/migrations/max_migration.txt";
+    // Identical sides: "ours" stays byte for byte.
+    write(root, "base", "0001_a\n");
+    write(root, "ours", "  0002_b\r\n\r\n");
+    write(root, "theirs", "  0002_b\r\n\r\n");
+    let out = run_driver(root, path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(fs::read(root.join("ours")).unwrap(), b"  0002_b\r\n\r\n");
+    // The same name with other line endings: git's merge, and git's conflict.
+    write(root, "ours", "0002_b\n");
+    write(root, "theirs", "0002_b\r\n");
+    let out = run_driver(root, path);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let merged = fs::read_to_string(root.join("ours")).unwrap();
+    assert!(
+        merged.starts_with("<<<<<<< ours\n0002_b\n======="),
+        "{merged}"
+    );
+    // Different names in a package: one name, in "ours"'s layout.
+    write(root, "ours", "0002_b\r\n");
+    write(root, "theirs", "0003_c\n");
+    let out = run_driver(root, path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(fs::read(root.join("ours")).unwrap(), b"0003_c\r\n");
+}

@@ -64,10 +64,15 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     if !in_migrations_package(&root, &args.path, incoming.as_deref()) {
         return merge_file(args);
     }
-    let layout = Layout::of(&ours);
-    if our_name == their_name {
-        return write(args, our_name, layout);
+    // Both sides wrote the same bytes: git's result is "ours" as it is.
+    if ours == theirs {
+        return Ok(ExitStatus::Success);
     }
+    // The same name laid out differently (line endings, blank lines): git's merge decides.
+    if our_name == their_name {
+        return merge_file(args);
+    }
+    let layout = Layout::of(&ours);
     let name = match incoming.and_then(|theirs| merged_view(&root, args, &theirs)) {
         Some(View::Leaf(leaf)) => leaf,
         Some(View::Overlap(explanation)) => {
