@@ -286,3 +286,32 @@ fn resolve_with_renumber_refuses_when_every_side_is_published_and_says_where() {
     );
     assert_eq!(git_ok(root, &["status", "--porcelain"]), before);
 }
+
+#[test]
+fn resolve_by_hand_with_renumber_after_merging_main_into_a_feature_moves_only_the_feature() {
+    // No remote, no configuration: local main is protected. The merge commit on the feature
+    // brought main's migration in; renumbering must still leave it alone.
+    let dir = story(STORY);
+    let root = dir.path();
+    let production = Production::migrated_at(root, "main");
+    git_ok(root, &["checkout", "-q", "theirs"]);
+    let off = [("MIGMERGE", std::ffi::OsStr::new("0"))];
+    let (ok, text) = git_env(root, &["merge", "--no-edit", "main"], &off);
+    assert!(ok, "{text}");
+    let out = crate::common::run_migmerge(&["resolve", "--yes", "--strategy", "renumber"], root);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    let text = crate::common::stdout(&out);
+    assert!(
+        text.contains("0005_add_phone cannot move: 0005_add_phone is published (on main)"),
+        "{text}"
+    );
+    assert_feature_renumbered(root, "resolve --strategy renumber by hand");
+    git_ok(root, &["commit", "-q", "-m", "resolved"]);
+    assert_resolved(root, "resolve --strategy renumber by hand");
+    production.assert_still_migrates(root, "resolve --strategy renumber by hand");
+}
