@@ -112,7 +112,7 @@ driver=$(git config merge.migmerge.driver) || fail "merge.migmerge.driver is not
 case "$driver" in *"migmerge merge-driver"*) ;; *) fail "merge.migmerge.driver is '$driver'" ;; esac
 grep -qxF "**/migrations/max_migration.txt merge=migmerge" .git/info/attributes || fail ".git/info/attributes lacks the driver's line"
 [ ! -e .gitattributes ] || fail "install wrote .gitattributes without --shared"
-for hook in post-merge post-rewrite pre-commit prepare-commit-msg; do
+for hook in post-merge post-rewrite pre-commit; do
     [ -x ".git/hooks/$hook" ] || fail "no executable .git/hooks/$hook"
     grep -q migmerge ".git/hooks/$hook" || fail ".git/hooks/$hook is not migmerge's shim"
 done

@@ -8,7 +8,8 @@
 //! - `post-rewrite`: after `git rebase` / `pull --rebase`, renumber the rebased branch's
 //!   migrations after the upstream's leaf, in a follow-up commit. The rebase is over by then,
 //!   so it never stops on migmerge's account.
-//! - `prepare-commit-msg`: add the line `pre-commit` left to the commit message.
+//! - `prepare-commit-msg`: installed by earlier versions only; adds a line an earlier
+//!   `pre-commit` left. `pre-commit` now writes its line into `MERGE_MSG` itself.
 //!
 //! "Published" is decided from the refs as they were before the operation: the branch that was
 //! merged into (or rebased) is read at its old position (`HEAD^1`, `ORIG_HEAD`), and a rebase's
@@ -460,7 +461,9 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
     };
     source::stage_resolution(git.work_tree(), index.index_file(), &resolution.updates)?;
     let note = format!("migmerge: {}", resolution.summary);
-    let _ = record::leave_note(git.git_dir(), &note);
+    // git reads MERGE_MSG after `pre-commit`, so the line reaches the message of a merge
+    // concluded with `git commit` (with `-m`, the message is `-m`'s; the record keeps it).
+    add_to_merge_message(git.git_dir(), &note);
     let undo = undo_staged(before.as_deref(), git, &resolution.paths);
     let line = format!("{note}; staged for this commit");
     keep_record(git, hook, &note, &resolution.paths, None, None, &undo);
@@ -469,6 +472,19 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
         report(Some(line), &resolution.left, "They are not staged."),
         left,
     ))
+}
+
+/// Adds `note` to the message git prepared for the merge being concluded, when there is one
+/// (a `--squash` merge prepares `SQUASH_MSG` instead).
+fn add_to_merge_message(git_dir: &Path, note: &str) {
+    for file in ["MERGE_MSG", "SQUASH_MSG"] {
+        let path = git_dir.join(file);
+        if let Ok(message) = std::fs::read_to_string(&path) {
+            // The resolution is staged whatever happens to the message: not worth failing for.
+            let _ = std::fs::write(&path, record::add_note(&message, note));
+            return;
+        }
+    }
 }
 
 /// How to take a staged resolution back: the paths the resolution created leave the index and

@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::hooks::{CHAINED_SUFFIX, SHIMS, is_shim};
+use super::hooks::{CHAINED_SUFFIX, RETIRED, SHIMS, is_shim};
 use super::install::{Action, InstallError, read};
 
 /// The line pre-commit writes near the top of every hook script it installs (all its templates
@@ -88,6 +88,7 @@ pub fn plan_install(hooks: &Path) -> Result<Vec<Action>, InstallError> {
     for (name, shim) in SHIMS {
         plan_install_one(&Slots::new(hooks, name), shim, &mut actions)?;
     }
+    retire(hooks, &mut actions)?;
     Ok(actions)
 }
 
@@ -146,7 +147,20 @@ pub fn plan_uninstall(hooks: &Path) -> Result<Vec<Action>, InstallError> {
     for (name, shim) in SHIMS {
         plan_uninstall_one(&Slots::new(hooks, name), shim, &mut actions)?;
     }
+    retire(hooks, &mut actions)?;
     Ok(actions)
+}
+
+/// Removes the shims of hooks no longer installed, putting back what they kept aside. An
+/// empty "current shim" makes every shim there an older one.
+fn retire(hooks: &Path, actions: &mut Vec<Action>) -> Result<(), InstallError> {
+    for name in RETIRED {
+        let slots = Slots::new(hooks, name);
+        if Held::of(&slots.hook, "")?.is_shim() || Held::of(&slots.legacy, "")?.is_shim() {
+            plan_uninstall_one(&slots, "", actions)?;
+        }
+    }
+    Ok(())
 }
 
 fn plan_uninstall_one(

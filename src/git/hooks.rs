@@ -13,11 +13,13 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("post-merge", include_str!("../../hooks/post-merge")),
     ("post-rewrite", include_str!("../../hooks/post-rewrite")),
     ("pre-commit", include_str!("../../hooks/pre-commit")),
-    (
-        "prepare-commit-msg",
-        include_str!("../../hooks/prepare-commit-msg"),
-    ),
 ];
+
+/// Hooks earlier versions installed and this one no longer does: install and uninstall remove
+/// their shims and put back what they kept. `prepare-commit-msg` added `pre-commit`'s line to
+/// the message; `pre-commit` now writes it into `MERGE_MSG` itself, which git reads after it,
+/// so no hook process runs for it on every commit and merge.
+pub const RETIRED: &[&str] = &["prepare-commit-msg"];
 
 /// Whether a hook file's content is one of migmerge's shims (any version).
 pub fn is_shim(content: &[u8]) -> bool {
@@ -149,10 +151,7 @@ mod tests {
 
     #[test]
     fn shims_without_anything_to_do_are_silent_without_the_binary() {
-        for (hook, waiting) in [
-            ("pre-commit", ".git/MERGE_HEAD"),
-            ("prepare-commit-msg", ".git/migmerge/commit-note"),
-        ] {
+        for (hook, waiting) in [("pre-commit", ".git/MERGE_HEAD")] {
             let bench = Bench::new(hook);
             // An ordinary commit, from a tool whose PATH has no migmerge.
             assert_eq!(bench.run(&[]), (0, String::new(), false), "{hook}");
@@ -168,7 +167,7 @@ mod tests {
     /// with `exec`.)
     #[test]
     fn only_the_pre_commit_shim_may_fail_git() {
-        for hook in ["post-rewrite", "prepare-commit-msg"] {
+        for hook in ["post-rewrite"] {
             let bench = Bench::new(hook);
             bench.touch(".git/migmerge/commit-note");
             bench.migmerge_exits(1);
