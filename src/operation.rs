@@ -105,22 +105,27 @@ pub fn touches(op: &Operation, app: &str, config: &Config) -> Vec<Touch> {
 
 /// [`touches`], each with the operation that does it: `op` itself, or for
 /// `SeparateDatabaseAndState` the operation inside it.
-pub fn touches_by<'o>(op: &'o Operation, app: &str, config: &Config) -> Vec<(Touch, &'o Operation)> {
+pub fn touches_by<'o>(
+    op: &'o Operation,
+    app: &str,
+    config: &Config,
+) -> Vec<(Touch, &'o Operation)> {
     let model = op.model.as_deref().map(|m| ModelRef::new(app, m));
     let mut out = Vec::new();
     let mut opaque = op.has_unknown_args;
-    let field_touch = |out: &mut Vec<(Touch, &'o Operation)>, name: &Option<String>, action: Action| {
-        if let (Some(model), Some(field)) = (&model, name) {
-            out.push((
-                Touch::Field {
-                    model: model.clone(),
-                    field: field.to_lowercase(),
-                    action,
-                },
-                op,
-            ));
-        }
-    };
+    let field_touch =
+        |out: &mut Vec<(Touch, &'o Operation)>, name: &Option<String>, action: Action| {
+            if let (Some(model), Some(field)) = (&model, name) {
+                out.push((
+                    Touch::Field {
+                        model: model.clone(),
+                        field: field.to_lowercase(),
+                        action,
+                    },
+                    op,
+                ));
+            }
+        };
     match op.class.as_str() {
         "CreateModel" => {
             if let Some(model) = &model {
@@ -265,10 +270,7 @@ pub struct Setting {
 pub fn setting(op: &Operation, touch: &Touch) -> Option<Setting> {
     match touch {
         Touch::Field { field, .. } => {
-            let def = op
-                .fields
-                .iter()
-                .find(|f| f.name.to_lowercase() == *field)?;
+            let def = op.fields.iter().find(|f| f.name.to_lowercase() == *field)?;
             let mut parts = vec![Arg {
                 name: "class".to_owned(),
                 value: def.class.clone()?,

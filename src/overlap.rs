@@ -378,10 +378,11 @@ pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
         let mut parents: Vec<Key> = leaves.iter().map(|l| Key::new(*target_app, *l)).collect();
         parents.sort();
         for key in forwards_plan(graph, parents) {
-            if planned.insert(key.clone()) && key.app == app {
-                if let Some(leaf) = own.iter().find(|l| **l == key.name) {
-                    position.insert(leaf, planned.len());
-                }
+            if planned.insert(key.clone())
+                && key.app == app
+                && let Some(leaf) = own.iter().find(|l| **l == key.name)
+            {
+                position.insert(leaf, planned.len());
             }
         }
         if *target_app == app {
@@ -526,30 +527,31 @@ fn compare<'s, 'p>(
     leaves: [String; 2],
 ) -> Vec<OverlapItem> {
     let mut found: BTreeMap<Spot, Draft> = BTreeMap::new();
-    let mut note = |spot: Spot, model: Option<&ModelRef>, grade: Grade, a: &[&Step<'_>], b: &[&Step<'_>]| {
-        let draft = found.entry(spot).or_insert_with(|| Draft {
-            model: model.map(|m| m.model.clone()),
-            consequence: grade.consequence,
-            ours: Vec::new(),
-            theirs: Vec::new(),
-            summary: grade.summary.clone(),
-            differences: Vec::new(),
-            definitions: None,
-        });
-        if grade.consequence >= draft.consequence {
-            draft.consequence = grade.consequence;
-            draft.summary = grade.summary;
-            draft.differences = grade.differences;
-            draft.definitions = grade.definitions;
-        }
-        for (words, steps) in [(&mut draft.ours, a), (&mut draft.theirs, b)] {
-            for step in steps {
-                if !words.contains(&step.words) {
-                    words.push(step.words.clone());
+    let mut note =
+        |spot: Spot, model: Option<&ModelRef>, grade: Grade, a: &[&Step<'_>], b: &[&Step<'_>]| {
+            let draft = found.entry(spot).or_insert_with(|| Draft {
+                model: model.map(|m| m.model.clone()),
+                consequence: grade.consequence,
+                ours: Vec::new(),
+                theirs: Vec::new(),
+                summary: grade.summary.clone(),
+                differences: Vec::new(),
+                definitions: None,
+            });
+            if grade.consequence >= draft.consequence {
+                draft.consequence = grade.consequence;
+                draft.summary = grade.summary;
+                draft.differences = grade.differences;
+                draft.definitions = grade.definitions;
+            }
+            for (words, steps) in [(&mut draft.ours, a), (&mut draft.theirs, b)] {
+                for step in steps {
+                    if !words.contains(&step.words) {
+                        words.push(step.words.clone());
+                    }
                 }
             }
-        }
-    };
+        };
 
     // Each side's direct touches by spot, in the order they apply.
     let by_spot = |steps: &'_ [Step<'_>]| {
@@ -579,9 +581,17 @@ fn compare<'s, 'p>(
     // A model deleted or renamed away on one side, used in any way on the other.
     for (removing, using, flip) in [(ours, theirs, false), (theirs, ours, true)] {
         for gone in removing.iter().filter(|s| {
-            matches!(s.touch, Touch::Model { action: Action::Remove, .. })
+            matches!(
+                s.touch,
+                Touch::Model {
+                    action: Action::Remove,
+                    ..
+                }
+            )
         }) {
-            let Some(model) = gone.touch.model() else { continue };
+            let Some(model) = gone.touch.model() else {
+                continue;
+            };
             let users: Vec<&Step<'_>> = using
                 .iter()
                 .filter(|s| s.touch != Touch::Opaque && s.touch.model() == Some(model))
@@ -596,14 +606,20 @@ fn compare<'s, 'p>(
                     model.model
                 ),
             );
-            let (a, b) = if flip { (users, vec![gone]) } else { (vec![gone], users) };
+            let (a, b) = if flip {
+                (users, vec![gone])
+            } else {
+                (vec![gone], users)
+            };
             note(Spot::Model(model.clone()), Some(model), grade, &a, &b);
         }
     }
 
     // The same thing on both sides.
     for (spot, a_at) in &a_spots {
-        let Some(b_at) = b_spots.get(spot) else { continue };
+        let Some(b_at) = b_spots.get(spot) else {
+            continue;
+        };
         if *spot == Spot::Opaque {
             continue;
         }
@@ -686,8 +702,10 @@ fn grade(spot: &Spot, a: &[&Step<'_>], b: &[&Step<'_>]) -> Grade {
         Spot::Named(name) => format!("index or constraint {name}"),
         Spot::Opaque => "code that cannot be read statically".to_owned(),
     };
-    let has = |steps: &[&Step<'_>], action: Action| steps.iter().any(|s| s.touch.action() == action);
-    let texts = |steps: &[&Step<'_>]| -> Vec<String> { steps.iter().map(|s| s.op.normalized()).collect() };
+    let has =
+        |steps: &[&Step<'_>], action: Action| steps.iter().any(|s| s.touch.action() == action);
+    let texts =
+        |steps: &[&Step<'_>]| -> Vec<String> { steps.iter().map(|s| s.op.normalized()).collect() };
     let same_steps = texts(a) == texts(b);
     let last = |steps: &[&Step<'_>]| {
         steps
@@ -1026,7 +1044,11 @@ mod tests {
                 "Remove field price from product"
             )
         );
-        assert!(found[1..].iter().all(|i| i.consequence == Consequence::Caution));
+        assert!(
+            found[1..]
+                .iter()
+                .all(|i| i.consequence == Consequence::Caution)
+        );
     }
 
     #[test]
@@ -1046,10 +1068,19 @@ mod tests {
                 "price on product ends as DecimalField(decimal_places=2, default=0, max_digits=8), from 0005_b, applied last (DecimalField(decimal_places=2, max_digits=10), from 0005_a, is replaced)"
             )
         );
-        assert!(item.applied_last("0005_a").unwrap().contains("ends as DecimalField(decimal_places=2, max_digits=10), from 0005_a"));
+        assert!(
+            item.applied_last("0005_a")
+                .unwrap()
+                .contains("ends as DecimalField(decimal_places=2, max_digits=10), from 0005_a")
+        );
         assert_eq!(item.applied_last("0009_elsewhere"), None);
         let same_end = items(PRICE_10, &format!("{PRICE_8_DEFAULT},\n{PRICE_10}"));
-        assert!(same_end[0].applied_last("0005_a").unwrap().contains("order does not matter"));
+        assert!(
+            same_end[0]
+                .applied_last("0005_a")
+                .unwrap()
+                .contains("order does not matter")
+        );
         let identical = items(PRICE_10, PRICE_10);
         assert_eq!(identical[0].applied_last("0005_a"), None);
     }
@@ -1077,7 +1108,10 @@ mod tests {
         .iter()
         .map(|c| c.severity().as_str())
         .collect();
-        assert_eq!(severities, ["none", "none", "caution", "caution", "conflict"]);
+        assert_eq!(
+            severities,
+            ["none", "none", "caution", "caution", "conflict"]
+        );
     }
 
     fn migration(dependencies: &str) -> String {
@@ -1106,7 +1140,10 @@ mod tests {
         let graph = Graph::build(&tree.project());
         // The merge migration's parents are pushed in order, so 0003_a_more's branch is
         // visited, and applied, first: 0002_b, the leaf that sorts first, comes last.
-        assert_eq!(merge_applies_last(&graph, "shop").as_deref(), Some("0002_b"));
+        assert_eq!(
+            merge_applies_last(&graph, "shop").as_deref(),
+            Some("0002_b")
+        );
         assert_eq!(merge_applies_last(&graph, "elsewhere"), None);
     }
 
@@ -1130,6 +1167,9 @@ mod tests {
             ),
         ]);
         let graph = Graph::build(&tree.project());
-        assert_eq!(merge_applies_last(&graph, "shop").as_deref(), Some("0002_b"));
+        assert_eq!(
+            merge_applies_last(&graph, "shop").as_deref(),
+            Some("0002_b")
+        );
     }
 }

@@ -128,10 +128,7 @@ fn problem_line(problem: &Problem) -> String {
 }
 
 fn next_step(report: &CheckReport) -> String {
-    let blocked = report
-        .conflicts
-        .iter()
-        .any(|c| c.consequence.needs_human());
+    let blocked = report.conflicts.iter().any(|c| c.consequence.needs_human());
     let dangling = report
         .problems
         .iter()
