@@ -418,6 +418,67 @@ mod tests {
     }
 
     #[test]
+    fn meta_options_and_names_say_what_they_set() {
+        let mut options = op("AlterModelOptions");
+        options.model = Some("Book".into());
+        options.args = vec![
+            Arg {
+                name: "name".into(),
+                value: "\"Book\"".into(),
+            },
+            Arg {
+                name: "options".into(),
+                value: "{\"ordering\": [\"title\"]}".into(),
+            },
+        ];
+        let touched = touches(&options, "lib", &Config::default());
+        assert_eq!(
+            touched,
+            vec![Touch::Meta {
+                model: ModelRef::new("lib", "book"),
+                option: "options"
+            }]
+        );
+        let set = setting(&options, &touched[0]).unwrap();
+        assert_eq!(set.text, "options={\"ordering\": [\"title\"]}");
+        let mut rename = op("RenameIndex");
+        rename.model = Some("book".into());
+        rename.old_name = Some("old_idx".into());
+        rename.new_name = Some("new_idx".into());
+        let actions: Vec<Action> = touches(&rename, "lib", &Config::default())
+            .iter()
+            .map(Touch::action)
+            .collect();
+        assert_eq!(actions, [Action::Remove, Action::Create]);
+    }
+
+    #[test]
+    fn a_field_setting_is_its_class_and_arguments() {
+        let mut alter = op("AlterField");
+        alter.model = Some("book".into());
+        alter.field = Some("Title".into());
+        alter.fields = vec![FieldDef {
+            name: "Title".into(),
+            class: Some("CharField".into()),
+            to: None,
+            args: vec![Arg {
+                name: "max_length".into(),
+                value: "300".into(),
+            }],
+        }];
+        let touched = touches(&alter, "lib", &Config::default());
+        let set = setting(&alter, &touched[0]).unwrap();
+        assert_eq!(set.text, "CharField(max_length=300)");
+        let names: Vec<&str> = set.parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["class", "max_length"]);
+        let mut remove = op("RemoveField");
+        remove.model = Some("book".into());
+        remove.field = Some("title".into());
+        let touched = touches(&remove, "lib", &Config::default());
+        assert_eq!(setting(&remove, &touched[0]), None);
+    }
+
+    #[test]
     fn rename_model_removes_old_name_and_creates_new() {
         let mut rename = op("RenameModel");
         rename.old_name = Some("Client".into());

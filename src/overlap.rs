@@ -4,7 +4,7 @@
 //! Branches are read from the graph alone: a leaf's branch is every migration it depends on
 //! that no other leaf depends on. So the analysis works on any tree, with or without git.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
@@ -371,14 +371,19 @@ pub fn analyze(
 pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
     let all_leaves = graph.leaves();
     let own = all_leaves.get(app).filter(|leaves| leaves.len() > 1)?;
-    let mut planned: std::collections::HashSet<Key> = std::collections::HashSet::new();
+    let mut planned: HashSet<&Key> = HashSet::new();
     let mut position: BTreeMap<&str, usize> = BTreeMap::new();
     for (target_app, leaves) in &all_leaves {
-        // A merge migration of `leaves` is a node whose parents are the leaves.
-        let mut parents: Vec<Key> = leaves.iter().map(|l| Key::new(*target_app, *l)).collect();
+        // A merge migration of `leaves` is a node whose parents are the leaves (one leaf is
+        // its own target).
+        let mut parents: Vec<&Key> = leaves
+            .iter()
+            .filter_map(|leaf| graph.node(&Key::new(*target_app, *leaf)))
+            .map(|node| &node.key)
+            .collect();
         parents.sort();
         for key in forwards_plan(graph, parents) {
-            if planned.insert(key.clone())
+            if planned.insert(key)
                 && key.app == app
                 && let Some(leaf) = own.iter().find(|l| **l == key.name)
             {
@@ -397,21 +402,20 @@ pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
 
 /// `MigrationGraph.iterative_dfs` from a node whose parents are `parents` (sorted), that node
 /// itself left out: every ancestor, parents before children.
-fn forwards_plan(graph: &Graph, parents: Vec<Key>) -> Vec<Key> {
+fn forwards_plan<'g>(graph: &'g Graph, parents: Vec<&'g Key>) -> Vec<&'g Key> {
     let mut visited = Vec::new();
-    let mut seen: std::collections::HashSet<Key> = std::collections::HashSet::new();
-    let mut stack: Vec<(Key, bool)> = parents.into_iter().map(|k| (k, false)).collect();
+    let mut seen: HashSet<&Key> = HashSet::new();
+    let mut stack: Vec<(&Key, bool)> = parents.into_iter().map(|k| (k, false)).collect();
     while let Some((key, processed)) = stack.pop() {
-        if seen.contains(&key) {
+        if seen.contains(key) {
             continue;
         }
         if processed {
-            seen.insert(key.clone());
+            seen.insert(key);
             visited.push(key);
         } else {
-            let parents = graph.parents(&key);
             stack.push((key, true));
-            stack.extend(parents.into_iter().map(|p| (p.clone(), false)));
+            stack.extend(graph.parents(key).into_iter().map(|p| (p, false)));
         }
     }
     visited
@@ -615,12 +619,23 @@ fn compare<'s, 'p>(
         }
     }
 
+    // A model both sides create breaks as a whole: its fields and options need no item each.
+    let creates = |steps: &[Step<'_>], model: &ModelRef| {
+        steps.iter().any(
+            |s| matches!(&s.touch, Touch::Model { model: m, action: Action::Create } if m == model),
+        )
+    };
+    let created_by_both = |spot: &Spot| {
+        !matches!(spot, Spot::Model(_))
+            && spot_model(spot).is_some_and(|m| creates(ours, m) && creates(theirs, m))
+    };
+
     // The same thing on both sides.
     for (spot, a_at) in &a_spots {
         let Some(b_at) = b_spots.get(spot) else {
             continue;
         };
-        if *spot == Spot::Opaque {
+        if *spot == Spot::Opaque || created_by_both(spot) {
             continue;
         }
         let (a, b) = (pick(ours, a_at), pick(theirs, b_at));
@@ -634,7 +649,7 @@ fn compare<'s, 'p>(
             let (Some(ma), Some(mb)) = (spot_model(a_spot), spot_model(b_spot)) else {
                 continue;
             };
-            if a_spot == b_spot || ma != mb {
+            if a_spot == b_spot || ma != mb || created_by_both(a_spot) || created_by_both(b_spot) {
                 continue;
             }
             let grade = Grade::plain(
@@ -1009,6 +1024,18 @@ mod tests {
                 found[0].summary
             );
         }
+    }
+
+    #[test]
+    fn a_model_created_on_both_sides_is_one_item() {
+        let create = "migrations.CreateModel('Tag', [('id', models.AutoField(primary_key=True)), ('name', models.CharField(max_length=9))], options={'ordering': ['name']})";
+        let found = items(create, create);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].consequence, Consequence::Breaks);
+        assert_eq!(
+            (found[0].model.as_deref(), found[0].field.as_deref()),
+            (Some("tag"), None)
+        );
     }
 
     #[test]
