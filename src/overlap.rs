@@ -371,9 +371,23 @@ pub fn analyze(
 pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
     let all_leaves = graph.leaves();
     let own = all_leaves.get(app).filter(|leaves| leaves.len() > 1)?;
+    // Only a target that depends on one of the leaves can plan it before the merge migration
+    // does; every other target leaves the leaves' order alone, so its plan is not walked.
+    let pulling: HashSet<&Key> = own
+        .iter()
+        .flat_map(|leaf| graph.descendants(&Key::new(app, *leaf)))
+        .collect();
     let mut planned: HashSet<&Key> = HashSet::new();
     let mut position: BTreeMap<&str, usize> = BTreeMap::new();
     for (target_app, leaves) in &all_leaves {
+        let pulls = leaves.iter().any(|leaf| {
+            pulling
+                .iter()
+                .any(|k| k.app == *target_app && k.name == *leaf)
+        });
+        if *target_app != app && !pulls {
+            continue;
+        }
         // A merge migration of `leaves` is a node whose parents are the leaves (one leaf is
         // its own target).
         let mut parents: Vec<&Key> = leaves
