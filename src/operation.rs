@@ -2,7 +2,7 @@
 //! ("Add field phone to user").
 
 use crate::config::Config;
-use crate::migration::Operation;
+use crate::migration::{Arg, Operation};
 
 /// A model, named as Django compares them: app label plus lower-cased model name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,8 +32,14 @@ pub enum Action {
 /// One thing an operation touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Touch {
-    /// The model as a whole (create, delete, rename, Meta options, table).
+    /// The model as a whole: created, deleted or renamed.
     Model { model: ModelRef, action: Action },
+    /// One option of a model's `Meta` (`options` for `AlterModelOptions`, which sets them
+    /// together, else `db_table`, `unique_together`, ...), set anew.
+    Meta {
+        model: ModelRef,
+        option: &'static str,
+    },
     /// One field of a model.
     Field {
         model: ModelRef,
@@ -41,7 +47,11 @@ pub enum Touch {
         action: Action,
     },
     /// An index or constraint, by name (names are unique per database table set).
-    Named { model: ModelRef, name: String },
+    Named {
+        model: ModelRef,
+        name: String,
+        action: Action,
+    },
     /// A relation pointing at a model (a ForeignKey `to=`).
     Reference { model: ModelRef },
     /// Something that cannot be known statically: `RunPython`, `RunSQL`, a custom operation,
@@ -49,70 +59,135 @@ pub enum Touch {
     Opaque,
 }
 
+impl Touch {
+    pub fn model(&self) -> Option<&ModelRef> {
+        match self {
+            Touch::Model { model, .. }
+            | Touch::Meta { model, .. }
+            | Touch::Field { model, .. }
+            | Touch::Named { model, .. }
+            | Touch::Reference { model } => Some(model),
+            Touch::Opaque => None,
+        }
+    }
+
+    pub fn action(&self) -> Action {
+        match self {
+            Touch::Model { action, .. }
+            | Touch::Field { action, .. }
+            | Touch::Named { action, .. } => *action,
+            Touch::Meta { .. } | Touch::Reference { .. } | Touch::Opaque => Action::Alter,
+        }
+    }
+}
+
+/// The `Meta` option a model operation sets, by Django's name for it.
+fn meta_option(class: &str) -> Option<&'static str> {
+    Some(match class {
+        "AlterModelTable" => "db_table",
+        "AlterModelTableComment" => "db_table_comment",
+        "AlterUniqueTogether" => "unique_together",
+        "AlterIndexTogether" => "index_together",
+        "AlterOrderWithRespectTo" => "order_with_respect_to",
+        "AlterModelOptions" => "options",
+        "AlterModelManagers" => "managers",
+        _ => return None,
+    })
+}
+
 /// The things `op`, in a migration of app `app`, touches.
 pub fn touches(op: &Operation, app: &str, config: &Config) -> Vec<Touch> {
+    touches_by(op, app, config)
+        .into_iter()
+        .map(|(touch, _)| touch)
+        .collect()
+}
+
+/// [`touches`], each with the operation that does it: `op` itself, or for
+/// `SeparateDatabaseAndState` the operation inside it.
+pub fn touches_by<'o>(
+    op: &'o Operation,
+    app: &str,
+    config: &Config,
+) -> Vec<(Touch, &'o Operation)> {
     let model = op.model.as_deref().map(|m| ModelRef::new(app, m));
     let mut out = Vec::new();
     let mut opaque = op.has_unknown_args;
-    let field_touch = |out: &mut Vec<Touch>, name: &Option<String>, action: Action| {
-        if let (Some(model), Some(field)) = (&model, name) {
-            out.push(Touch::Field {
-                model: model.clone(),
-                field: field.to_lowercase(),
-                action,
-            });
-        }
-    };
+    let field_touch =
+        |out: &mut Vec<(Touch, &'o Operation)>, name: &Option<String>, action: Action| {
+            if let (Some(model), Some(field)) = (&model, name) {
+                out.push((
+                    Touch::Field {
+                        model: model.clone(),
+                        field: field.to_lowercase(),
+                        action,
+                    },
+                    op,
+                ));
+            }
+        };
     match op.class.as_str() {
         "CreateModel" => {
             if let Some(model) = &model {
-                out.push(Touch::Model {
-                    model: model.clone(),
-                    action: Action::Create,
-                });
-                for field in &op.fields {
-                    out.push(Touch::Field {
+                out.push((
+                    Touch::Model {
                         model: model.clone(),
-                        field: field.name.to_lowercase(),
                         action: Action::Create,
-                    });
+                    },
+                    op,
+                ));
+                for field in &op.fields {
+                    out.push((
+                        Touch::Field {
+                            model: model.clone(),
+                            field: field.name.to_lowercase(),
+                            action: Action::Create,
+                        },
+                        op,
+                    ));
                 }
             }
         }
         "DeleteModel" => {
             if let Some(model) = &model {
-                out.push(Touch::Model {
-                    model: model.clone(),
-                    action: Action::Remove,
-                });
+                out.push((
+                    Touch::Model {
+                        model: model.clone(),
+                        action: Action::Remove,
+                    },
+                    op,
+                ));
             }
         }
         "RenameModel" => {
             if let Some(old) = &op.old_name {
-                out.push(Touch::Model {
-                    model: ModelRef::new(app, old),
-                    action: Action::Remove,
-                });
+                out.push((
+                    Touch::Model {
+                        model: ModelRef::new(app, old),
+                        action: Action::Remove,
+                    },
+                    op,
+                ));
             }
             if let Some(new) = &op.new_name {
-                out.push(Touch::Model {
-                    model: ModelRef::new(app, new),
-                    action: Action::Create,
-                });
+                out.push((
+                    Touch::Model {
+                        model: ModelRef::new(app, new),
+                        action: Action::Create,
+                    },
+                    op,
+                ));
             }
         }
-        "AlterModelTable"
-        | "AlterModelTableComment"
-        | "AlterUniqueTogether"
-        | "AlterIndexTogether"
-        | "AlterOrderWithRespectTo"
-        | "AlterModelOptions"
-        | "AlterModelManagers" => {
-            if let Some(model) = &model {
-                out.push(Touch::Model {
-                    model: model.clone(),
-                    action: Action::Alter,
-                });
+        class if meta_option(class).is_some() => {
+            if let (Some(model), Some(option)) = (&model, meta_option(class)) {
+                out.push((
+                    Touch::Meta {
+                        model: model.clone(),
+                        option,
+                    },
+                    op,
+                ));
             }
         }
         "AddField" => field_touch(&mut out, &op.field, Action::Create),
@@ -129,19 +204,36 @@ pub fn touches(op: &Operation, app: &str, config: &Config) -> Vec<Touch> {
         "AddIndex" | "RemoveIndex" | "RenameIndex" | "AddConstraint" | "RemoveConstraint"
         | "AlterConstraint" => {
             if let Some(model) = &model {
-                for name in [&op.index, &op.old_name].into_iter().flatten() {
-                    out.push(Touch::Named {
-                        model: model.clone(),
-                        name: name.clone(),
-                    });
+                let named = |name: &String, action| {
+                    (
+                        Touch::Named {
+                            model: model.clone(),
+                            name: name.clone(),
+                            action,
+                        },
+                        op,
+                    )
+                };
+                match op.class.as_str() {
+                    "AddIndex" | "AddConstraint" => {
+                        out.extend(op.index.iter().map(|n| named(n, Action::Create)));
+                    }
+                    "RemoveIndex" | "RemoveConstraint" => {
+                        out.extend(op.index.iter().map(|n| named(n, Action::Remove)));
+                    }
+                    "RenameIndex" => {
+                        out.extend(op.old_name.iter().map(|n| named(n, Action::Remove)));
+                        out.extend(op.new_name.iter().map(|n| named(n, Action::Create)));
+                    }
+                    _ => out.extend(op.index.iter().map(|n| named(n, Action::Alter))),
                 }
             }
         }
         "SeparateDatabaseAndState" => {
             for inner in &op.inner {
-                for touch in touches(inner, app, config) {
-                    if !out.contains(&touch) {
-                        out.push(touch);
+                for (touch, by) in touches_by(inner, app, config) {
+                    if !out.iter().any(|(t, _)| *t == touch) {
+                        out.push((touch, by));
                     }
                 }
             }
@@ -154,13 +246,57 @@ pub fn touches(op: &Operation, app: &str, config: &Config) -> Vec<Touch> {
             .as_deref()
             .and_then(|to| relation_target(to, app, config))
         {
-            out.push(Touch::Reference { model: target });
+            out.push((Touch::Reference { model: target }, op));
         }
     }
     if opaque {
-        out.push(Touch::Opaque);
+        out.push((Touch::Opaque, op));
     }
     out
+}
+
+/// What an operation makes of the thing it touches, to compare with what the other branch
+/// makes of it: a field's class and arguments, a `Meta` option's value, a constraint's
+/// definition. `None` where the operation only creates a name or takes it away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// The whole definition, normalised: `CharField(max_length=300)`, `unique_together=...`.
+    pub text: String,
+    /// Its parts by name (`class` first for a field), to show which of them differ.
+    pub parts: Vec<Arg>,
+}
+
+/// The [`Setting`] `op` gives the thing `touch` names.
+pub fn setting(op: &Operation, touch: &Touch) -> Option<Setting> {
+    match touch {
+        Touch::Field { field, .. } => {
+            let def = op.fields.iter().find(|f| f.name.to_lowercase() == *field)?;
+            let mut parts = vec![Arg {
+                name: "class".to_owned(),
+                value: def.class.clone()?,
+            }];
+            parts.extend(def.args.iter().cloned());
+            Some(Setting {
+                text: def.definition(),
+                parts,
+            })
+        }
+        Touch::Meta { .. } | Touch::Named { .. } => {
+            let parts: Vec<Arg> = op
+                .args
+                .iter()
+                .filter(|arg| !matches!(arg.name.as_str(), "name" | "model_name"))
+                .cloned()
+                .collect();
+            let text = parts
+                .iter()
+                .map(|arg| format!("{}={}", arg.name, arg.value))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(Setting { text, parts })
+        }
+        Touch::Model { .. } | Touch::Reference { .. } | Touch::Opaque => None,
+    }
 }
 
 /// The model a relation's `to` names: `"app.Model"`, `"Model"` (same app), or a swappable
@@ -260,6 +396,7 @@ mod tests {
             name: "buyer".into(),
             class: Some("ForeignKey".into()),
             to: Some("settings.AUTH_USER_MODEL".into()),
+            args: Vec::new(),
         }];
         let t = touches(&add, "shop", &Config::default());
         assert!(t.contains(&Touch::Reference {
@@ -278,6 +415,67 @@ mod tests {
             vec![Touch::Opaque]
         );
         assert_eq!(describe(&op("Backfill")), "Custom operation Backfill");
+    }
+
+    #[test]
+    fn meta_options_and_names_say_what_they_set() {
+        let mut options = op("AlterModelOptions");
+        options.model = Some("Book".into());
+        options.args = vec![
+            Arg {
+                name: "name".into(),
+                value: "\"Book\"".into(),
+            },
+            Arg {
+                name: "options".into(),
+                value: "{\"ordering\": [\"title\"]}".into(),
+            },
+        ];
+        let touched = touches(&options, "lib", &Config::default());
+        assert_eq!(
+            touched,
+            vec![Touch::Meta {
+                model: ModelRef::new("lib", "book"),
+                option: "options"
+            }]
+        );
+        let set = setting(&options, &touched[0]).unwrap();
+        assert_eq!(set.text, "options={\"ordering\": [\"title\"]}");
+        let mut rename = op("RenameIndex");
+        rename.model = Some("book".into());
+        rename.old_name = Some("old_idx".into());
+        rename.new_name = Some("new_idx".into());
+        let actions: Vec<Action> = touches(&rename, "lib", &Config::default())
+            .iter()
+            .map(Touch::action)
+            .collect();
+        assert_eq!(actions, [Action::Remove, Action::Create]);
+    }
+
+    #[test]
+    fn a_field_setting_is_its_class_and_arguments() {
+        let mut alter = op("AlterField");
+        alter.model = Some("book".into());
+        alter.field = Some("Title".into());
+        alter.fields = vec![FieldDef {
+            name: "Title".into(),
+            class: Some("CharField".into()),
+            to: None,
+            args: vec![Arg {
+                name: "max_length".into(),
+                value: "300".into(),
+            }],
+        }];
+        let touched = touches(&alter, "lib", &Config::default());
+        let set = setting(&alter, &touched[0]).unwrap();
+        assert_eq!(set.text, "CharField(max_length=300)");
+        let names: Vec<&str> = set.parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["class", "max_length"]);
+        let mut remove = op("RemoveField");
+        remove.model = Some("book".into());
+        remove.field = Some("title".into());
+        let touched = touches(&remove, "lib", &Config::default());
+        assert_eq!(setting(&remove, &touched[0]), None);
     }
 
     #[test]

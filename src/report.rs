@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::graph::{Graph, Key};
-use crate::overlap::{AppOverlap, Severity};
+use crate::overlap::{AppOverlap, Consequence, Severity};
 use crate::problem::Problem;
 use crate::project::Project;
 
@@ -28,8 +28,12 @@ pub struct ConflictReport {
     pub app: String,
     /// Sorted.
     pub leaves: Vec<String>,
-    /// The worst overlap between the branches.
+    /// The worst overlap between the branches, in the three grades of old.
     pub severity: Severity,
+    /// The worst overlap between the branches, by what `migrate` does with it.
+    pub consequence: Consequence,
+    /// The leaf whose branch `migrate` applies last after a merge migration.
+    pub merge_applies_last: Option<String>,
     pub fork: Vec<String>,
     pub branches: Vec<crate::overlap::Branch>,
     pub overlap: Vec<crate::overlap::OverlapItem>,
@@ -41,6 +45,8 @@ impl ConflictReport {
             app: overlap.app,
             leaves,
             severity: overlap.severity,
+            consequence: overlap.consequence,
+            merge_applies_last: overlap.merge_applies_last,
             fork: overlap.fork,
             branches: overlap.branches,
             overlap: overlap.items,
@@ -122,10 +128,7 @@ fn problem_line(problem: &Problem) -> String {
 }
 
 fn next_step(report: &CheckReport) -> String {
-    let blocked = report
-        .conflicts
-        .iter()
-        .any(|c| c.severity == Severity::Conflict);
+    let blocked = report.conflicts.iter().any(|c| c.consequence.needs_human());
     let dangling = report
         .problems
         .iter()
@@ -200,30 +203,63 @@ fn render_conflict(out: &mut String, conflict: &ConflictReport) {
         let _ = writeln!(out, "  | {}", cells.join(" | ").trim_end());
     }
 
-    let _ = writeln!(out, "  overlap: {}", severity_words(conflict.severity));
+    let _ = writeln!(
+        out,
+        "  overlap: {}",
+        consequence_words(conflict.consequence)
+    );
     for item in &conflict.overlap {
-        let what = match (&item.model, &item.field) {
-            (Some(model), Some(field)) => format!("{model}.{field}"),
-            (Some(model), None) => model.clone(),
+        let what = match (&item.model, &item.field, &item.option) {
+            (Some(model), _, Some(option)) => format!("{model} Meta {option}"),
+            (Some(model), Some(field), None) => format!("{model}.{field}"),
+            (Some(model), None, None) => model.clone(),
             _ => "code that cannot be read statically".to_owned(),
         };
-        let _ = writeln!(out, "    {} {what}", item.severity.as_str());
+        let _ = writeln!(out, "    {} {what}", item.consequence.as_str());
+        if item.consequence != Consequence::Caution {
+            let _ = writeln!(out, "      {}", item.summary);
+        }
         if !item.ours.is_empty() {
             let _ = writeln!(out, "      {}: {}", item.leaves[0], item.ours);
         }
         if !item.theirs.is_empty() {
             let _ = writeln!(out, "      {}: {}", item.leaves[1], item.theirs);
         }
+        if let Some(note) = conflict
+            .merge_applies_last
+            .as_deref()
+            .and_then(|last| item.applied_last(last))
+        {
+            let _ = writeln!(out, "      after a merge migration: {note}");
+        }
+    }
+    if conflict
+        .overlap
+        .iter()
+        .any(|item| item.consequence == Consequence::Order)
+    {
+        let _ = writeln!(
+            out,
+            "  order: a renumbering applies the moved branch last; models.py is the truth, and `python manage.py makemigrations --check` says whether the result matches it"
+        );
     }
 }
 
-fn severity_words(severity: Severity) -> &'static str {
-    match severity {
-        Severity::None => "none (the branches change different models)",
-        Severity::Caution => {
+fn consequence_words(consequence: Consequence) -> &'static str {
+    match consequence {
+        Consequence::None => "none (the branches change different models)",
+        Consequence::Identical => {
+            "identical (both branches make the same change, which migrate can apply twice: nothing to decide)"
+        }
+        Consequence::Caution => {
             "caution (same models, different fields, or code that cannot be read statically)"
         }
-        Severity::Conflict => "CONFLICT (both branches change the same thing: a human must decide)",
+        Consequence::Order => {
+            "order (the same thing altered differently on both sides: migrate succeeds in either order, the definition applied last stays)"
+        }
+        Consequence::Breaks => {
+            "CONFLICT (in some order migrate fails or loses data: a human must decide)"
+        }
     }
 }
 
@@ -244,12 +280,16 @@ pub fn check_github(report: &CheckReport) -> String {
             conflict.leaves.join(", "),
             conflict.severity.as_str()
         );
-        for item in conflict
-            .overlap
-            .iter()
-            .filter(|i| i.severity == Severity::Conflict)
-        {
-            let _ = write!(message, "\n{} vs {}", item.ours, item.theirs);
+        for item in conflict.overlap.iter().filter(|i| {
+            matches!(
+                i.consequence,
+                Consequence::Breaks | Consequence::Order | Consequence::Identical
+            )
+        }) {
+            let _ = write!(message, "\n{}", item.summary);
+            if item.consequence.needs_human() {
+                let _ = write!(message, "\n{} vs {}", item.ours, item.theirs);
+            }
         }
         let _ = writeln!(
             out,

@@ -1,6 +1,11 @@
 //! Every fixture story, checked three ways: migmerge on the merged work tree, migmerge's
 //! in-memory `--against` before the merge, and Django's own `MigrationLoader` (the oracle) on
-//! the same tree. All three must agree with the story's expectations and with each other.
+//! the same tree. All three must agree with the story's expectations and with each other. Where
+//! the story's conflicts are all there is, Django also runs `migrate` once an empty merge
+//! migration joins each conflict: whether it succeeds, and which branch it applies last, must
+//! be what the story and migmerge say.
+//!
+//! `MIGMERGE_FIXTURES=word` checks only the stories whose name contains `word`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,11 +35,16 @@ struct Expect {
     problems: Vec<String>,
     #[serde(default)]
     overlap: BTreeMap<String, String>,
-    /// Whether `migrate` succeeds once the branches are joined by a merge migration: "error"
-    /// where the overlap makes the combined schema impossible (resolution tests read it).
+    /// The worst consequence per conflicting app: breaks | order | identical | caution | none.
     #[serde(default)]
-    #[allow(dead_code)]
+    consequence: BTreeMap<String, String>,
+    /// Whether `migrate` succeeds once the branches are joined by a merge migration: "error"
+    /// where the overlap makes the combined schema impossible (resolution tests read it too).
+    #[serde(default)]
     migrate_after_merge: Option<String>,
+    /// Words the human report of `check` must hold.
+    #[serde(default)]
+    says: Vec<String>,
 }
 
 /// Where a Django version is known to disagree with the expectation (which follows the newest
@@ -52,14 +62,20 @@ struct Verdict {
     conflicts: BTreeMap<String, Vec<String>>,
     problems: BTreeSet<String>,
     overlap: BTreeMap<String, String>,
+    consequence: BTreeMap<String, String>,
 }
 
 fn fixture_dirs() -> Vec<PathBuf> {
+    let only = std::env::var("MIGMERGE_FIXTURES").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(project_root().join("fixtures"))
         .expect("fixtures directory")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("fixture.toml").is_file())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&only))
+        })
         .collect();
     dirs.sort();
     dirs
@@ -86,6 +102,7 @@ fn check_json(args: &[&str], cwd: &Path) -> Result<Value, String> {
 fn verdict(json: &Value) -> Verdict {
     let mut conflicts = BTreeMap::new();
     let mut overlap = BTreeMap::new();
+    let mut consequence = BTreeMap::new();
     for conflict in json["conflicts"].as_array().into_iter().flatten() {
         let app = conflict["app"].as_str().unwrap_or_default().to_owned();
         let leaves = conflict["leaves"]
@@ -97,6 +114,13 @@ fn verdict(json: &Value) -> Verdict {
         overlap.insert(
             app.clone(),
             conflict["severity"].as_str().unwrap_or_default().to_owned(),
+        );
+        consequence.insert(
+            app.clone(),
+            conflict["consequence"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         );
         conflicts.insert(app, leaves);
     }
@@ -110,6 +134,7 @@ fn verdict(json: &Value) -> Verdict {
         conflicts,
         problems,
         overlap,
+        consequence,
     }
 }
 
@@ -123,6 +148,7 @@ fn expected_verdict(expect: &Expect, drop_git_conflict: bool) -> Verdict {
             .cloned()
             .collect(),
         overlap: BTreeMap::new(),
+        consequence: BTreeMap::new(),
     }
 }
 
@@ -146,6 +172,119 @@ fn compare(what: &str, got: &Verdict, expect: &Expect, drop_git_conflict: bool) 
             errors.push(format!(
                 "{what}: overlap of {app} is {:?}, expected {severity:?}",
                 got.overlap.get(app)
+            ));
+        }
+    }
+    for (app, consequence) in &expect.consequence {
+        if got.consequence.get(app) != Some(consequence) {
+            errors.push(format!(
+                "{what}: consequence of {app} is {:?}, expected {consequence:?}",
+                got.consequence.get(app)
+            ));
+        }
+    }
+    errors
+}
+
+/// Django's `migrate` on a copy of `tree` where an empty merge migration joins the leaves of
+/// each conflict, against the story's `migrate_after_merge` and against the branch migmerge
+/// says such a merge applies last (`merge_applies_last` in `check`'s JSON).
+fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Value) -> Vec<String> {
+    let temp = tempfile::tempdir().expect("tempdir");
+    crate::common::copy_tree(tree, temp.path());
+    let mut last_of = BTreeMap::new();
+    for conflict in check["conflicts"].as_array().into_iter().flatten() {
+        let app = conflict["app"].as_str().unwrap_or_default();
+        let leaves: Vec<&str> = conflict["leaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // The app's migrations directory, from any migration of its own on a branch.
+        let Some(dir) = conflict["branches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b["migrations"].as_array().into_iter().flatten())
+            .find(|m| m["app"] == app)
+            .and_then(|m| {
+                Path::new(m["path"].as_str()?)
+                    .parent()
+                    .map(Path::to_path_buf)
+            })
+        else {
+            return vec![format!("no migration path for {app} in check's JSON")];
+        };
+        let dependencies: Vec<String> = leaves
+            .iter()
+            .map(|leaf| format!("(\"{app}\", \"{leaf}\")"))
+            .collect();
+        std::fs::write(
+            temp.path().join(dir).join("9999_merge_for_the_oracle.py"),
+            format!(
+                "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [{}]\n    operations = []\n",
+                dependencies.join(", ")
+            ),
+        )
+        .expect("write the merge migration");
+        last_of.insert(
+            app.to_owned(),
+            (
+                leaves,
+                conflict["merge_applies_last"].as_str().map(str::to_owned),
+            ),
+        );
+    }
+    let out = Command::new(python)
+        .arg(project_root().join("tests/oracle/django_graph.py"))
+        .arg(temp.path())
+        .args(["--plan", "--migrate"])
+        .env("PYTHONHASHSEED", "0")
+        .output()
+        .expect("run the Django oracle");
+    let json: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(json) => json,
+        Err(e) => return vec![format!("oracle: bad output ({e})")],
+    };
+    let who = format!("Django {}", json["django"].as_str().unwrap_or("?"));
+    let mut errors = Vec::new();
+    if !json["error"].is_null() {
+        return vec![format!(
+            "{who} cannot load the merged tree: {}",
+            json["error"]
+        )];
+    }
+    let migrate = if json["migrate"] == "ok" {
+        "ok"
+    } else {
+        "error"
+    };
+    let wanted = expect.migrate_after_merge.as_deref().unwrap_or("ok");
+    if migrate != wanted {
+        errors.push(format!(
+            "{who}: migrate after a merge migration: {}, expected {wanted}",
+            json["migrate"]
+        ));
+    }
+    let plan: Vec<(String, String)> = json["plan"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| Some((k[0].as_str()?.to_owned(), k[1].as_str()?.to_owned())))
+        .collect();
+    for (app, (leaves, claimed)) in last_of {
+        let django_last = leaves
+            .iter()
+            .max_by_key(|leaf| {
+                plan.iter()
+                    .position(|(a, n)| *a == app && n == *leaf)
+                    .unwrap_or(0)
+            })
+            .map(|leaf| (*leaf).to_owned());
+        if django_last != claimed {
+            errors.push(format!(
+                "{who}: after a merge migration {app}'s last branch is {django_last:?}, migmerge says {claimed:?}"
             ));
         }
     }
@@ -346,7 +485,7 @@ fn every_story_agrees_with_its_expectations_and_with_django() {
     let mut report = Vec::new();
     let dirs = fixture_dirs();
     assert!(
-        dirs.len() >= 10,
+        dirs.len() >= 10 || std::env::var_os("MIGMERGE_FIXTURES").is_some(),
         "expected the fixture corpus, found {} stories",
         dirs.len()
     );
@@ -360,14 +499,30 @@ fn every_story_agrees_with_its_expectations_and_with_django() {
         let mut errors = Vec::new();
         let (tree, _keep) = materialize(dir, &fixture, &mut errors);
         let git_stopped = fixture.expect.problems.iter().any(|p| p == "git-conflict");
-        match check_json(&["check", "--format", "json"], &tree) {
+        let check = check_json(&["check", "--format", "json"], &tree);
+        match &check {
             Ok(json) => errors.extend(compare(
                 "check",
-                &verdict(&json),
+                &verdict(json),
                 &fixture.expect,
                 git_stopped,
             )),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.clone()),
+        }
+        if !fixture.expect.says.is_empty() {
+            let human = stdout(&run_migmerge(&["check"], &tree));
+            for words in &fixture.expect.says {
+                if !human.contains(words.as_str()) {
+                    errors.push(format!("check does not say {words:?}:\n{human}"));
+                }
+            }
+        }
+        let only_conflicts =
+            !fixture.expect.conflicts.is_empty() && fixture.expect.problems.is_empty();
+        if let (Some(pythons), Ok(json), true) = (&pythons, &check, only_conflicts) {
+            for python in pythons {
+                errors.extend(migrate_after_merge(python, &tree, &fixture.expect, json));
+            }
         }
         let graph = check_json(&["graph", "--format", "json"], &tree);
         if let (Some(pythons), Ok(graph)) = (&pythons, &graph) {

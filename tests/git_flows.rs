@@ -606,7 +606,7 @@ fn max_migration_txt_rebase_never_stops() {
 
 #[test]
 fn overlap_conflict_is_reported_not_decided() {
-    let dir = story("overlap_same_field_altered_both_sides");
+    let dir = story("overlap_remove_vs_alter_field");
     let root = dir.path();
     let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
     let merge = head(root);
@@ -624,18 +624,18 @@ fn overlap_conflict_is_reported_not_decided() {
     assert!(!message.contains("migmerge"), "{message}");
     assert!(exists(
         root,
-        "shop/migrations/0004_product_price_default.py"
+        "shop/migrations/0004_widen_product_legacy_code.py"
     ));
 }
 
 #[test]
 fn overlap_conflict_in_max_migration_txt_stops_the_merge_with_markers() {
-    // The overlap story, in a project that keeps max_migration.txt.
-    let dir = story("overlap_same_field_altered_both_sides");
+    // An overlap that breaks migrate, in a project that keeps max_migration.txt.
+    let dir = story("overlap_remove_vs_alter_field");
     let root = dir.path();
     for (branch, leaf) in [
-        ("theirs", "0004_product_price_default"),
-        ("main", "0004_alter_product_price"),
+        ("theirs", "0004_widen_product_legacy_code"),
+        ("main", "0004_remove_product_legacy_code"),
     ] {
         git_ok(root, &["checkout", "-q", branch]);
         fs::write(
@@ -654,11 +654,11 @@ fn overlap_conflict_in_max_migration_txt_stops_the_merge_with_markers() {
     );
     let max = fs::read_to_string(root.join("shop/migrations/max_migration.txt")).unwrap();
     assert!(
-        max.contains("<<<<<<< HEAD\n0004_alter_product_price\n=======\n"),
+        max.contains("<<<<<<< HEAD\n0004_remove_product_legacy_code\n=======\n"),
         "{max}"
     );
     assert!(
-        max.contains("0004_product_price_default\n>>>>>>> theirs"),
+        max.contains("0004_widen_product_legacy_code\n>>>>>>> theirs"),
         "{max}"
     );
 }

@@ -350,7 +350,7 @@ fn auto_renumbers_the_only_unpublished_side() {
 
 #[test]
 fn auto_does_not_decide_an_overlap_conflict() {
-    let dir = merged_story("overlap_same_field_altered_both_sides");
+    let dir = merged_story("overlap_remove_vs_alter_field");
     let before = snapshot(dir.path());
     let out = run_migmerge(&["resolve", "--yes"], dir.path());
     assert_eq!(
@@ -870,7 +870,7 @@ fn auto_still_does_not_decide_an_overlap_conflict_with_one_side_unpublished() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     story_repo(
-        &project_root().join("fixtures/overlap_same_field_altered_both_sides"),
+        &project_root().join("fixtures/overlap_remove_vs_alter_field"),
         root,
     );
     git_ok(root, &["checkout", "-q", "theirs"]);

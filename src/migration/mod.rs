@@ -101,6 +101,31 @@ impl ListAttr {
     }
 }
 
+/// One argument of a call, both sides in a normalised text: keyword order, quote style,
+/// trailing commas, whitespace and arguments equal to their defaults do not show, so two calls
+/// that do the same thing have equal argument lists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Arg {
+    /// The parameter's name (a positional argument is given its parameter's name where the
+    /// signature is known, else its position, `"0"`, `"1"`, ...); `"**"` for `**kwargs`.
+    pub name: String,
+    /// The value, normalised (`"abc"` for `'abc'`, keyword arguments of calls in name order).
+    pub value: String,
+}
+
+/// `Class(name=value, ...)` in the normalised text of [`Arg`].
+pub fn call_text(class: &str, args: &[Arg]) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| match arg.name.as_str() {
+            "**" => format!("**{}", arg.value),
+            name if name.starts_with(|c: char| c.is_ascii_digit()) => arg.value.clone(),
+            name => format!("{name}={}", arg.value),
+        })
+        .collect();
+    format!("{class}({})", args.join(", "))
+}
+
 /// One field of a `CreateModel`, or the field of an `AddField` / `AlterField`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FieldDef {
@@ -110,6 +135,16 @@ pub struct FieldDef {
     /// The model a relation points to: the `to=` argument or the first positional argument of a
     /// relational field, as written (`"auth.user"`, `"Profile"`, or `settings.AUTH_USER_MODEL`).
     pub to: Option<String>,
+    /// The field's arguments, normalised, in name order, those equal to `Field`'s defaults
+    /// (`null=False`, `blank=False`, ...) left out.
+    pub args: Vec<Arg>,
+}
+
+impl FieldDef {
+    /// The field's definition in normalised text: `CharField(max_length=300)`.
+    pub fn definition(&self) -> String {
+        call_text(self.class.as_deref().unwrap_or("?"), &self.args)
+    }
 }
 
 /// One operation in `operations`.
@@ -135,6 +170,17 @@ pub struct Operation {
     pub inner: Vec<Operation>,
     /// True when some argument that identifies what it touches was not a literal.
     pub has_unknown_args: bool,
+    /// Every argument, normalised, in name order, those equal to the operation's defaults
+    /// (`preserve_default=True`, `options={}`, ...) left out.
+    pub args: Vec<Arg>,
+}
+
+impl Operation {
+    /// The whole call in normalised text: two operations that do the same thing, however they
+    /// are written, have the same text.
+    pub fn normalized(&self) -> String {
+        call_text(&self.class, &self.args)
+    }
 }
 
 /// The statically known content of one migration module.
