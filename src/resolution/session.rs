@@ -12,7 +12,7 @@ use crate::config::Strategy;
 use crate::edit::{self, FileUpdate, Plan};
 use crate::graph::{Graph, LeafConflict};
 use crate::migration::Detail;
-use crate::overlap::{self, AppOverlap, Severity};
+use crate::overlap::{self, AppOverlap};
 use crate::plan::{self, Overlay};
 use crate::project::{self, Project};
 use crate::source::{self, GitRevision, PathFilter, Source, SourceError, WorkTree};
@@ -219,7 +219,11 @@ impl<'a> Session<'a> {
             when_unmovable: self.options.when_unmovable,
             protected,
         };
-        let decision = decide::decide(&facts);
+        let mut decision = decide::decide(&facts);
+        let notes = order_notes(&analysis, &decision.action);
+        if !notes.is_empty() {
+            decision.reason = format!("{}; {}", decision.reason, notes.join("; "));
+        }
         Ok(Some(Examined {
             project,
             graph,
@@ -301,18 +305,32 @@ pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError>
     Ok((project, graph))
 }
 
-/// What the overlap leaves to a person, in one line; `None` when nothing.
+/// What the overlap leaves to a person (an order of the branches in which `migrate` fails),
+/// in one line; `None` when nothing.
 pub fn needs_human(analysis: &AppOverlap) -> Option<String> {
-    if analysis.severity != Severity::Conflict {
+    if !analysis.needs_human() {
         return None;
     }
     let what: Vec<String> = analysis
         .items
         .iter()
-        .filter(|i| i.severity == Severity::Conflict)
+        .filter(|i| i.consequence.needs_human())
         .map(|i| format!("{} vs {}", i.ours, i.theirs))
         .collect();
     Some(what.join("; "))
+}
+
+/// What the definitions both branches altered end as under `action`, and how to check it: the
+/// branch applied last wins (for a renumbering, the moved one; for a merge migration, the one
+/// Django's plan applies last).
+fn order_notes(analysis: &AppOverlap, action: &Action) -> Vec<String> {
+    let last = match action {
+        Action::Renumber { moving, .. } => Some(moving.clone()),
+        Action::Merge => analysis.merge_applies_last.clone(),
+        Action::Human | Action::Refuse => None,
+    };
+    last.map(|leaf| analysis.order_notes(&leaf))
+        .unwrap_or_default()
 }
 
 /// The overlap of the app's branches, the leaves at HEAD listed first as `check` lists them,
