@@ -15,6 +15,7 @@ mod app_configs;
 mod model;
 mod modules;
 mod settings;
+pub mod summary;
 
 pub use model::{Origin, SwappableFact};
 use modules::ModuleIndex;
@@ -299,8 +300,10 @@ fn is_migrations_dir(dir: &str, custom_dirs: &BTreeSet<&str>) -> bool {
 pub fn may_change_migrations(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
     let (dir, file) = split_path(path);
     // `path` itself may be a migrations directory: a symlink or a submodule standing for one.
-    matches!(file, APP_CONFIG_FILE | "__init__.py" | "manage.py" | "settings.py")
-        || (file.ends_with(".py") && last_component(dir) == "settings")
+    matches!(
+        file,
+        APP_CONFIG_FILE | "__init__.py" | "manage.py" | "settings.py"
+    ) || (file.ends_with(".py") && last_component(dir) == "settings")
         || is_migrations_dir(dir, custom_dirs)
         || is_migrations_dir(path, custom_dirs)
 }

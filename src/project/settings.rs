@@ -89,7 +89,7 @@ pub fn settings_files(
     }
     let conventional: Vec<String> = index
         .files()
-        .filter(|p| is_conventional_settings(p))
+        .filter(|p| is_conventional_settings(p) && !in_app_named_settings(index, p))
         .map(str::to_owned)
         .collect();
     files.extend(conventional);
@@ -109,6 +109,17 @@ fn add_module(index: &ModuleIndex<'_>, file: &str, files: &mut BTreeSet<String>)
             files.insert(file.to_owned());
         }
     }
+}
+
+/// Whether `path` is a module of a Django app that happens to be named `settings`
+/// (`wagtail/contrib/settings/models.py`): a package with `apps.py` or `models.py` is an app.
+fn in_app_named_settings(index: &ModuleIndex<'_>, path: &str) -> bool {
+    let Some((dir, file)) = path.rsplit_once('/') else {
+        return false;
+    };
+    file != "settings.py"
+        && (index.has_file(&format!("{dir}/apps.py"))
+            || index.has_file(&format!("{dir}/models.py")))
 }
 
 /// `settings.py` anywhere, or a module directly in a `settings/` directory.
