@@ -475,4 +475,105 @@ mod tests {
         assert_eq!(migration_name("max_migration.txt"), None);
         assert_eq!(migration_name(".py"), None);
     }
+
+    mod model {
+        use crate::plan::testing::Tree;
+        use crate::problem::NoteKind;
+        use crate::project::Origin;
+
+        const EMPTY: &str = "from django.db import migrations\n\nclass Migration(migrations.Migration):\n    dependencies = []\n";
+
+        fn depends(on: &str) -> String {
+            format!(
+                "from django.db import migrations\nfrom django.conf import settings\n\nclass Migration(migrations.Migration):\n    dependencies = [{on}]\n"
+            )
+        }
+
+        #[test]
+        fn self_references_give_the_label_but_a_namesake_of_another_app_does_not() {
+            let tree = Tree::new(&[
+                ("addons/box/migrations/0001_initial.py", EMPTY),
+                (
+                    "addons/box/migrations/0002_x.py",
+                    &depends("('addons_box', '0001_initial'), ('auth', '0002_x')"),
+                ),
+                (
+                    "reports/migrations/0001_initial.py",
+                    &depends("('crm', '0001_initial')"),
+                ),
+            ]);
+            let project = tree.project();
+            let labels: Vec<(&str, &Origin)> = project
+                .apps
+                .iter()
+                .map(|a| (a.label.as_str(), &a.label_source))
+                .collect();
+            assert_eq!(
+                labels,
+                [
+                    ("addons_box", &Origin::SelfReferences),
+                    ("reports", &Origin::DirectoryName)
+                ]
+            );
+        }
+
+        #[test]
+        fn a_swappable_setting_set_nowhere_is_a_note_and_settings_fill_the_rest() {
+            let tree = Tree::new(&[
+                (
+                    "proj/settings.py",
+                    "AUTH_USER_MODEL = 'account.User'\nif DEBUG:\n    AUTH_USER_MODEL = 'other.User'\n",
+                ),
+                ("account/migrations/0001_initial.py", EMPTY),
+                (
+                    "shop/migrations/0001_initial.py",
+                    &depends(
+                        "migrations.swappable_dependency(settings.AUTH_USER_MODEL), migrations.swappable_dependency(settings.UNSET_MODEL)",
+                    ),
+                ),
+            ]);
+            let project = tree.project();
+            assert_eq!(
+                project.config.swappable_model("AUTH_USER_MODEL"),
+                Some("account.User")
+            );
+            let kinds: Vec<(NoteKind, Option<&str>)> = project
+                .notes
+                .iter()
+                .map(|n| (n.kind, n.app.as_deref()))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    (NoteKind::Disagreement, None),
+                    (NoteKind::Unknown, Some("shop"))
+                ]
+            );
+            assert!(project.notes[1].message.contains("UNSET_MODEL"));
+            let graph = crate::graph::Graph::build(&project);
+            assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        }
+
+        #[test]
+        fn copies_installed_together_are_a_duplicate_label() {
+            let copies = |settings: &str| {
+                Tree::new(&[
+                    ("proj/settings.py", settings),
+                    ("a/catalogue/migrations/0001_initial.py", EMPTY),
+                    ("b/catalogue/migrations/0001_initial.py", EMPTY),
+                ])
+                .project()
+            };
+            let together = copies("INSTALLED_APPS = ['a.catalogue', 'b.catalogue']\n");
+            assert_eq!(together.problems.len(), 1);
+            assert_eq!(together.apps.len(), 1);
+            let apart = copies("INSTALLED_APPS = ['a.catalogue']\n");
+            assert!(apart.problems.is_empty());
+            let labels: Vec<&str> = apart.apps.iter().map(|a| a.label.as_str()).collect();
+            assert_eq!(labels, ["catalogue", "catalogue@b/catalogue"]);
+            // The copy's own history stays its own: one leaf each, no conflict.
+            let graph = crate::graph::Graph::build(&apart);
+            assert!(graph.conflicts().is_empty());
+        }
+    }
 }

@@ -401,14 +401,17 @@ fn self_referenced_label(package: &Package) -> Option<String> {
         .map(|(name, _, _)| name.as_str())
         .collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, migration) in &package.migrations {
+    for (own, _, migration) in &package.migrations {
         for entry in migration
             .dependencies
             .entries()
             .iter()
             .chain(migration.replaces.entries())
         {
+            // A migration never depends on itself: a reference to its own name is another
+            // app's migration of the same name (`("auth", "0001_initial")`).
             if let Reference::Literal { app, name } = &entry.reference
+                && name.value != *own
                 && names.contains(name.value.as_str())
             {
                 *counts.entry(app.value.as_str()).or_default() += 1;
