@@ -36,6 +36,9 @@ checked=(
     pretix==2026.8.0
     nautobot==3.2.7
     pulpcore==3.123.1
+    label-studio==1.23.2
+    django-oauth-toolkit==3.4.1
+    django-otp==1.7.5
 )
 # Compared with Django's app registry (pure-Python, few dependencies).
 registry=(
@@ -43,6 +46,8 @@ registry=(
     django-reversion==6.4.0
     django-axes==8.3.1
     django-guardian==3.5.2
+    django-otp==1.7.5
+    django-waffle==5.0.0
     django-allauth==65.22.1
 )
 

@@ -571,6 +571,14 @@ mod tests {
             assert!(apart.problems.is_empty());
             let labels: Vec<&str> = apart.apps.iter().map(|a| a.label.as_str()).collect();
             assert_eq!(labels, ["catalogue", "catalogue@b/catalogue"]);
+            // An empty package of the same name is skipped, not a duplicate.
+            let empty = Tree::new(&[
+                ("a/catalogue/migrations/0001_initial.py", EMPTY),
+                ("tests/catalogue/migrations/__init__.py", ""),
+            ])
+            .project();
+            assert!(empty.problems.is_empty(), "{:?}", empty.problems);
+            assert_eq!(empty.notes[0].kind, NoteKind::SkippedPackage);
             // The copy's own history stays its own: one leaf each, no conflict.
             let graph = crate::graph::Graph::build(&apart);
             assert!(graph.conflicts().is_empty());

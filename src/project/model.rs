@@ -479,10 +479,31 @@ pub fn arrange(
     kept.sort_by(|a, b| (rank(&a.label), &a.app_dir).cmp(&(rank(&b.label), &b.app_dir)));
 
     let installed_together = installed_sets(index, settings)?;
+    let with_migrations: BTreeSet<String> = kept
+        .iter()
+        .filter(|e| !e.package.migrations.is_empty())
+        .map(|e| e.label.clone())
+        .collect();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut apps = Vec::new();
     let mut migrations = Vec::new();
     for mut entry in kept {
+        // An empty package that shares its label (test packages, templates) has nothing to
+        // check; the label stays with the package that has migrations.
+        let shared = seen.contains_key(&entry.label) || with_migrations.contains(&entry.label);
+        if entry.package.migrations.is_empty() && shared {
+            notes.push(
+                Note::new(
+                    NoteKind::SkippedPackage,
+                    format!(
+                        "`{}` holds no migrations and app label `{}` is another package's: skipped",
+                        entry.package.dir, entry.label
+                    ),
+                )
+                .at(format!("{}/__init__.py", entry.package.dir), None),
+            );
+            continue;
+        }
         if let Some(first) = seen.get(&entry.label) {
             let together = installed_together
                 .iter()
