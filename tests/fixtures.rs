@@ -270,6 +270,8 @@ fn oracle(python: &Path, tree: &Path, fixture: &Fixture, graph: &Value) -> Vec<S
         }
     }
 
+    errors.extend(compare_apps(&who, &json, tree));
+
     // Node sets and leaves must be the same; so must every edge between local nodes.
     let django_nodes = key_list(&json["nodes"]);
     // A copy of an app that no settings module installs with the first is checked on its own
@@ -348,6 +350,32 @@ fn oracle(python: &Path, tree: &Path, fixture: &Fixture, graph: &Value) -> Vec<S
         ));
     }
     errors
+}
+
+/// `migmerge apps` against Django's app registry: the same labels, each on the same package.
+/// Copies checked on their own (`label@directory`) are not Django's to see.
+fn compare_apps(who: &str, django: &Value, tree: &Path) -> Vec<String> {
+    let ours = match check_json(&["apps", "--format", "json"], tree) {
+        Ok(json) => json,
+        Err(e) => return vec![e],
+    };
+    let ours: BTreeMap<String, String> = ours["apps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|app| {
+            let label = app["label"].as_str()?;
+            let module = app["directory"].as_str()?.replace('/', ".");
+            (!label.contains('@')).then(|| (label.to_owned(), module))
+        })
+        .collect();
+    let django: BTreeMap<String, String> =
+        serde_json::from_value(django["apps"].clone()).unwrap_or_default();
+    if ours == django {
+        Vec::new()
+    } else {
+        vec![format!("{who}: apps {django:?}, migmerge apps {ours:?}")]
+    }
 }
 
 #[test]
