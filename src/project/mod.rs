@@ -518,6 +518,51 @@ mod tests {
         }
 
         #[test]
+        fn an_app_config_label_wins_over_self_references_with_a_note() {
+            let tree = Tree::new(&[
+                (
+                    "shop/apps.py",
+                    "from django.apps import AppConfig\n\nclass ShopConfig(AppConfig):\n    label = 'store'\n",
+                ),
+                ("shop/migrations/0001_initial.py", EMPTY),
+                (
+                    "shop/migrations/0002_x.py",
+                    &depends("('shop', '0001_initial')"),
+                ),
+            ]);
+            let project = tree.project();
+            assert_eq!(project.apps[0].label, "store");
+            assert_eq!(
+                project.apps[0].label_source,
+                Origin::AppConfig {
+                    file: "shop/apps.py".into(),
+                    line: 4
+                }
+            );
+            assert_eq!(project.apps[0].label_source.to_string(), "shop/apps.py:4");
+            assert_eq!(project.notes.len(), 1);
+            assert_eq!(project.notes[0].kind, NoteKind::Disagreement);
+            assert!(
+                project.notes[0]
+                    .message
+                    .contains("`store` (shop/apps.py:4) wins over `shop` (self-references)"),
+                "{}",
+                project.notes[0].message
+            );
+            let summary = crate::project::summary::summarize(
+                &project,
+                &crate::graph::Graph::build(&project).leaves(),
+            );
+            let human = summary.to_human();
+            assert!(human.contains("store"), "{human}");
+            assert!(human.contains("label: shop/apps.py:4"), "{human}");
+            assert!(human.contains("[disagreement]"), "{human}");
+            // The migrations name `shop`, which is no app here: Django would see two roots.
+            assert_eq!(summary.apps[0].leaves, ["0001_initial", "0002_x"]);
+            assert_eq!(summary.apps[0].migrations, 2);
+        }
+
+        #[test]
         fn a_swappable_setting_set_nowhere_is_a_note_and_settings_fill_the_rest() {
             let tree = Tree::new(&[
                 (
