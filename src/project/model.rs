@@ -288,7 +288,8 @@ pub fn label_packages(
                             package.dir
                         ),
                     )
-                    .for_app(&label),
+                    .for_app(&label)
+                    .at(format!("{}/__init__.py", package.dir), None),
                 );
             }
         }
