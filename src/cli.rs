@@ -26,6 +26,14 @@ found; 2 could not run (bad arguments, not a repository, unreadable or unparsabl
     Check(CheckArgs),
     /// Show the migration graph as Django builds it (squashes applied).
     Graph(GraphArgs),
+    /// Show the project model: each app's label, directory, migrations and leaves, where each
+    /// fact comes from (apps.py, settings, the migrations' own references, the directory name),
+    /// the settings files read, and every note. Writes nothing.
+    #[command(
+        after_help = "Exit status: 0 the project was read; 2 could not run (bad arguments, not a \
+repository, unreadable or unparsable migration)."
+    )]
+    Apps(AppsArgs),
     /// Resolve conflicting migrations in the work tree: write a merge migration, or renumber
     /// the unpublished branch's migrations to follow the other leaf. Shows a diff first.
     #[command(
@@ -275,6 +283,26 @@ pub enum GraphFormat {
     /// Graphviz.
     Dot,
     /// Nodes, parents, leaves and problems as JSON.
+    Json,
+}
+
+/// Arguments of `migmerge apps`.
+#[derive(Debug, clap::Args)]
+pub struct AppsArgs {
+    /// Where to read the project from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AppsFormat::Human)]
+    pub format: AppsFormat,
+}
+
+/// Output formats of `apps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppsFormat {
+    /// A table of apps, then settings, swappable settings and notes.
+    Human,
+    /// One JSON object: `apps`, `settings_files`, `swappable`, `notes`.
     Json,
 }
 

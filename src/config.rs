@@ -43,13 +43,19 @@ pub struct Config {
     #[serde(default)]
     pub migration_modules: BTreeMap<String, String>,
     /// Swappable model settings -> `"app_label.ModelName"`; `AUTH_USER_MODEL` defaults to
-    /// Django's `auth.User`.
+    /// Django's `auth.User`. What the settings modules say fills in the settings not given
+    /// here.
     #[serde(default)]
     pub swappable: BTreeMap<String, String>,
     /// App labels in `INSTALLED_APPS` order, where it matters (squashes that interact across
     /// apps). Apps not listed follow, by path.
     #[serde(default)]
     pub app_order: Vec<String>,
+    /// The Django settings modules to read, as root-relative paths (a file or a directory of
+    /// them) or dotted module names. Empty: found from `manage.py`'s `DJANGO_SETTINGS_MODULE`
+    /// default, every `settings.py` and every `settings/` package.
+    #[serde(default)]
+    pub settings: Vec<String>,
     /// `renumber-replaces`: each migration the renumber strategy renames also gets
     /// `replaces = [("app", "old_name")]`, so a database that applied it under its old name
     /// counts it as applied under the new one (Django marks a replacing migration applied once

@@ -503,9 +503,9 @@ impl<'p> Builder<'p> {
                     let message = match reference {
                         // A literal pair always names a key.
                         Reference::Literal { .. } => continue,
-                        Reference::Swappable { setting } => format!(
-                            "swappable setting `{setting}` is not configured; add it under [tool.migmerge.swappable]"
-                        ),
+                        // Set nowhere migmerge reads: the project model notes it (the app
+                        // it points to is unknown), and an unknown never fails a check.
+                        Reference::Swappable { .. } => continue,
                         Reference::Unknown { text } => {
                             format!("`{attr_name}` entry `{text}` is not a literal pair")
                         }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Graph(args) => commands::graph::run(args),
+        Command::Apps(args) => commands::apps::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Resolve(args) => commands::resolve::run(args),
         Command::Install(args) => commands::install::install(args),

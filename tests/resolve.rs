@@ -1146,16 +1146,28 @@ fn every_conflicting_story_resolves_with_each_strategy() {
         let conflicts = expect["conflicts"].as_table().cloned().unwrap_or_default();
         let clean_otherwise = expect["problems"].as_array().is_some_and(Vec::is_empty);
         let migrate_fails = expect.get("migrate_after_merge").is_some();
-        if conflicts.is_empty() || !clean_otherwise || migrate_fails {
+        // A story Django's newest series reads otherwise (a pre-3.2 `default_app_config`) has
+        // no oracle to judge its resolution.
+        let newest_differs = fixture
+            .get("oracle")
+            .and_then(|o| o.get("differs"))
+            .and_then(toml::Value::as_table)
+            .is_some_and(|d| d.contains_key("6.1"));
+        if conflicts.is_empty() || !clean_otherwise || migrate_fails || newest_differs {
             continue;
         }
         if dir.join("tree").is_dir() {
             let temp = tempfile::tempdir().unwrap();
-            crate::common::copy_tree(&dir.join("tree"), temp.path());
-            let before = django_nodes(temp.path());
+            // The oracle finds a story's own settings module in the fixture.toml beside the tree.
+            let tree = temp.path().join("tree");
+            crate::common::copy_tree(&dir.join("tree"), &tree);
+            if fixture.get("settings").is_some() {
+                fs::copy(dir.join("fixture.toml"), temp.path().join("fixture.toml")).unwrap();
+            }
+            let before = django_nodes(&tree);
             let who = format!("{name} --strategy merge");
-            resolve_ok(temp.path(), &who, &["--strategy", "merge"]);
-            assert_django_accepts(temp.path(), &who, &before, conflicts.len());
+            resolve_ok(&tree, &who, &["--strategy", "merge"]);
+            assert_django_accepts(&tree, &who, &before, conflicts.len());
             resolved.push(who);
             continue;
         }

@@ -26,6 +26,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // Our side is looked up only for a conflict: a clean check never opens the repository,
     // and the revision is opened once however many apps conflict.
     let ours: OnceCell<Option<GitRevision>> = OnceCell::new();
+    let uncertain = !project.notes.is_empty();
     let report = analyze(&project, &graph, source.describe(), |paths| {
         let revision = ours.get_or_init(|| {
             ours_revision(&args.source)
@@ -39,7 +40,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // binary, `demo`), so nothing accumulates.
     std::mem::forget((project, graph));
     let stdout = match args.format {
-        CheckFormat::Human => report::check_human(&report),
+        CheckFormat::Human => report::check_human(&report) + &uncertain_hint(uncertain),
         CheckFormat::Json => report::check_json(&report) + "\n",
         CheckFormat::Github => report::check_github(&report),
     };
@@ -49,6 +50,18 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         ExitStatus::Failure
     };
     Ok(Outcome { stdout, status })
+}
+
+/// One line pointing to `migmerge apps` when reading the project left notes (packages
+/// skipped, values unknown, sources that disagreed): the model behind the verdict is worth a
+/// look.
+fn uncertain_hint(uncertain: bool) -> String {
+    if uncertain {
+        "Reading the project left notes; `migmerge apps` shows each app's label and where it came from.\n"
+            .to_owned()
+    } else {
+        String::new()
+    }
 }
 
 /// Loads a snapshot and builds its graph for [`analyze`]: every migration is parsed for the

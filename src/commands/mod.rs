@@ -1,5 +1,6 @@
 //! One function per subcommand: options in, text and an exit status out.
 
+pub mod apps;
 pub mod check;
 pub mod completions;
 pub mod demo;

@@ -5,11 +5,10 @@
 //! The parser behind [`parse`] is the only code that knows about Python syntax trees; everything
 //! else in the crate speaks these types.
 
-mod app_config;
+pub mod app_config;
 pub mod encoding;
 mod parse;
 
-pub use app_config::declared_app_label;
 pub use parse::{parse, parse_with};
 
 /// How much of a migration module [`parse_with`] reads.

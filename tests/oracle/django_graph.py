@@ -29,6 +29,11 @@ statically from a ``label = "..."`` in the app's ``apps.py``; Django itself pick
 AUTH_USER_MODEL comes from ``--auth-user-model``, else from ``auth_user_model`` in
 ``TREE/../fixture.toml``, else Django's default ``auth.User``.
 
+With ``settings = "proj.settings"`` in ``TREE/../fixture.toml`` (or ``--settings``), that module of
+the tree is imported and its ``INSTALLED_APPS``, ``MIGRATION_MODULES`` and ``*_MODEL`` settings
+are used instead (contenttypes and auth are added when missing); the apps reported are then
+those whose package lies in TREE.
+
 Output (stdout, one line of JSON, keys sorted, ASCII-only: JSON escapes for non-ASCII)::
 
     {"django": "6.1.3",
@@ -132,6 +137,33 @@ def fixture_auth_user_model(tree: Path) -> str | None:
     return tomllib.loads(text).get("auth_user_model")
 
 
+def fixture_settings(tree: Path) -> str | None:
+    """Read ``settings`` from ``TREE/../fixture.toml`` when that file exists."""
+    path = tree.resolve().parent / "fixture.toml"
+    if not path.is_file():
+        return None
+    match = re.search(r'^settings\s*=\s*"([^"]+)"', path.read_text(encoding="utf-8"), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def project_settings(module_name: str) -> dict:
+    """The settings a fixture's own settings module gives, imported from the copy."""
+    import importlib
+
+    module = importlib.import_module(module_name)
+    installed = list(getattr(module, "INSTALLED_APPS", []))
+    for contrib in ("django.contrib.auth", "django.contrib.contenttypes"):
+        if contrib not in installed:
+            installed.insert(0, contrib)
+    values = {"INSTALLED_APPS": installed}
+    if hasattr(module, "MIGRATION_MODULES"):
+        values["MIGRATION_MODULES"] = dict(module.MIGRATION_MODULES)
+    for name in dir(module):
+        if name.endswith("_MODEL") and isinstance(getattr(module, name), str):
+            values[name] = getattr(module, name)
+    return values
+
+
 def static_label(app_dir: Path, module: str) -> str:
     """Guess an app's label without importing anything: ``label = "..."`` in ``apps.py``.
 
@@ -178,13 +210,16 @@ def describe(exc: BaseException) -> dict[str, str]:
 
 
 def configure_django(
-    database: Path, modules: list[str], auth_user_model: str | None
+    database: Path, modules: list[str], auth_user_model: str | None, own: dict | None = None
 ) -> None:
     from django.conf import settings
 
     extra = {"AUTH_USER_MODEL": auth_user_model} if auth_user_model else {}
+    if own is not None:
+        extra = own
+    else:
+        extra["INSTALLED_APPS"] = ["django.contrib.contenttypes", "django.contrib.auth", *modules]
     settings.configure(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", *modules],
         DATABASES={
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
@@ -199,7 +234,9 @@ def configure_django(
     )
 
 
-def load_graph(result: dict, modules: list[str], want_plan: bool, want_migrate: bool) -> None:
+def load_graph(
+    result: dict, modules: list[str], want_plan: bool, want_migrate: bool, root: Path | None = None
+) -> None:
     """Set up Django, load the graph and fill ``result`` in. May raise; the caller reports it."""
     import django
 
@@ -209,9 +246,12 @@ def load_graph(result: dict, modules: list[str], want_plan: bool, want_migrate: 
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
-    tree_labels = {
-        config.label: config.name for config in apps.get_app_configs() if config.name in modules
-    }
+    def in_tree(config) -> bool:
+        if root is not None:
+            return Path(config.path).resolve().is_relative_to(root.resolve())
+        return config.name in modules
+
+    tree_labels = {config.label: config.name for config in apps.get_app_configs() if in_tree(config)}
     result["apps"] = tree_labels
 
     # connection=None: no database is consulted, so every squash counts as unapplied and is
@@ -271,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--auth-user-model", help="AUTH_USER_MODEL (default: fixture.toml next to TREE, else auth.User)"
     )
+    parser.add_argument(
+        "--settings", help="settings module of the tree to use (default: fixture.toml's settings)"
+    )
     parser.add_argument("--plan", action="store_true", help="include the forwards plan")
     parser.add_argument(
         "--migrate", action="store_true", help="run migrate on a temporary SQLite database"
@@ -323,11 +366,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.dont_write_bytecode = True
 
         database = args.db.resolve() if args.db else workdir / "db.sqlite3"
-        configure_django(database, modules, auth_user_model)
+        settings_module = args.settings or fixture_settings(tree)
+        own = project_settings(settings_module) if settings_module else None
+        configure_django(database, modules, auth_user_model, own)
         # Migration modules may print; keep stdout for the JSON object alone.
         with contextlib.redirect_stdout(io.StringIO()) as stray:
             try:
-                load_graph(result, modules, args.plan, args.migrate)
+                root = copy if settings_module else None
+                load_graph(result, modules, args.plan, args.migrate, root)
             except Exception as exc:
                 result["error"] = describe(exc)
         if stray.getvalue():

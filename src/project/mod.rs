@@ -11,6 +11,15 @@ use crate::migration::{self, Detail, Migration, ParseError};
 use crate::problem::{Note, Problem, ProblemKind};
 use crate::source::{ConflictedPath, Source, SourceError};
 
+mod app_configs;
+mod model;
+mod modules;
+mod settings;
+pub mod summary;
+
+pub use model::{Origin, SwappableFact};
+use modules::ModuleIndex;
+
 /// The file django-linear-migrations keeps in each migrations package.
 pub const MAX_MIGRATION_FILE: &str = "max_migration.txt";
 const MIGRATIONS_DIR: &str = "migrations";
@@ -25,6 +34,10 @@ pub struct App {
     /// The migrations package's directory (`shop/users/migrations`).
     pub migrations_dir: String,
     pub max_migration: Option<MaxMigration>,
+    /// Where the label comes from (`apps.py:12`, self-references, the directory name...).
+    pub label_source: Origin,
+    /// Where the migrations directory comes from (`MIGRATION_MODULES`, or its name).
+    pub migrations_source: Origin,
 }
 
 /// What an app's `max_migration.txt` says.
@@ -60,6 +73,11 @@ pub struct Project {
     pub notes: Vec<Note>,
     /// Paths under migrations packages that git could not merge in this snapshot.
     pub conflicted: Vec<ConflictedPath>,
+    /// The settings modules read, root-relative.
+    pub settings_files: Vec<String>,
+    /// What each swappable setting names and where that was read; `config.swappable` holds
+    /// the same values for lookups.
+    pub swappable: Vec<SwappableFact>,
 }
 
 /// A migration file that could not be read.
@@ -112,34 +130,69 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         file: PYPROJECT.to_owned(),
         message,
     })?;
-    let custom_dirs = custom_migrations_dirs(&config);
-
+    // Every Python module is listed: settings, app configs and the modules they import may be
+    // anywhere, and `MIGRATION_MODULES` may name any directory.
     let wanted = |path: &str| {
-        if exclude.is_match(path) {
-            return false;
-        }
-        let (dir, file) = split_path(path);
-        if file == APP_CONFIG_FILE {
-            return true;
-        }
-        is_migrations_dir(dir, &custom_dirs)
-            && (file.ends_with(".py") || file == MAX_MIGRATION_FILE)
+        !exclude.is_match(path)
+            && (path.ends_with(".py") || split_path(path).1 == MAX_MIGRATION_FILE)
     };
     let paths = source.list(&wanted)?;
 
+    let mut index = ModuleIndex::new(source, &paths);
+    let settings_files = settings::settings_files(&mut index, &config.settings)?;
+    let settings = settings::read(&mut index, settings_files)?;
+    let mut notes = Vec::new();
+    let relocations = model::relocations(&config, &settings, &index, &mut notes);
+    let candidates = model::candidate_packages(&paths, &relocations);
+    let parsed = parse_packages(source, &candidates, detail)?;
+
+    let mut failures = Vec::new();
+    let mut packages = Vec::new();
+    for (candidate, modules) in candidates.into_iter().zip(parsed) {
+        match model::classify(&candidate, modules, &mut notes) {
+            Ok(Some(package)) => packages.push(package),
+            Ok(None) => {}
+            Err(errors) => failures.extend(errors),
+        }
+    }
+    if !failures.is_empty() {
+        failures.sort_by(|a, b| a.path.cmp(&b.path));
+        return Err(LoadError::Parse(failures));
+    }
+
     let mut problems = Vec::new();
-    let apps = find_apps(source, &config, &paths, &mut problems)?;
-    let (migrations, max_files) = read_migrations(source, &apps, &paths, detail)?;
-    let apps = apps
+    let labelled = model::label_packages(&mut index, &config, &settings, packages, &mut notes)?;
+    let (apps, migrations) = model::arrange(
+        labelled,
+        &config,
+        &settings,
+        &mut index,
+        detail,
+        &mut problems,
+        &mut notes,
+    )?;
+    let mut max_files = read_max_files(source, &apps, &paths)?;
+    let apps: Vec<App> = apps
         .into_iter()
         .map(|mut app| {
-            app.max_migration = max_files.get(&app.migrations_dir).cloned();
+            app.max_migration = max_files.remove(&app.migrations_dir);
             app
         })
         .collect();
+    let (config, swappable) = model::swappable_settings(config, &settings, &mut notes);
+    model::note_unknown_swappable(&config, &migrations, &mut notes);
+
     let conflicted = source.conflicted().to_vec();
+    let app_dirs: BTreeSet<&str> = apps
+        .iter()
+        .map(|a: &App| a.migrations_dir.as_str())
+        .collect();
     for conflict in &conflicted {
-        if paths.binary_search(&conflict.path).is_ok() {
+        let (dir, file) = split_path(&conflict.path);
+        let read_here = file.ends_with(".py") || file == MAX_MIGRATION_FILE;
+        let in_migrations =
+            read_here && (app_dirs.contains(dir) || last_component(dir) == MIGRATIONS_DIR);
+        if in_migrations || file == APP_CONFIG_FILE {
             problems.push(
                 Problem::new(
                     ProblemKind::GitConflict,
@@ -154,8 +207,10 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         apps,
         migrations,
         problems,
-        notes: Vec::new(),
+        notes,
         conflicted,
+        settings_files: settings.files,
+        swappable,
     })
 }
 
@@ -238,13 +293,17 @@ fn is_migrations_dir(dir: &str, custom_dirs: &BTreeSet<&str>) -> bool {
 
 /// Whether a change at the root-relative `path` may change what [`load`] finds: anything in or
 /// at a migrations directory (not only the `.py` and `max_migration.txt` files it reads, so that
-/// the answer errs on "yes"), or an `apps.py`, where app labels come from. Paths that
-/// `exclude` leaves out count too, for the same reason. The configuration files themselves are
-/// the caller's to judge.
+/// the answer errs on "yes"), an `apps.py` or a package's `__init__.py` (where app labels come
+/// from), or a settings module (`settings.py`, a module of a `settings/` package, `manage.py`).
+/// Paths that `exclude` leaves out count too, for the same reason. The configuration files
+/// themselves are the caller's to judge.
 pub fn may_change_migrations(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
     let (dir, file) = split_path(path);
     // `path` itself may be a migrations directory: a symlink or a submodule standing for one.
-    file == APP_CONFIG_FILE
+    matches!(
+        file,
+        APP_CONFIG_FILE | "__init__.py" | "manage.py" | "settings.py"
+    ) || (file.ends_with(".py") && last_component(dir) == "settings")
         || is_migrations_dir(dir, custom_dirs)
         || is_migrations_dir(path, custom_dirs)
 }
@@ -255,97 +314,6 @@ fn split_path(path: &str) -> (&str, &str) {
 
 fn last_component(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
-}
-
-/// The migrations packages (directories with `__init__.py`) and their labels, in Django's
-/// processing order. Duplicate labels are reported; the first package by order keeps the label.
-fn find_apps(
-    source: &dyn Source,
-    config: &Config,
-    paths: &[String],
-    problems: &mut Vec<Problem>,
-) -> Result<Vec<App>, LoadError> {
-    let package_dirs: BTreeSet<&str> = paths
-        .iter()
-        .filter_map(|p| {
-            p.strip_suffix("/__init__.py")
-                .or((p == "__init__.py").then_some(""))
-        })
-        .collect();
-
-    // Apps that MIGRATION_MODULES points elsewhere do not use their `migrations` directory.
-    let relocated: BTreeMap<&str, &str> = config
-        .migration_modules
-        .iter()
-        .map(|(label, dir)| (dir.trim_end_matches('/'), label.as_str()))
-        .collect();
-    let relocated_labels: BTreeSet<&str> = relocated.values().copied().collect();
-
-    let mut found = Vec::new();
-    for &dir in &package_dirs {
-        let (label, package) = if let Some(label) = relocated.get(dir) {
-            let package = split_path(dir).0;
-            ((*label).to_owned(), package.to_owned())
-        } else if last_component(dir) == MIGRATIONS_DIR && dir.contains('/') {
-            let package = split_path(dir).0;
-            let label = match config.labels.get(package) {
-                Some(label) => label.clone(),
-                None => {
-                    let apps_py = format!("{package}/{APP_CONFIG_FILE}");
-                    let declared = if paths.binary_search(&apps_py).is_ok() {
-                        source
-                            .read(&apps_py)?
-                            .and_then(|bytes| migration::declared_app_label(&bytes))
-                    } else {
-                        None
-                    };
-                    declared.unwrap_or_else(|| last_component(package).to_owned())
-                }
-            };
-            if relocated_labels.contains(label.as_str()) {
-                continue;
-            }
-            (label, package.to_owned())
-        } else {
-            continue;
-        };
-        found.push(App {
-            label,
-            package,
-            migrations_dir: dir.to_owned(),
-            max_migration: None,
-        });
-    }
-
-    let rank = |label: &str| {
-        config
-            .app_order
-            .iter()
-            .position(|l| l == label)
-            .unwrap_or(usize::MAX)
-    };
-    found.sort_by(|a, b| (rank(&a.label), &a.package).cmp(&(rank(&b.label), &b.package)));
-
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut apps = Vec::new();
-    for app in found {
-        if let Some(first) = seen.get(&app.label) {
-            problems.push(
-                Problem::new(
-                    ProblemKind::DuplicateLabel,
-                    format!(
-                        "app label `{}` is used by both {} and {}; Django refuses duplicate labels",
-                        app.label, first, app.package
-                    ),
-                )
-                .at(format!("{}/__init__.py", app.migrations_dir), None),
-            );
-            continue;
-        }
-        seen.insert(app.label.clone(), app.package.clone());
-        apps.push(app);
-    }
-    Ok(apps)
 }
 
 /// Whether Django loads `file` (a name in a migrations package) as a migration module: a `.py`
@@ -359,57 +327,28 @@ pub fn migration_name(file: &str) -> Option<&str> {
     Some(stem)
 }
 
-type MaxFiles = BTreeMap<String, MaxMigration>;
-
-fn read_migrations(
+/// Parses the modules of every candidate package, in parallel, each result kept with its
+/// package.
+fn parse_packages(
     source: &dyn Source,
-    apps: &[App],
-    paths: &[String],
+    candidates: &[model::Candidate],
     detail: Detail,
-) -> Result<(Vec<MigrationFile>, MaxFiles), LoadError> {
-    let by_dir: BTreeMap<&str, (usize, &str)> = apps
+) -> Result<Vec<Vec<model::ModuleResult>>, LoadError> {
+    let modules: Vec<(usize, &str, &str)> = candidates
         .iter()
         .enumerate()
-        .map(|(i, app)| (app.migrations_dir.as_str(), (i, app.label.as_str())))
+        .flat_map(|(i, c)| {
+            c.modules
+                .iter()
+                .map(move |(name, path)| (i, name.as_str(), path.as_str()))
+        })
         .collect();
-
-    struct Module<'a> {
-        order: usize,
-        app: &'a str,
-        name: &'a str,
-        path: &'a str,
-    }
-    let mut modules: Vec<Module<'_>> = Vec::new();
-    let mut max_paths: Vec<(&str, &str)> = Vec::new();
-    for path in paths {
-        let (dir, file) = split_path(path);
-        let Some(&(order, app)) = by_dir.get(dir) else {
-            continue;
-        };
-        if file == MAX_MIGRATION_FILE {
-            max_paths.push((dir, path));
-        } else if let Some(name) = migration_name(file) {
-            modules.push(Module {
-                order,
-                app,
-                name,
-                path,
-            });
-        }
-    }
-    // Sorted before reading, so that the parsed files come out in their final order and the
-    // list of a large project is built once, not copied into order afterwards.
-    modules.sort_by(|a, b| (a.order, a.name).cmp(&(b.order, b.name)));
-
-    // Failures are rare: they are gathered aside, so that the files are collected straight
-    // into a list of exactly their number.
     let source_error: Mutex<Option<SourceError>> = Mutex::new(None);
-    let failures: Mutex<Vec<FileError>> = Mutex::new(Vec::new());
-    let read: Vec<Option<MigrationFile>> = modules
+    let read: Vec<Option<(usize, model::ModuleResult)>> = modules
         .par_iter()
         // One buffer per batch of files: a file's bytes live only until it is parsed.
-        .map_init(Vec::new, |buf, module| {
-            match source.read_into(module.path, buf) {
+        .map_init(Vec::new, |buf, &(i, name, path)| {
+            match source.read_into(path, buf) {
                 Ok(true) => {}
                 Ok(false) => return None,
                 Err(error) => {
@@ -417,22 +356,13 @@ fn read_migrations(
                     return None;
                 }
             }
-            match migration::parse_with(buf, detail) {
-                Ok(migration) => Some(MigrationFile {
-                    app: module.app.to_owned(),
-                    name: module.name.to_owned(),
-                    path: module.path.to_owned(),
-                    migration,
-                    detail,
-                }),
-                Err(error) => {
-                    lock(&failures).push(FileError {
-                        path: module.path.to_owned(),
-                        error,
-                    });
-                    None
-                }
-            }
+            let parsed = migration::parse_with(buf, detail)
+                .map(|migration| (name.to_owned(), path.to_owned(), migration))
+                .map_err(|error| FileError {
+                    path: path.to_owned(),
+                    error,
+                });
+            Some((i, parsed))
         })
         .collect();
     if let Some(error) = source_error
@@ -441,9 +371,29 @@ fn read_migrations(
     {
         return Err(error.into());
     }
+    let mut by_package: Vec<Vec<model::ModuleResult>> =
+        candidates.iter().map(|_| Vec::new()).collect();
+    for (i, parsed) in read.into_iter().flatten() {
+        by_package[i].push(parsed);
+    }
+    Ok(by_package)
+}
+
+type MaxFiles = BTreeMap<String, MaxMigration>;
+
+/// What each app's `max_migration.txt` says.
+fn read_max_files(
+    source: &dyn Source,
+    apps: &[App],
+    paths: &[String],
+) -> Result<MaxFiles, LoadError> {
     let mut max_files = MaxFiles::new();
-    for (dir, path) in max_paths {
-        if let Some(bytes) = source.read(path)? {
+    for app in apps {
+        let path = format!("{}/{MAX_MIGRATION_FILE}", app.migrations_dir);
+        if paths.binary_search(&path).is_err() {
+            continue;
+        }
+        if let Some(bytes) = source.read(&path)? {
             let text = String::from_utf8_lossy(&bytes);
             let name = text
                 .lines()
@@ -451,25 +401,10 @@ fn read_migrations(
                 .find(|l| !l.is_empty())
                 .unwrap_or_default()
                 .to_owned();
-            max_files.insert(
-                dir.to_owned(),
-                MaxMigration {
-                    path: path.to_owned(),
-                    name,
-                },
-            );
+            max_files.insert(app.migrations_dir.clone(), MaxMigration { path, name });
         }
     }
-    let mut failures = failures
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    if !failures.is_empty() {
-        failures.sort_by(|a, b| a.path.cmp(&b.path));
-        return Err(LoadError::Parse(failures));
-    }
-
-    // `Option<MigrationFile>` has the size of a `MigrationFile`, so this reuses the list.
-    Ok((read.into_iter().flatten().collect(), max_files))
+    Ok(max_files)
 }
 
 /// Takes a lock; a panic while it was held (which aborts this binary anyway) leaves a list
@@ -494,6 +429,10 @@ mod tests {
             "users/apps.py",
             "apps.py",
             "users/migrations",
+            "users/__init__.py",
+            "proj/settings.py",
+            "proj/settings/production.py",
+            "manage.py",
         ] {
             assert!(may_change_migrations(path, &none), "{path}");
         }
@@ -535,5 +474,159 @@ mod tests {
         assert_eq!(migration_name("0003_x.util.py"), None);
         assert_eq!(migration_name("max_migration.txt"), None);
         assert_eq!(migration_name(".py"), None);
+    }
+
+    mod model {
+        use crate::plan::testing::Tree;
+        use crate::problem::NoteKind;
+        use crate::project::Origin;
+
+        const EMPTY: &str = "from django.db import migrations\n\nclass Migration(migrations.Migration):\n    dependencies = []\n";
+
+        fn depends(on: &str) -> String {
+            format!(
+                "from django.db import migrations\nfrom django.conf import settings\n\nclass Migration(migrations.Migration):\n    dependencies = [{on}]\n"
+            )
+        }
+
+        #[test]
+        fn self_references_give_the_label_but_a_namesake_of_another_app_does_not() {
+            let tree = Tree::new(&[
+                ("addons/box/migrations/0001_initial.py", EMPTY),
+                (
+                    "addons/box/migrations/0002_x.py",
+                    &depends("('addons_box', '0001_initial'), ('auth', '0002_x')"),
+                ),
+                (
+                    "reports/migrations/0001_initial.py",
+                    &depends("('crm', '0001_initial')"),
+                ),
+            ]);
+            let project = tree.project();
+            let labels: Vec<(&str, &Origin)> = project
+                .apps
+                .iter()
+                .map(|a| (a.label.as_str(), &a.label_source))
+                .collect();
+            assert_eq!(
+                labels,
+                [
+                    ("addons_box", &Origin::SelfReferences),
+                    ("reports", &Origin::DirectoryName)
+                ]
+            );
+        }
+
+        #[test]
+        fn an_app_config_label_wins_over_self_references_with_a_note() {
+            let tree = Tree::new(&[
+                (
+                    "shop/apps.py",
+                    "from django.apps import AppConfig\n\nclass ShopConfig(AppConfig):\n    label = 'store'\n",
+                ),
+                ("shop/migrations/0001_initial.py", EMPTY),
+                (
+                    "shop/migrations/0002_x.py",
+                    &depends("('shop', '0001_initial')"),
+                ),
+            ]);
+            let project = tree.project();
+            assert_eq!(project.apps[0].label, "store");
+            assert_eq!(
+                project.apps[0].label_source,
+                Origin::AppConfig {
+                    file: "shop/apps.py".into(),
+                    line: 4
+                }
+            );
+            assert_eq!(project.apps[0].label_source.to_string(), "shop/apps.py:4");
+            assert_eq!(project.notes.len(), 1);
+            assert_eq!(project.notes[0].kind, NoteKind::Disagreement);
+            assert!(
+                project.notes[0]
+                    .message
+                    .contains("`store` (shop/apps.py:4) wins over `shop` (self-references)"),
+                "{}",
+                project.notes[0].message
+            );
+            let summary = crate::project::summary::summarize(
+                &project,
+                &crate::graph::Graph::build(&project).leaves(),
+            );
+            let human = summary.to_human();
+            assert!(human.contains("store"), "{human}");
+            assert!(human.contains("label: shop/apps.py:4"), "{human}");
+            assert!(human.contains("[disagreement]"), "{human}");
+            // The migrations name `shop`, which is no app here: Django would see two roots.
+            assert_eq!(summary.apps[0].leaves, ["0001_initial", "0002_x"]);
+            assert_eq!(summary.apps[0].migrations, 2);
+        }
+
+        #[test]
+        fn a_swappable_setting_set_nowhere_is_a_note_and_settings_fill_the_rest() {
+            let tree = Tree::new(&[
+                (
+                    "proj/settings.py",
+                    "AUTH_USER_MODEL = 'account.User'\nif DEBUG:\n    AUTH_USER_MODEL = 'other.User'\n",
+                ),
+                ("account/migrations/0001_initial.py", EMPTY),
+                (
+                    "shop/migrations/0001_initial.py",
+                    &depends(
+                        "migrations.swappable_dependency(settings.AUTH_USER_MODEL), migrations.swappable_dependency(settings.UNSET_MODEL)",
+                    ),
+                ),
+            ]);
+            let project = tree.project();
+            assert_eq!(
+                project.config.swappable_model("AUTH_USER_MODEL"),
+                Some("account.User")
+            );
+            let kinds: Vec<(NoteKind, Option<&str>)> = project
+                .notes
+                .iter()
+                .map(|n| (n.kind, n.app.as_deref()))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    (NoteKind::Disagreement, None),
+                    (NoteKind::Unknown, Some("shop"))
+                ]
+            );
+            assert!(project.notes[1].message.contains("UNSET_MODEL"));
+            let graph = crate::graph::Graph::build(&project);
+            assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        }
+
+        #[test]
+        fn copies_installed_together_are_a_duplicate_label() {
+            let copies = |settings: &str| {
+                Tree::new(&[
+                    ("proj/settings.py", settings),
+                    ("a/catalogue/migrations/0001_initial.py", EMPTY),
+                    ("b/catalogue/migrations/0001_initial.py", EMPTY),
+                ])
+                .project()
+            };
+            let together = copies("INSTALLED_APPS = ['a.catalogue', 'b.catalogue']\n");
+            assert_eq!(together.problems.len(), 1);
+            assert_eq!(together.apps.len(), 1);
+            let apart = copies("INSTALLED_APPS = ['a.catalogue']\n");
+            assert!(apart.problems.is_empty());
+            let labels: Vec<&str> = apart.apps.iter().map(|a| a.label.as_str()).collect();
+            assert_eq!(labels, ["catalogue", "catalogue@b/catalogue"]);
+            // An empty package of the same name is skipped, not a duplicate.
+            let empty = Tree::new(&[
+                ("a/catalogue/migrations/0001_initial.py", EMPTY),
+                ("tests/catalogue/migrations/__init__.py", ""),
+            ])
+            .project();
+            assert!(empty.problems.is_empty(), "{:?}", empty.problems);
+            assert_eq!(empty.notes[0].kind, NoteKind::SkippedPackage);
+            // The copy's own history stays its own: one leaf each, no conflict.
+            let graph = crate::graph::Graph::build(&apart);
+            assert!(graph.conflicts().is_empty());
+        }
     }
 }

@@ -1,0 +1,217 @@
+//! The project's Python modules as a static reader sees them: dotted names mapped to files
+//! (at the root, or under a `src/`-style directory: the file whose path ends with the dotted
+//! path), and each file parsed at most once.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::migration::app_config::{ModuleFacts, PythonModule, module_facts};
+use crate::source::{Source, SourceError};
+
+/// A Python module file and the facts it holds, parsed on first use.
+struct Parsed {
+    module: Rc<PythonModule>,
+    facts: Rc<ModuleFacts>,
+}
+
+pub struct ModuleIndex<'a> {
+    source: &'a dyn Source,
+    /// Every listed `.py` file, root-relative, sorted.
+    files: &'a [String],
+    parsed: HashMap<String, Option<Parsed>>,
+}
+
+impl<'a> ModuleIndex<'a> {
+    pub fn new(source: &'a dyn Source, files: &'a [String]) -> Self {
+        ModuleIndex {
+            source,
+            files,
+            parsed: HashMap::new(),
+        }
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.files.iter().map(String::as_str)
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files
+            .binary_search_by(|p| p.as_str().cmp(path))
+            .is_ok()
+    }
+
+    /// The files whose path starts with `prefix` (a directory followed by `/`).
+    pub fn files_under(&self, prefix: &str) -> impl Iterator<Item = &'a str> + use<'a> {
+        let start = self.files.partition_point(|p| p.as_str() < prefix);
+        let prefix = prefix.to_owned();
+        self.files[start..]
+            .iter()
+            .map(String::as_str)
+            .take_while(move |p| p.starts_with(&prefix))
+    }
+
+    /// The file of a dotted module: `a/b.py` or `a/b/__init__.py` at the root, else the
+    /// shortest path ending in `/a/b.py` or `/a/b/__init__.py`.
+    pub fn module_file(&self, dotted: &str) -> Option<String> {
+        if dotted.is_empty() || dotted.split('.').any(str::is_empty) {
+            return None;
+        }
+        let relative = dotted.replace('.', "/");
+        let candidates = [format!("{relative}.py"), format!("{relative}/__init__.py")];
+        if let Some(found) = candidates.iter().find(|c| self.has_file(c)) {
+            return Some(found.clone());
+        }
+        let suffixes = candidates.map(|c| format!("/{c}"));
+        self.files
+            .iter()
+            .filter(|p| suffixes.iter().any(|s| p.ends_with(s.as_str())))
+            .min_by_key(|p| (p.len(), p.as_str()))
+            .cloned()
+    }
+
+    /// The directory of a dotted package: where its `__init__.py` is, or where a module of
+    /// that name would be (a namespace package) when some file is below it.
+    pub fn package_dir(&self, dotted: &str) -> Option<String> {
+        if let Some(file) = self.module_file(dotted) {
+            return file.strip_suffix("/__init__.py").map(str::to_owned);
+        }
+        let relative = dotted.replace('.', "/");
+        let prefix = format!("{relative}/");
+        self.files_under(&prefix)
+            .next()
+            .is_some()
+            .then_some(relative)
+    }
+
+    /// The file a relative import (`from ..base.apps import X` in `from_file`) names.
+    pub fn relative_module_file(
+        &self,
+        from_file: &str,
+        level: u32,
+        module: &str,
+    ) -> Option<String> {
+        let mut dir = from_file.rsplit_once('/').map_or("", |(d, _)| d);
+        for _ in 1..level {
+            dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
+        }
+        let mut base = dir.to_owned();
+        for part in module.split('.').filter(|p| !p.is_empty()) {
+            if !base.is_empty() {
+                base.push('/');
+            }
+            base.push_str(part);
+        }
+        let join = |name: &str| {
+            if base.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{base}/{name}")
+            }
+        };
+        if !module.is_empty() {
+            let file = format!("{base}.py");
+            if self.has_file(&file) {
+                return Some(file);
+            }
+        }
+        let init = join("__init__.py");
+        self.has_file(&init).then_some(init)
+    }
+
+    fn load(&mut self, path: &str) -> Result<Option<&Parsed>, SourceError> {
+        if !self.parsed.contains_key(path) {
+            let parsed = self
+                .source
+                .read(path)?
+                .and_then(|bytes| PythonModule::parse(&bytes))
+                .map(|module| {
+                    let facts = Rc::new(module_facts(&module));
+                    Parsed {
+                        module: Rc::new(module),
+                        facts,
+                    }
+                });
+            self.parsed.insert(path.to_owned(), parsed);
+        }
+        Ok(self.parsed.get(path).and_then(Option::as_ref))
+    }
+
+    /// The parsed module at `path`; `None` when missing or unparsable.
+    pub fn parsed(&mut self, path: &str) -> Result<Option<Rc<PythonModule>>, SourceError> {
+        Ok(self.load(path)?.map(|p| Rc::clone(&p.module)))
+    }
+
+    /// The app-configuration facts of the module at `path`.
+    pub fn facts(&mut self, path: &str) -> Result<Option<Rc<ModuleFacts>>, SourceError> {
+        Ok(self.load(path)?.map(|p| Rc::clone(&p.facts)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoSource;
+    impl Source for NoSource {
+        fn describe(&self) -> String {
+            "nothing".into()
+        }
+        fn list(&self, _: crate::source::PathFilter<'_>) -> Result<Vec<String>, SourceError> {
+            Ok(Vec::new())
+        }
+        fn read(&self, _: &str) -> Result<Option<Vec<u8>>, SourceError> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn dotted_names_map_to_files_at_the_root_or_below_src() {
+        let files: Vec<String> = [
+            "addons/base/apps.py",
+            "addons/box/apps.py",
+            "src/proj/__init__.py",
+            "src/proj/settings/__init__.py",
+            "src/proj/settings/base.py",
+            "tests/src/proj/settings/base.py",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let index = ModuleIndex::new(&NoSource, &files);
+        assert_eq!(
+            index.module_file("addons.base.apps").as_deref(),
+            Some("addons/base/apps.py")
+        );
+        assert_eq!(
+            index.module_file("proj.settings").as_deref(),
+            Some("src/proj/settings/__init__.py")
+        );
+        assert_eq!(
+            index.module_file("proj.settings.base").as_deref(),
+            Some("src/proj/settings/base.py")
+        );
+        assert_eq!(index.module_file("nope"), None);
+        assert_eq!(index.module_file("a..b"), None);
+        assert_eq!(
+            index.package_dir("addons.box").as_deref(),
+            Some("addons/box")
+        );
+        assert_eq!(index.package_dir("proj").as_deref(), Some("src/proj"));
+        assert_eq!(
+            index
+                .relative_module_file("addons/box/apps.py", 2, "base.apps")
+                .as_deref(),
+            Some("addons/base/apps.py")
+        );
+        assert_eq!(
+            index
+                .relative_module_file("src/proj/settings/base.py", 1, "")
+                .as_deref(),
+            Some("src/proj/settings/__init__.py")
+        );
+        let under: Vec<&str> = index.files_under("src/proj/settings/").collect();
+        assert_eq!(
+            under,
+            ["src/proj/settings/__init__.py", "src/proj/settings/base.py"]
+        );
+    }
+}
