@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::graph::{Graph, Key};
 use crate::overlap::{AppOverlap, Severity};
-use crate::problem::Problem;
+use crate::problem::{Note, Problem};
 use crate::project::Project;
 
 /// What `check` found in one snapshot.
@@ -20,6 +20,8 @@ pub struct CheckReport {
     pub migrations: usize,
     pub conflicts: Vec<ConflictReport>,
     pub problems: Vec<Problem>,
+    /// What reading the project skipped or left unknown: never a failure by itself.
+    pub notes: Vec<Note>,
 }
 
 /// One app with more than one leaf.
@@ -49,7 +51,7 @@ impl ConflictReport {
 }
 
 impl CheckReport {
-    /// Whether `check` should fail.
+    /// Whether `check` should fail. Notes never make it fail.
     pub fn is_clean(&self) -> bool {
         self.conflicts.is_empty() && self.problems.is_empty()
     }
@@ -82,6 +84,7 @@ pub fn check_human(report: &CheckReport) -> String {
                 plural(report.apps)
             );
         }
+        render_notes(&mut out, &report.notes);
         return out;
     }
     if !report.conflicts.is_empty() {
@@ -103,9 +106,37 @@ pub fn check_human(report: &CheckReport) -> String {
             let _ = writeln!(out, "  {}", problem_line(problem));
         }
     }
+    render_notes(&mut out, &report.notes);
     out.push('\n');
     let _ = writeln!(out, "{}", next_step(report));
     out
+}
+
+/// How many notes the human report shows before counting the rest.
+const NOTES_SHOWN: usize = 3;
+
+/// The notes, briefly: a count, the first few, and where to read them all.
+fn render_notes(out: &mut String, notes: &[Note]) {
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nNotes ({}; none of them fails the check):",
+        notes.len()
+    );
+    for note in notes.iter().take(NOTES_SHOWN) {
+        let place = match (&note.file, note.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {place}{}", note.message);
+    }
+    if notes.len() > NOTES_SHOWN {
+        let _ = writeln!(out, "  ... and {} more", notes.len() - NOTES_SHOWN);
+    }
+    let _ = writeln!(out, "  run `migmerge apps` to see how the project was read");
 }
 
 fn plural(count: usize) -> &'static str {
@@ -312,6 +343,7 @@ pub fn graph_json(project: &Project, graph: &Graph, app: Option<&str>) -> String
         external: Vec<&'a Key>,
         leaves: std::collections::BTreeMap<&'a str, Vec<&'a str>>,
         problems: &'a [Problem],
+        notes: &'a [Note],
     }
     let keep = |a: &str| app.is_none_or(|wanted| wanted == a);
     let nodes = graph
@@ -334,6 +366,7 @@ pub fn graph_json(project: &Project, graph: &Graph, app: Option<&str>) -> String
             .filter(|(a, _)| keep(a))
             .collect(),
         problems: &graph.problems,
+        notes: &graph.notes,
     };
     serde_json::to_string_pretty(&out).unwrap_or_default()
 }

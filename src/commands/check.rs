@@ -150,12 +150,15 @@ pub fn analyze(
     }
     let mut problems = project.problems.clone();
     problems.extend(graph.problems.iter().cloned());
+    let mut notes = project.notes.clone();
+    notes.extend(graph.notes.iter().cloned());
     CheckReport {
         source,
         apps: project.apps.len(),
         migrations: project.migrations.len(),
         conflicts,
         problems,
+        notes,
     }
 }
 

@@ -118,6 +118,14 @@ pub enum RenumberError {
         new: String,
     },
     #[error(
+        "{path}:{line}: `{text}` cannot be read without running the code, so it may name a migration this renumbering renames. Use --strategy merge: a merge migration renames nothing"
+    )]
+    UnknownReference {
+        path: String,
+        line: u32,
+        text: String,
+    },
+    #[error(
         "{path}: `dependencies` is not on a line of its own in the class body, so migmerge does not know where to add `replaces` (renumber-replaces)"
     )]
     ReplacesLayout { path: String },
@@ -216,6 +224,21 @@ pub fn renumber(
             });
         }
     }
+    // A reference that cannot be read may name a renamed migration, and would then dangle.
+    if let Some((path, text, line)) = project.migrations.iter().find_map(|file| {
+        let m = &file.migration;
+        [&m.dependencies, &m.run_before, &m.replaces]
+            .into_iter()
+            .flat_map(ListAttr::unknowns)
+            .next()
+            .map(|(text, line)| (&file.path, text, line))
+    }) {
+        return Err(RenumberError::UnknownReference {
+            path: path.clone(),
+            line,
+            text: text.to_owned(),
+        });
+    }
     let new_name: HashMap<&str, &str> = renames
         .iter()
         .filter(|(old, new)| old != new)
@@ -267,7 +290,9 @@ pub fn renumber(
         .or_default()
         .push(rewrite(&first.path, fork, stay));
 
-    // (b) Every literal reference to a renamed migration, in any file of any app.
+    // (b) Every literal reference to a renamed migration, in any file of any app. A literal
+    // two attributes share (`run_before = dependencies`, a module-level list) is edited once.
+    let mut edited: HashSet<(&str, crate::migration::Span)> = HashSet::new();
     for file in &project.migrations {
         let attrs: [&ListAttr; 3] = [
             &file.migration.dependencies,
@@ -278,6 +303,7 @@ pub fn renumber(
             if let Reference::Literal { app: a, name } = &entry.reference
                 && a.value == app
                 && let Some(new) = new_name.get(name.value.as_str())
+                && edited.insert((file.path.as_str(), name.span))
             {
                 let edit = rewrite(&file.path, name, new);
                 edits.entry(file.path.as_str()).or_default().push(edit);
@@ -392,7 +418,8 @@ fn replaces_edit(source: &[u8], migration: &Migration, app: &str, old: &str) -> 
             let spans: Vec<_> = entries.iter().map(|e| e.span).collect();
             append_to_list(source, *span, &spans, &entry).ok()
         }
-        ListAttr::Unknown { .. } => None,
+        // No list literal of its own to extend.
+        ListAttr::Unknown { .. } | ListAttr::Computed { .. } => None,
         ListAttr::Absent => {
             let ListAttr::Literal { span, .. } = &migration.dependencies else {
                 return None;
@@ -460,7 +487,9 @@ fn moving_chain(
         let file = &project.migrations[i];
         let squash = match &file.migration.replaces {
             ListAttr::Absent => false,
-            ListAttr::Literal { entries, .. } => !entries.is_empty(),
+            ListAttr::Literal { entries, .. } | ListAttr::Computed { entries, .. } => {
+                !entries.is_empty()
+            }
             ListAttr::Unknown { .. } => true,
         };
         if squash {
