@@ -41,6 +41,15 @@ fn main() -> ExitCode {
             {
                 eprintln!("migmerge: error: {error:#}");
             }
+            // Scripts that read `check`'s JSON or annotations get the failure in that form too.
+            if let Command::Check(args) = &cli.command
+                && let Some(text) = commands::check::error_output(args, &error)
+            {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush());
+            }
             ExitStatus::Error.into()
         }
     }

@@ -316,6 +316,49 @@ pub fn check_github(report: &CheckReport) -> String {
     out
 }
 
+/// Why `check` could not run, located where it can be: what `--format json` prints instead of
+/// a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    pub message: String,
+    /// Root-relative path of the file at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line in `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// `{"error": {"message": ..., "file": ..., "line": ...}}`, one line.
+pub fn check_error_json(error: &CheckError) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        error: &'a CheckError,
+    }
+    serde_json::to_string(&Out { error })
+        .unwrap_or_else(|e| format!("{{\"error\": {{\"message\": {:?}}}}}", e.to_string()))
+}
+
+/// One `::error` annotation, on the file and line when known.
+pub fn check_error_github(error: &CheckError) -> String {
+    let mut props = Vec::new();
+    if let Some(file) = &error.file {
+        props.push(format!("file={}", escape_property(file)));
+    }
+    if let Some(line) = error.line {
+        props.push(format!("line={line}"));
+    }
+    props.push(format!(
+        "title={}",
+        escape_property("migmerge could not run")
+    ));
+    format!(
+        "::error {}::{}\n",
+        props.join(","),
+        escape_data(&error.message)
+    )
+}
+
 /// GitHub's escaping for a workflow command's message.
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")

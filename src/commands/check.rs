@@ -6,11 +6,12 @@ use anyhow::Result;
 
 use crate::cli::{CheckArgs, CheckFormat, SourceArgs};
 use crate::commands::{ExitStatus, Outcome};
+use crate::config::ConfigError;
 use crate::graph::{Graph, Key, NodeKind};
 use crate::migration::Detail;
 use crate::overlap;
 use crate::project::{self, LoadError, Project};
-use crate::report::{self, CheckReport, ConflictReport};
+use crate::report::{self, CheckError, CheckReport, ConflictReport};
 use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
@@ -49,6 +50,44 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         ExitStatus::Failure
     };
     Ok(Outcome { stdout, status })
+}
+
+/// What `check` prints on stdout when it could not run, for the formats scripts read: one JSON
+/// object, or one annotation. `None` for human output, which only goes to stderr.
+pub fn error_output(args: &CheckArgs, error: &anyhow::Error) -> Option<String> {
+    let located = locate(error);
+    match args.format {
+        CheckFormat::Human => None,
+        CheckFormat::Json => Some(report::check_error_json(&located) + "\n"),
+        CheckFormat::Github => Some(report::check_error_github(&located)),
+    }
+}
+
+/// The error's message, with the file and line it names when one of its causes knows them.
+fn locate(error: &anyhow::Error) -> CheckError {
+    let mut located = CheckError {
+        message: format!("{error:#}"),
+        file: None,
+        line: None,
+    };
+    for cause in error.chain() {
+        let config = match cause.downcast_ref::<LoadError>() {
+            Some(LoadError::Parse(files)) => {
+                if let Some(first) = files.first() {
+                    located.file = Some(first.path.clone());
+                    located.line = Some(first.error.line);
+                }
+                break;
+            }
+            Some(LoadError::Config(config)) => Some(config),
+            _ => cause.downcast_ref::<ConfigError>(),
+        };
+        if let Some(config) = config {
+            located.file = Some(config.file.clone());
+            break;
+        }
+    }
+    located
 }
 
 /// Loads a snapshot and builds its graph for [`analyze`]: every migration is parsed for the
