@@ -1105,6 +1105,98 @@ mod tests {
         assert!(graph.problems.is_empty(), "{:?}", graph.problems);
     }
 
+    fn leaves_and_notes(files: &[(&str, &str)]) -> (Vec<LeafConflict>, Vec<String>, Graph) {
+        let graph = Graph::build(&Tree::new(files).project());
+        let notes = graph.notes.iter().map(|n| n.message.clone()).collect();
+        (graph.conflicts(), notes, graph)
+    }
+
+    /// An unknown `run_before` can give only its own migration a child; an unknown `replaces`
+    /// can remove any leaf; neither is a problem.
+    #[test]
+    fn unknown_run_before_and_replaces_make_leaves_doubtful() {
+        let initial = migration("[]", "[]");
+        let child = migration("[]", r#"[("a", "0001_initial")]"#);
+        let with_run_before = format!("{child}    run_before = helper()\n");
+        let (conflicts, notes, graph) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &with_run_before),
+            ("a/migrations/0002_y.py", &child),
+        ]);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert!(
+            notes.iter().any(|n| n.contains("may be what joins them")),
+            "{notes:?}"
+        );
+        // With a third leaf beyond its reach, the other two still conflict.
+        let (conflicts, notes, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &with_run_before),
+            ("a/migrations/0002_y.py", &child),
+            ("a/migrations/0002_z.py", &child),
+        ]);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].leaves, ["0002_y", "0002_z"]);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("0002_x of a may not be a leaf")),
+            "{notes:?}"
+        );
+        let replaced = migration("helper()", r#"[("a", "0001_initial")]"#);
+        let (conflicts, _, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &replaced),
+            ("a/migrations/0002_y.py", &child),
+            ("a/migrations/0002_z.py", &child),
+        ]);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
+
+    /// An unknown dependency cannot join leaves it comes before, nor reach into another app.
+    #[test]
+    fn unknown_dependencies_join_only_what_they_could_reach() {
+        let initial = migration("[]", "[]");
+        let unknown = migration("[]", "helper()");
+        let child = |parent: &str| migration("[]", &format!(r#"[("a", "{parent}")]"#));
+        let (conflicts, _, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_read_by_helper.py", &unknown),
+            ("a/migrations/0003_x.py", &child("0002_read_by_helper")),
+            ("a/migrations/0003_y.py", &child("0002_read_by_helper")),
+            ("b/migrations/0001_initial.py", &unknown),
+        ]);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        // 0001_initial only looks like a leaf: the unknown entry may depend on it.
+        assert_eq!(conflicts[0].leaves, ["0003_x", "0003_y"]);
+    }
+
+    /// django-swapper's dependency names `app.Model` unless its setting is configured; a
+    /// swappable setting nothing configures is a note, never a problem.
+    #[test]
+    fn swapper_dependencies_default_to_their_model() {
+        let swapped = migration("[]", r#"[swapper.dependency("b", "Thing")]"#);
+        let (_, notes, graph) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &swapped),
+            ("b/migrations/0001_initial.py", &migration("[]", "[]")),
+        ]);
+        assert_eq!(
+            graph.parents(&Key::new("a", "0001_initial")),
+            [&Key::new("b", "0001_initial")]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let unset = migration(
+            "[]",
+            "[migrations.swappable_dependency(settings.THING_MODEL)]",
+        );
+        let (conflicts, notes, graph) =
+            leaves_and_notes(&[("a/migrations/0001_initial.py", &unset)]);
+        assert!(conflicts.is_empty() && graph.problems.is_empty());
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("THING_MODEL"), "{notes:?}");
+    }
+
     /// The last bytes of a string hash as the zero-padded word they always have, so that
     /// hash-ordered sets keep their order.
     #[test]
