@@ -167,6 +167,28 @@ fn could_not_run_prints_json_and_annotations_for_scripts() {
     let out = run_migmerge(&["check"], dir.path());
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(2), ""));
 
+    // Bad arguments too, whichever way the format is spelled.
+    for args in [
+        &["check", "--format", "json", "--no-such-flag"][..],
+        &["check", "--no-such-flag", "--format=json"],
+    ] {
+        let out = run_migmerge(args, dir.path());
+        assert_eq!(out.status.code(), Some(2));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--no-such-flag"), "{json}");
+        assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
+    }
+    let out = run_migmerge(&["check", "--format", "github", "--rev"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).starts_with("::error title="),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_migmerge(&["graph", "--format", "json", "--no-such-flag"], dir.path());
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(2), ""));
+
     // Without a file to blame, the object has the message only.
     let out = run_migmerge(&["check", "--format", "json", "no/such/dir"], dir.path());
     assert_eq!(out.status.code(), Some(2));

@@ -55,11 +55,42 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
 /// What `check` prints on stdout when it could not run, for the formats scripts read: one JSON
 /// object, or one annotation. `None` for human output, which only goes to stderr.
 pub fn error_output(args: &CheckArgs, error: &anyhow::Error) -> Option<String> {
-    let located = locate(error);
-    match args.format {
+    render_error(args.format, &locate(error))
+}
+
+/// [`error_output`] for a command line clap refused (`args` as the process got them, program
+/// name first): when it is a `check` that asks for JSON or annotations, the refusal in that
+/// form.
+pub fn argument_error_output(args: &[String], message: &str) -> Option<String> {
+    // No option of migmerge's own comes before the subcommand.
+    if args.iter().skip(1).find(|arg| !arg.starts_with('-'))? != "check" {
+        return None;
+    }
+    let mut format = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = match arg.strip_prefix("--format=") {
+            Some(value) => Some(value),
+            None if arg == "--format" => rest.next().map(String::as_str),
+            None => None,
+        };
+        if let Some(value) = value {
+            format = <CheckFormat as clap::ValueEnum>::from_str(value, false).ok();
+        }
+    }
+    let error = CheckError {
+        message: message.trim_end().to_owned(),
+        file: None,
+        line: None,
+    };
+    render_error(format?, &error)
+}
+
+fn render_error(format: CheckFormat, error: &CheckError) -> Option<String> {
+    match format {
         CheckFormat::Human => None,
-        CheckFormat::Json => Some(report::check_error_json(&located) + "\n"),
-        CheckFormat::Github => Some(report::check_error_github(&located)),
+        CheckFormat::Json => Some(report::check_error_json(error) + "\n"),
+        CheckFormat::Github => Some(report::check_error_github(error)),
     }
 }
 
