@@ -22,7 +22,7 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 
 use crate::config::Config;
 use crate::migration::{Entry, ListAttr, Reference};
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::{Note, NoteKind, Problem, ProblemKind};
 use crate::project::{MigrationFile, Project};
 
 /// `(app_label, migration_name)`, Django's node key.
@@ -178,7 +178,12 @@ pub struct Graph {
     /// leaves they leave behind are artifacts (a chain hanging from a missing parent looks like
     /// a second branch), so such apps are reported through their problems, not as conflicts.
     unsettled_apps: BTreeSet<String>,
+    /// Per app, the leaves that a value left unknown could give a same-app child (see
+    /// [`Builder::explain_leaves`]): never part of a conflict, and a note says why.
+    doubtful_leaves: BTreeMap<String, BTreeSet<String>>,
     pub problems: Vec<Problem>,
+    /// What could not be read statically: never a conflict or a problem by itself.
+    pub notes: Vec<Note>,
 }
 
 /// An app with more than one leaf: what Django calls conflicting migrations.
@@ -205,12 +210,15 @@ impl Graph {
                 index: HashTable::with_capacity(nodes),
                 local_apps: project.apps.iter().map(|a| a.label.clone()).collect(),
                 unsettled_apps: BTreeSet::new(),
+                doubtful_leaves: BTreeMap::new(),
                 problems: Vec::new(),
+                notes: Vec::new(),
             },
             project,
             file_nodes: Vec::with_capacity(files),
             ends_cache: HashMap::default(),
             app_nodes: None,
+            unknowns: BTreeMap::new(),
         };
         builder.add_nodes();
         let later = builder.add_internal_dependencies();
@@ -219,6 +227,7 @@ impl Graph {
         builder.report_missing();
         builder.report_cycles();
         builder.report_max_migration();
+        builder.explain_leaves();
         builder.graph
     }
 
@@ -339,14 +348,23 @@ impl Graph {
         leaves
     }
 
-    /// Apps with more than one leaf, by label.
+    /// Apps with more than one leaf, by label. Leaves that something left unknown could
+    /// join to the others do not count.
     pub fn conflicts(&self) -> Vec<LeafConflict> {
         self.leaves()
             .into_iter()
-            .filter(|(app, leaves)| leaves.len() > 1 && !self.unsettled_apps.contains(*app))
-            .map(|(app, leaves)| LeafConflict {
-                app: app.to_owned(),
-                leaves: leaves.into_iter().map(str::to_owned).collect(),
+            .filter(|(app, _)| !self.unsettled_apps.contains(*app))
+            .filter_map(|(app, leaves)| {
+                let doubtful = self.doubtful_leaves.get(app);
+                let leaves: Vec<String> = leaves
+                    .into_iter()
+                    .filter(|leaf| !doubtful.is_some_and(|d| d.contains(*leaf)))
+                    .map(str::to_owned)
+                    .collect();
+                (leaves.len() > 1).then(|| LeafConflict {
+                    app: app.to_owned(),
+                    leaves,
+                })
             })
             .collect()
     }
@@ -398,6 +416,26 @@ struct Builder<'p> {
     /// `__latest__` lookup scans one app, not the whole graph. Gathered at the first such
     /// lookup, as many projects make none, and kept up to date from then on.
     app_nodes: Option<AppNodes>,
+    /// Per app, its files holding something unknown in a list attribute, and in which.
+    unknowns: BTreeMap<&'p str, Vec<(usize, UnknownIn)>>,
+}
+
+/// Which list attribute of a migration holds an unknown value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum UnknownIn {
+    Dependencies,
+    RunBefore,
+    Replaces,
+}
+
+impl UnknownIn {
+    fn attr_name(self) -> &'static str {
+        match self {
+            UnknownIn::Dependencies => "dependencies",
+            UnknownIn::RunBefore => "run_before",
+            UnknownIn::Replaces => "replaces",
+        }
+    }
 }
 
 /// Node indices by app label.
@@ -478,43 +516,137 @@ impl<'p> Builder<'p> {
         }
     }
 
-    /// Reports what a list attribute names that cannot be known without running the code: the
-    /// list itself when it is not a literal, or an entry of it.
-    fn report_unknown_references(&mut self, origin: usize, attr_name: &str, attr: &ListAttr) {
-        let config = &self.project.config;
-        let path = &self.project.migrations[origin].path;
-        let problems = &mut self.graph.problems;
-        match attr {
-            ListAttr::Absent => {}
-            ListAttr::Unknown { line, .. } => problems.push(
-                Problem::new(
-                    ProblemKind::NotLiteral,
+    /// Notes what a list attribute holds that cannot be known without running the code: the
+    /// value itself, or entries of it, or a swappable setting nothing configures. Unknown
+    /// values (not swappable settings, which only ever name another app's first migration or
+    /// nothing within the app) make the app's leaves uncertain.
+    fn note_unknown_references(&mut self, origin: usize, which: UnknownIn, attr: &'p ListAttr) {
+        let file = &self.project.migrations[origin];
+        let attr_name = which.attr_name();
+        let mut uncertain = false;
+        let mut notes = Vec::new();
+        if let ListAttr::Unknown { line, text } = attr {
+            uncertain = true;
+            notes.push((
+                *line,
+                format!(
+                    "`{attr_name}` of {}.{} is `{}`, which cannot be read without running the code",
+                    file.app,
+                    file.name,
+                    shorten(text)
+                ),
+            ));
+        }
+        for Entry {
+            reference, line, ..
+        } in attr.entries()
+        {
+            let message = match reference {
+                // A literal pair always names a key.
+                Reference::Literal { .. } => continue,
+                // Set nowhere migmerge reads: the project model notes it once per setting (the
+                // app it points to is unknown), and an unknown never fails a check.
+                Reference::Swappable { .. } => continue,
+                Reference::Unknown { text } => {
+                    uncertain = true;
                     format!(
-                        "`{attr_name}` is not a literal list, so the migrations it names cannot be known without running the code"
-                    ),
-                )
-                .at(path, Some(*line)),
-            ),
-            ListAttr::Literal { entries, .. } => {
-                for Entry { reference, line, .. } in entries {
-                    if reference_key(config, reference).is_some() {
-                        continue;
+                        "`{attr_name}` of {}.{} holds `{}`, which cannot be read without running the code",
+                        file.app,
+                        file.name,
+                        shorten(text)
+                    )
+                }
+            };
+            notes.push((*line, message));
+        }
+        for (line, message) in notes {
+            self.graph.notes.push(
+                Note::new(NoteKind::Unknown, message)
+                    .for_app(&file.app)
+                    .at(&file.path, Some(line)),
+            );
+        }
+        if uncertain {
+            self.unknowns
+                .entry(file.app.as_str())
+                .or_default()
+                .push((origin, which));
+        }
+    }
+
+    /// Leaves of apps with several where what was left unknown could be what joins them: an
+    /// unknown `dependencies` entry of migration M may make any leaf M does not come before a
+    /// parent of M; an unknown `run_before` of a leaf may give it a child; an unknown
+    /// `replaces` may replace any of them. Such leaves are doubtful: left out of the app's
+    /// conflict (a false alarm costs more than a miss), so that the app conflicts only when
+    /// two leaves are beyond the reach of every unknown, and a note says so.
+    fn explain_leaves(&mut self) {
+        if self.unknowns.is_empty() {
+            return;
+        }
+        let leaves = self.graph.leaves();
+        let mut doubtful_leaves = Vec::new();
+        for (app, files) in &self.unknowns {
+            let Some(app_leaves) = leaves.get(app).filter(|l| l.len() > 1) else {
+                continue;
+            };
+            let mut doubtful = BTreeSet::new();
+            let mut cause = files[0];
+            for &leaf in app_leaves {
+                let ancestors = self.graph.ancestors(&Key::new(*app, leaf));
+                let reaching = files.iter().find(|&&(origin, which)| {
+                    let file = &self.project.migrations[origin];
+                    match which {
+                        UnknownIn::Replaces => true,
+                        UnknownIn::RunBefore => file.name == leaf,
+                        // A replaced file's edges went to its squash: it may reach anything.
+                        UnknownIn::Dependencies => match self.graph.find(KeyRef::of(file)) {
+                            None => true,
+                            Some(_) => {
+                                file.name != leaf
+                                    && !ancestors.contains(&Key::new(*app, &file.name))
+                            }
+                        },
                     }
-                    let message = match reference {
-                        // A literal pair always names a key.
-                        Reference::Literal { .. } => continue,
-                        // Set nowhere migmerge reads: the project model notes it (the app
-                        // it points to is unknown), and an unknown never fails a check.
-                        Reference::Swappable { .. } => continue,
-                        Reference::Unknown { text } => {
-                            format!("`{attr_name}` entry `{text}` is not a literal pair")
-                        }
-                    };
-                    problems.push(
-                        Problem::new(ProblemKind::NotLiteral, message).at(path, Some(*line)),
-                    );
+                });
+                if let Some(&found) = reaching {
+                    cause = found;
+                    doubtful.insert(leaf.to_owned());
                 }
             }
+            if doubtful.is_empty() {
+                continue;
+            }
+            let (origin, which) = cause;
+            let file = &self.project.migrations[origin];
+            let left = app_leaves.len() - doubtful.len();
+            let named: Vec<&str> = doubtful.iter().map(String::as_str).collect();
+            let message = if left <= 1 {
+                format!(
+                    "{app} has {} leaves ({}), but the `{}` of {}.{} cannot be read and may be what joins them, so this is not reported as a conflict",
+                    app_leaves.len(),
+                    app_leaves.join(", "),
+                    which.attr_name(),
+                    file.app,
+                    file.name
+                )
+            } else {
+                format!(
+                    "{} of {app} may not be a leaf: the `{}` of {}.{} cannot be read and may depend on it, so the conflict is reported between the other leaves",
+                    named.join(", "),
+                    which.attr_name(),
+                    file.app,
+                    file.name
+                )
+            };
+            let note = Note::new(NoteKind::Unknown, message)
+                .for_app(*app)
+                .at(&file.path, unknown_line(&file.migration, which));
+            doubtful_leaves.push(((*app).to_owned(), doubtful, note));
+        }
+        for (app, doubtful, note) in doubtful_leaves {
+            self.graph.doubtful_leaves.insert(app, doubtful);
+            self.graph.notes.push(note);
         }
     }
 
@@ -526,7 +658,7 @@ impl<'p> Builder<'p> {
         for (origin, file) in project.migrations.iter().enumerate() {
             let me = self.file_nodes[origin];
             let migration = &file.migration;
-            self.report_unknown_references(origin, "dependencies", &migration.dependencies);
+            self.note_unknown_references(origin, UnknownIn::Dependencies, &migration.dependencies);
             let mut cross_app = !matches!(migration.run_before, ListAttr::Absent);
             for (parent, line) in references(&project.config, &migration.dependencies) {
                 if parent.app != file.app {
@@ -563,7 +695,7 @@ impl<'p> Builder<'p> {
                 }
             }
             let run_before = &file.migration.run_before;
-            self.report_unknown_references(origin, "run_before", run_before);
+            self.note_unknown_references(origin, UnknownIn::RunBefore, run_before);
             for (child, line) in references(&project.config, run_before) {
                 if let Some(found) = self.check_key(child, &file.app, origin, line) {
                     self.add_edge(me, found, child.app == file.app);
@@ -634,7 +766,7 @@ impl<'p> Builder<'p> {
         for &origin in files {
             let file = &project.migrations[origin];
             let replaces = &file.migration.replaces;
-            self.report_unknown_references(origin, "replaces", replaces);
+            self.note_unknown_references(origin, UnknownIn::Replaces, replaces);
             let replaced: Vec<KeyRef<'p>> = references(&project.config, replaces)
                 .map(|(key, _)| key)
                 .collect();
@@ -878,7 +1010,7 @@ fn has_edge(g: &StableDiGraph<Node, ()>, parent: NodeIndex, child: NodeIndex) ->
 }
 
 /// The literal keys of a list attribute with their lines; what cannot be known statically is
-/// skipped (see [`Builder::report_unknown_references`]).
+/// skipped (see [`Builder::note_unknown_references`]).
 fn references<'p>(
     config: &'p Config,
     attr: &'p ListAttr,
@@ -897,13 +1029,33 @@ fn reference_key<'p>(config: &'p Config, reference: &'p Reference) -> Option<Key
             app: &app.value,
             name: &name.value,
         }),
-        Reference::Swappable { setting } => {
-            let model = config.swappable_model(setting)?;
+        Reference::Swappable { setting, default } => {
+            let model = config.swappable_model(setting).or(default.as_deref())?;
             let app = model.split_once('.').map_or(model, |(a, _)| a);
             Some(KeyRef { app, name: FIRST })
         }
         Reference::Unknown { .. } => None,
     }
+}
+
+/// The line of the first unknown part of a migration's list attribute.
+fn unknown_line(migration: &crate::migration::Migration, which: UnknownIn) -> Option<u32> {
+    let attr = match which {
+        UnknownIn::Dependencies => &migration.dependencies,
+        UnknownIn::RunBefore => &migration.run_before,
+        UnknownIn::Replaces => &migration.replaces,
+    };
+    attr.unknowns().first().map(|&(_, line)| line)
+}
+
+/// Source text as a note quotes it: one line, at most 60 characters.
+fn shorten(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= 60 {
+        return flat;
+    }
+    let cut: String = flat.chars().take(57).collect();
+    format!("{cut}...")
 }
 
 #[cfg(test)]
@@ -944,6 +1096,98 @@ mod tests {
             .collect();
         assert_eq!(left, ["a.0004_outer"]);
         assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+    }
+
+    fn leaves_and_notes(files: &[(&str, &str)]) -> (Vec<LeafConflict>, Vec<String>, Graph) {
+        let graph = Graph::build(&Tree::new(files).project());
+        let notes = graph.notes.iter().map(|n| n.message.clone()).collect();
+        (graph.conflicts(), notes, graph)
+    }
+
+    /// An unknown `run_before` can give only its own migration a child; an unknown `replaces`
+    /// can remove any leaf; neither is a problem.
+    #[test]
+    fn unknown_run_before_and_replaces_make_leaves_doubtful() {
+        let initial = migration("[]", "[]");
+        let child = migration("[]", r#"[("a", "0001_initial")]"#);
+        let with_run_before = format!("{child}    run_before = helper()\n");
+        let (conflicts, notes, graph) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &with_run_before),
+            ("a/migrations/0002_y.py", &child),
+        ]);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert!(
+            notes.iter().any(|n| n.contains("may be what joins them")),
+            "{notes:?}"
+        );
+        // With a third leaf beyond its reach, the other two still conflict.
+        let (conflicts, notes, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &with_run_before),
+            ("a/migrations/0002_y.py", &child),
+            ("a/migrations/0002_z.py", &child),
+        ]);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].leaves, ["0002_y", "0002_z"]);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("0002_x of a may not be a leaf")),
+            "{notes:?}"
+        );
+        let replaced = migration("helper()", r#"[("a", "0001_initial")]"#);
+        let (conflicts, _, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_x.py", &replaced),
+            ("a/migrations/0002_y.py", &child),
+            ("a/migrations/0002_z.py", &child),
+        ]);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
+
+    /// An unknown dependency cannot join leaves it comes before, nor reach into another app.
+    #[test]
+    fn unknown_dependencies_join_only_what_they_could_reach() {
+        let initial = migration("[]", "[]");
+        let unknown = migration("[]", "helper()");
+        let child = |parent: &str| migration("[]", &format!(r#"[("a", "{parent}")]"#));
+        let (conflicts, _, _) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &initial),
+            ("a/migrations/0002_read_by_helper.py", &unknown),
+            ("a/migrations/0003_x.py", &child("0002_read_by_helper")),
+            ("a/migrations/0003_y.py", &child("0002_read_by_helper")),
+            ("b/migrations/0001_initial.py", &unknown),
+        ]);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        // 0001_initial only looks like a leaf: the unknown entry may depend on it.
+        assert_eq!(conflicts[0].leaves, ["0003_x", "0003_y"]);
+    }
+
+    /// django-swapper's dependency names `app.Model` unless its setting is configured; a
+    /// swappable setting nothing configures is a note, never a problem.
+    #[test]
+    fn swapper_dependencies_default_to_their_model() {
+        let swapped = migration("[]", r#"[swapper.dependency("b", "Thing")]"#);
+        let (_, notes, graph) = leaves_and_notes(&[
+            ("a/migrations/0001_initial.py", &swapped),
+            ("b/migrations/0001_initial.py", &migration("[]", "[]")),
+        ]);
+        assert_eq!(
+            graph.parents(&Key::new("a", "0001_initial")),
+            [&Key::new("b", "0001_initial")]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let unset = migration(
+            "[]",
+            "[migrations.swappable_dependency(settings.THING_MODEL)]",
+        );
+        let (conflicts, notes, graph) =
+            leaves_and_notes(&[("a/migrations/0001_initial.py", &unset)]);
+        assert!(conflicts.is_empty() && graph.problems.is_empty());
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("THING_MODEL"), "{notes:?}");
     }
 
     /// The last bytes of a string hash as the zero-padded word they always have, so that

@@ -10,7 +10,23 @@ use migmerge::commands::{self, ExitStatus};
 fn main() -> ExitCode {
     // First, while this is the only thread: the limits are unsynchronized globals.
     migmerge::source::limit_git_memory();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version are not failures; a refused `check` line still answers a script
+            // that asked for JSON or annotations.
+            if error.use_stderr() {
+                let args: Vec<String> = std::env::args_os()
+                    .map(|arg| arg.to_string_lossy().into_owned())
+                    .collect();
+                let message = error.render().to_string();
+                if let Some(text) = commands::check::argument_error_output(&args, &message) {
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                }
+            }
+            error.exit()
+        }
+    };
     let result = match &cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Graph(args) => commands::graph::run(args),
@@ -41,6 +57,15 @@ fn main() -> ExitCode {
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("migmerge: error: {error:#}");
+            }
+            // Scripts that read `check`'s JSON or annotations get the failure in that form too.
+            if let Command::Check(args) = &cli.command
+                && let Some(text) = commands::check::error_output(args, &error)
+            {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush());
             }
             ExitStatus::Error.into()
         }

@@ -20,9 +20,6 @@ pub enum ProblemKind {
     MaxMigration,
     /// A migrations path git could not merge.
     GitConflict,
-    /// A value migmerge must read is not a literal (e.g. `dependencies = BASE + [...]`), so the
-    /// graph around it cannot be known without running the code.
-    NotLiteral,
 }
 
 impl ProblemKind {
@@ -34,7 +31,6 @@ impl ProblemKind {
             ProblemKind::DuplicateLabel => "duplicate-label",
             ProblemKind::MaxMigration => "max-migration",
             ProblemKind::GitConflict => "git-conflict",
-            ProblemKind::NotLiteral => "not-literal",
         }
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::graph::{Graph, Key};
 use crate::overlap::{AppOverlap, Consequence, Severity};
-use crate::problem::Problem;
+use crate::problem::{Note, Problem};
 use crate::project::Project;
 
 /// What `check` found in one snapshot.
@@ -20,6 +20,8 @@ pub struct CheckReport {
     pub migrations: usize,
     pub conflicts: Vec<ConflictReport>,
     pub problems: Vec<Problem>,
+    /// What reading the project skipped or left unknown: never a failure by itself.
+    pub notes: Vec<Note>,
 }
 
 /// One app with more than one leaf.
@@ -55,7 +57,7 @@ impl ConflictReport {
 }
 
 impl CheckReport {
-    /// Whether `check` should fail.
+    /// Whether `check` should fail. Notes never make it fail.
     pub fn is_clean(&self) -> bool {
         self.conflicts.is_empty() && self.problems.is_empty()
     }
@@ -88,6 +90,7 @@ pub fn check_human(report: &CheckReport) -> String {
                 plural(report.apps)
             );
         }
+        render_notes(&mut out, &report.notes);
         return out;
     }
     if !report.conflicts.is_empty() {
@@ -104,14 +107,45 @@ pub fn check_human(report: &CheckReport) -> String {
         render_conflict(&mut out, conflict);
     }
     if !report.problems.is_empty() {
-        let _ = writeln!(out, "\nProblems:");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "Problems:");
         for problem in &report.problems {
             let _ = writeln!(out, "  {}", problem_line(problem));
         }
     }
+    render_notes(&mut out, &report.notes);
     out.push('\n');
     let _ = writeln!(out, "{}", next_step(report));
     out
+}
+
+/// How many notes the human report shows before counting the rest.
+const NOTES_SHOWN: usize = 3;
+
+/// The notes, briefly: a count, the first few, and where to read them all.
+fn render_notes(out: &mut String, notes: &[Note]) {
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nNotes ({}; none of them fails the check):",
+        notes.len()
+    );
+    for note in notes.iter().take(NOTES_SHOWN) {
+        let place = match (&note.file, note.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {place}{}", note.message);
+    }
+    if notes.len() > NOTES_SHOWN {
+        let _ = writeln!(out, "  ... and {} more", notes.len() - NOTES_SHOWN);
+    }
+    let _ = writeln!(out, "  run `migmerge apps` to see how the project was read");
 }
 
 fn plural(count: usize) -> &'static str {
@@ -160,47 +194,21 @@ fn render_conflict(out: &mut String, conflict: &ConflictReport) {
         let _ = writeln!(out, "  branched after {}", conflict.fork.join(", "));
     }
 
-    // The branches side by side, one column each.
     let columns: Vec<Vec<String>> = conflict
         .branches
         .iter()
-        .map(|branch| {
-            let mut lines = vec![match branch.side {
-                Some(side) => format!("{side}: {}", branch.leaf),
-                None => format!("branch of {}", branch.leaf),
-            }];
-            for migration in &branch.migrations {
-                let name = if migration.app == conflict.app {
-                    migration.name.clone()
-                } else {
-                    format!("{}.{}", migration.app, migration.name)
-                };
-                lines.push(name);
-                for op in &migration.operations {
-                    lines.push(format!("  {op}"));
-                }
-            }
-            lines
-        })
+        .map(|branch| branch_lines(branch, &conflict.app))
         .collect();
-    let width = columns
-        .iter()
-        .flatten()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(48);
-    let height = columns.iter().map(Vec::len).max().unwrap_or(0);
-    for row in 0..height {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|col| {
-                let cell = col.get(row).map(String::as_str).unwrap_or("");
-                let cell: String = cell.chars().take(width).collect();
-                format!("{cell:<width$}")
-            })
-            .collect();
-        let _ = writeln!(out, "  | {}", cells.join(" | ").trim_end());
+    if columns.len() > SIDE_BY_SIDE {
+        // Too many to fit side by side: one after another.
+        for lines in &columns {
+            for (i, line) in lines.iter().enumerate() {
+                let indent = if i == 0 { "  " } else { "    " };
+                let _ = writeln!(out, "{indent}{line}");
+            }
+        }
+    } else {
+        render_side_by_side(out, &columns);
     }
 
     let _ = writeln!(
@@ -208,7 +216,7 @@ fn render_conflict(out: &mut String, conflict: &ConflictReport) {
         "  overlap: {}",
         consequence_words(conflict.consequence)
     );
-    for item in &conflict.overlap {
+    for item in conflict.overlap.iter().take(OVERLAP_SHOWN) {
         let what = match (&item.model, &item.field, &item.option) {
             (Some(model), _, Some(option)) => format!("{model} Meta {option}"),
             (Some(model), Some(field), None) => format!("{model}.{field}"),
@@ -243,6 +251,98 @@ fn render_conflict(out: &mut String, conflict: &ConflictReport) {
             "  order: a renumbering applies the moved branch last; models.py is the truth, and `python manage.py makemigrations --check` says whether the result matches it"
         );
     }
+    if conflict.overlap.len() > OVERLAP_SHOWN {
+        let _ = writeln!(
+            out,
+            "    ... and {} more (`--format json` lists them all)",
+            conflict.overlap.len() - OVERLAP_SHOWN
+        );
+    }
+}
+
+/// Up to this many branches are shown side by side; more are listed one after another.
+const SIDE_BY_SIDE: usize = 3;
+/// The widest a side-by-side column gets, in characters.
+const COLUMN_WIDTH: usize = 48;
+/// Operations shown per migration, migrations shown per branch, overlap items shown per app;
+/// the rest are counted.
+const OPERATIONS_SHOWN: usize = 6;
+const MIGRATIONS_SHOWN: usize = 10;
+const OVERLAP_SHOWN: usize = 12;
+
+/// One branch as lines: a heading, then each migration (another app's with its label) and its
+/// operations, indented; long lists cut with a count of the rest.
+fn branch_lines(branch: &crate::overlap::Branch, app: &str) -> Vec<String> {
+    let mut lines = vec![match branch.side {
+        Some(side) => format!("{side}: {}", branch.leaf),
+        None => format!("branch of {}", branch.leaf),
+    }];
+    for migration in branch.migrations.iter().take(MIGRATIONS_SHOWN) {
+        lines.push(if migration.app == app {
+            migration.name.clone()
+        } else {
+            format!("{}.{}", migration.app, migration.name)
+        });
+        for op in migration.operations.iter().take(OPERATIONS_SHOWN) {
+            lines.push(format!("  {op}"));
+        }
+        if migration.operations.len() > OPERATIONS_SHOWN {
+            let more = migration.operations.len() - OPERATIONS_SHOWN;
+            lines.push(format!("  ... and {more} more"));
+        }
+    }
+    if branch.migrations.len() > MIGRATIONS_SHOWN {
+        let more = branch.migrations.len() - MIGRATIONS_SHOWN;
+        lines.push(format!("... and {more} more migration{}", plural(more)));
+    }
+    lines
+}
+
+/// Columns side by side, each cell cut to the column width at a word boundary.
+fn render_side_by_side(out: &mut String, columns: &[Vec<String>]) {
+    let width = columns
+        .iter()
+        .flatten()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(COLUMN_WIDTH);
+    let height = columns.iter().map(Vec::len).max().unwrap_or(0);
+    for row in 0..height {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|col| {
+                let cell = fit(col.get(row).map(String::as_str).unwrap_or(""), width);
+                format!("{cell:<width$}")
+            })
+            .collect();
+        let _ = writeln!(out, "  | {}", cells.join(" | ").trim_end());
+    }
+}
+
+/// `text` in at most `width` characters: whole when it fits, else cut after the last word that
+/// fits (a single overlong word is cut where it must be), with "..." to say so. Leading
+/// indentation is kept.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    const ELLIPSIS: &str = "...";
+    let room = width.saturating_sub(ELLIPSIS.len());
+    let head: String = text.chars().take(room).collect();
+    let indent = head.len() - head.trim_start().len();
+    // The cut falls at a space when the character after the kept ones is a space or the kept
+    // ones contain one past the indentation.
+    let next_is_space = text.chars().nth(room).is_some_and(char::is_whitespace);
+    let kept = if next_is_space {
+        head.as_str()
+    } else {
+        match head[indent..].rfind(char::is_whitespace) {
+            Some(at) => &head[..indent + at],
+            None => head.as_str(),
+        }
+    };
+    format!("{}{ELLIPSIS}", kept.trim_end())
 }
 
 fn consequence_words(consequence: Consequence) -> &'static str {
@@ -325,6 +425,49 @@ pub fn check_github(report: &CheckReport) -> String {
     out
 }
 
+/// Why `check` could not run, located where it can be: what `--format json` prints instead of
+/// a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    pub message: String,
+    /// Root-relative path of the file at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line in `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// `{"error": {"message": ..., "file": ..., "line": ...}}`, one line.
+pub fn check_error_json(error: &CheckError) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        error: &'a CheckError,
+    }
+    serde_json::to_string(&Out { error })
+        .unwrap_or_else(|e| format!("{{\"error\": {{\"message\": {:?}}}}}", e.to_string()))
+}
+
+/// One `::error` annotation, on the file and line when known.
+pub fn check_error_github(error: &CheckError) -> String {
+    let mut props = Vec::new();
+    if let Some(file) = &error.file {
+        props.push(format!("file={}", escape_property(file)));
+    }
+    if let Some(line) = error.line {
+        props.push(format!("line={line}"));
+    }
+    props.push(format!(
+        "title={}",
+        escape_property("migmerge could not run")
+    ));
+    format!(
+        "::error {}::{}\n",
+        props.join(","),
+        escape_data(&error.message)
+    )
+}
+
 /// GitHub's escaping for a workflow command's message.
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
@@ -352,6 +495,7 @@ pub fn graph_json(project: &Project, graph: &Graph, app: Option<&str>) -> String
         external: Vec<&'a Key>,
         leaves: std::collections::BTreeMap<&'a str, Vec<&'a str>>,
         problems: &'a [Problem],
+        notes: &'a [Note],
     }
     let keep = |a: &str| app.is_none_or(|wanted| wanted == a);
     let nodes = graph
@@ -374,6 +518,7 @@ pub fn graph_json(project: &Project, graph: &Graph, app: Option<&str>) -> String
             .filter(|(a, _)| keep(a))
             .collect(),
         problems: &graph.problems,
+        notes: &graph.notes,
     };
     serde_json::to_string_pretty(&out).unwrap_or_default()
 }
@@ -459,4 +604,193 @@ pub fn graph_dot(graph: &Graph, app: Option<&str>) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::overlap::{Branch, BranchMigration, OverlapItem};
+    use crate::problem::ProblemKind;
+
+    fn migration(name: &str, operations: &[&str]) -> BranchMigration {
+        BranchMigration {
+            app: "users".into(),
+            name: name.into(),
+            path: format!("users/migrations/{name}.py"),
+            operations: operations.iter().map(|&op| op.to_owned()).collect(),
+        }
+    }
+
+    fn conflict(branches: Vec<Branch>, overlap: Vec<OverlapItem>) -> ConflictReport {
+        let mut leaves: Vec<String> = branches.iter().map(|b| b.leaf.clone()).collect();
+        leaves.sort();
+        ConflictReport {
+            app: "users".into(),
+            leaves,
+            severity: Severity::Caution,
+            consequence: Consequence::Caution,
+            merge_applies_last: None,
+            fork: vec!["0004_profile".into()],
+            branches,
+            overlap,
+        }
+    }
+
+    fn branch(leaf: &str, operations: &[&str]) -> Branch {
+        Branch {
+            leaf: leaf.into(),
+            side: None,
+            migrations: vec![migration(leaf, operations)],
+        }
+    }
+
+    #[test]
+    fn more_than_three_branches_are_listed_one_after_another() {
+        let branches = ["0005_a", "0005_b", "0005_c", "0005_d"]
+            .iter()
+            .map(|leaf| branch(leaf, &[&format!("Add field {} to user", &leaf[5..])]))
+            .collect();
+        assert_eq!(
+            conflict_human(&conflict(branches, Vec::new())),
+            "users: 4 leaves: 0005_a, 0005_b, 0005_c, 0005_d
+  branched after 0004_profile
+  branch of 0005_a
+    0005_a
+      Add field a to user
+  branch of 0005_b
+    0005_b
+      Add field b to user
+  branch of 0005_c
+    0005_c
+      Add field c to user
+  branch of 0005_d
+    0005_d
+      Add field d to user
+  overlap: caution (same models, different fields, or code that cannot be read statically)
+"
+        );
+    }
+
+    #[test]
+    fn long_lists_are_cut_with_a_count() {
+        let many_ops: Vec<String> = (1..=9).map(|i| format!("Add field f{i} to user")).collect();
+        let many_ops: Vec<&str> = many_ops.iter().map(String::as_str).collect();
+        let long = Branch {
+            leaf: "0016_last".into(),
+            side: Some("theirs"),
+            migrations: (5..=16)
+                .map(|n| migration(&format!("{n:04}_m"), if n == 5 { &many_ops } else { &[] }))
+                .collect(),
+        };
+        let short = Branch {
+            side: Some("ours"),
+            ..branch(
+                "0005_short",
+                &["Alter field email on user: max_length 254 to 320, and a long tail"],
+            )
+        };
+        let item = |n: usize| OverlapItem {
+            model: Some("user".into()),
+            field: Some(format!("f{n}")),
+            option: None,
+            severity: Severity::Caution,
+            consequence: Consequence::Caution,
+            ours: String::new(),
+            theirs: format!("Add field f{n} to user (0005_m)"),
+            leaves: ["0005_short".into(), "0016_last".into()],
+            summary: format!("Add field f{n} to user"),
+            differences: Vec::new(),
+            definitions: None,
+        };
+        let report = conflict(vec![short, long], (1..=14).map(item).collect());
+        let text = conflict_human(&report);
+        let expected_table =
+            "  | ours: 0005_short                                 | theirs: 0016_last
+  | 0005_short                                       | 0005_m
+  |   Alter field email on user: max_length 254...   |   Add field f1 to user
+  |                                                  |   Add field f2 to user
+  |                                                  |   Add field f3 to user
+  |                                                  |   Add field f4 to user
+  |                                                  |   Add field f5 to user
+  |                                                  |   Add field f6 to user
+  |                                                  |   ... and 3 more
+  |                                                  | 0006_m
+  |                                                  | 0007_m
+  |                                                  | 0008_m
+  |                                                  | 0009_m
+  |                                                  | 0010_m
+  |                                                  | 0011_m
+  |                                                  | 0012_m
+  |                                                  | 0013_m
+  |                                                  | 0014_m
+  |                                                  | ... and 2 more migrations
+";
+        assert!(text.contains(expected_table), "{text}");
+        assert!(text.contains("      0016_last: Add field f12 to user (0005_m)\n    ... and 2 more (`--format json` lists them all)\n"), "{text}");
+        assert!(!text.contains("f13"), "{text}");
+    }
+
+    #[test]
+    fn cells_are_cut_at_word_boundaries() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("Alter field email on user", 16), "Alter field...");
+        // The kept words end exactly where a space follows.
+        assert_eq!(fit("Alter field email", 14), "Alter field...");
+        // One overlong word is cut where it must be; indentation is no word break.
+        assert_eq!(fit("  Supercalifragilistic", 10), "  Super...");
+        assert_eq!(fit("  Add field café_größe to user", 22), "  Add field...");
+        assert!(fit("x".repeat(100).as_str(), 48).chars().count() <= 48);
+    }
+
+    #[test]
+    fn problems_alone_start_the_report() {
+        let report = CheckReport {
+            source: "the work tree at .".into(),
+            apps: 1,
+            migrations: 2,
+            conflicts: Vec::new(),
+            problems: vec![
+                Problem::new(
+                    ProblemKind::Dangling,
+                    "users.0002 refers to users.0001_gone",
+                )
+                .at("users/migrations/0002_x.py", Some(7)),
+            ],
+            notes: Vec::new(),
+        };
+        let text = check_human(&report);
+        assert!(
+            text.starts_with("Problems:\n  users/migrations/0002_x.py:7: [dangling]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn notes_are_counted_and_the_first_few_shown() {
+        let notes: Vec<Note> = (1..=5)
+            .map(|i| {
+                Note::new(crate::problem::NoteKind::Unknown, format!("note {i}"))
+                    .at("a/migrations/0001_x.py", Some(i))
+            })
+            .collect();
+        let report = CheckReport {
+            source: "the work tree at .".into(),
+            apps: 1,
+            migrations: 1,
+            conflicts: Vec::new(),
+            problems: Vec::new(),
+            notes,
+        };
+        let text = check_human(&report);
+        assert!(text.starts_with("No migration conflicts"), "{text}");
+        assert!(
+            text.ends_with("\nNotes (5; none of them fails the check):\n  a/migrations/0001_x.py:1: note 1\n  a/migrations/0001_x.py:2: note 2\n  a/migrations/0001_x.py:3: note 3\n  ... and 2 more\n  run `migmerge apps` to see how the project was read\n"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&check_json(&report)).unwrap();
+        assert_eq!(
+            json["notes"][0],
+            serde_json::json!({"kind": "unknown", "app": null, "file": "a/migrations/0001_x.py", "line": 1, "message": "note 1"})
+        );
+    }
 }

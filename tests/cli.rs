@@ -129,6 +129,75 @@ fn syntax_error_exits_two_naming_file_and_line() {
 }
 
 #[test]
+fn could_not_run_prints_json_and_annotations_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    app(dir.path());
+    write(
+        dir.path(),
+        "users/migrations/0002_broken.py",
+        "from django.db import migrations\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"users\", \"0001_initial\"\n",
+    );
+    let out = run_migmerge(&["check", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    let error = &json["error"];
+    assert_eq!(error["file"], "users/migrations/0002_broken.py", "{json}");
+    assert_eq!(error["line"], 5, "{json}");
+    assert!(
+        error["message"].as_str().unwrap().contains("syntax error"),
+        "{json}"
+    );
+    // People still read the error where they always did.
+    assert!(
+        stderr(&out).contains("0002_broken.py:5:"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run_migmerge(&["check", "--format", "github"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let annotation = stdout(&out);
+    assert!(
+        annotation.starts_with("::error file=users/migrations/0002_broken.py,line=5,"),
+        "{annotation}"
+    );
+    assert_eq!(annotation.lines().count(), 1, "{annotation}");
+
+    // Human output stays on stderr alone.
+    let out = run_migmerge(&["check"], dir.path());
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(2), ""));
+
+    // Bad arguments too, whichever way the format is spelled.
+    for args in [
+        &["check", "--format", "json", "--no-such-flag"][..],
+        &["check", "--no-such-flag", "--format=json"],
+    ] {
+        let out = run_migmerge(args, dir.path());
+        assert_eq!(out.status.code(), Some(2));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--no-such-flag"), "{json}");
+        assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
+    }
+    let out = run_migmerge(&["check", "--format", "github", "--rev"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).starts_with("::error title="),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_migmerge(&["graph", "--format", "json", "--no-such-flag"], dir.path());
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(2), ""));
+
+    // Without a file to blame, the object has the message only.
+    let out = run_migmerge(&["check", "--format", "json", "no/such/dir"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    assert!(json["error"]["message"].is_string(), "{json}");
+    assert!(json["error"].get("file").is_none(), "{json}");
+}
+
+#[test]
 fn conflict_markers_exit_two_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
     app(dir.path());

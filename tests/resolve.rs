@@ -244,6 +244,8 @@ story_tests! {
     odd_formatting_merge: "renumber_odd_formatting", "merge";
     odd_formatting_renumber: "renumber_odd_formatting", "renumber";
     squash_on_unpublished_side_merge: "squash_on_unpublished_side", "merge";
+    module_level_dependencies_merge: "renumber_module_level_dependencies", "merge";
+    module_level_dependencies_renumber: "renumber_module_level_dependencies", "renumber";
 }
 
 #[test]
@@ -569,6 +571,12 @@ fn renumber_keeps_odd_formatting_byte_for_byte() {
     // CRLF, single quotes, comments inside the dependency lists, a trailing comma, a tuple:
     // only the names change.
     renumber_matches_expected("renumber_odd_formatting");
+}
+
+#[test]
+fn renumber_rewrites_module_level_dependencies_where_they_are_written() {
+    // A list extended under a setting and a name bound to a pair, both outside the class.
+    renumber_matches_expected("renumber_module_level_dependencies");
 }
 
 #[test]

@@ -6,11 +6,12 @@ use anyhow::Result;
 
 use crate::cli::{CheckArgs, CheckFormat, SourceArgs};
 use crate::commands::{ExitStatus, Outcome};
+use crate::config::ConfigError;
 use crate::graph::{Graph, Key, NodeKind};
 use crate::migration::Detail;
 use crate::overlap;
 use crate::project::{self, LoadError, Project};
-use crate::report::{self, CheckReport, ConflictReport};
+use crate::report::{self, CheckError, CheckReport, ConflictReport};
 use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
@@ -26,7 +27,6 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // Our side is looked up only for a conflict: a clean check never opens the repository,
     // and the revision is opened once however many apps conflict.
     let ours: OnceCell<Option<GitRevision>> = OnceCell::new();
-    let uncertain = !project.notes.is_empty();
     let report = analyze(&project, &graph, source.describe(), |paths| {
         let revision = ours.get_or_init(|| {
             ours_revision(&args.source)
@@ -40,7 +40,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // binary, `demo`), so nothing accumulates.
     std::mem::forget((project, graph));
     let stdout = match args.format {
-        CheckFormat::Human => report::check_human(&report) + &uncertain_hint(uncertain),
+        CheckFormat::Human => report::check_human(&report),
         CheckFormat::Json => report::check_json(&report) + "\n",
         CheckFormat::Github => report::check_github(&report),
     };
@@ -52,16 +52,73 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     Ok(Outcome { stdout, status })
 }
 
-/// One line pointing to `migmerge apps` when reading the project left notes (packages
-/// skipped, values unknown, sources that disagreed): the model behind the verdict is worth a
-/// look.
-fn uncertain_hint(uncertain: bool) -> String {
-    if uncertain {
-        "Reading the project left notes; `migmerge apps` shows each app's label and where it came from.\n"
-            .to_owned()
-    } else {
-        String::new()
+/// What `check` prints on stdout when it could not run, for the formats scripts read: one JSON
+/// object, or one annotation. `None` for human output, which only goes to stderr.
+pub fn error_output(args: &CheckArgs, error: &anyhow::Error) -> Option<String> {
+    render_error(args.format, &locate(error))
+}
+
+/// [`error_output`] for a command line clap refused (`args` as the process got them, program
+/// name first): when it is a `check` that asks for JSON or annotations, the refusal in that
+/// form.
+pub fn argument_error_output(args: &[String], message: &str) -> Option<String> {
+    // No option of migmerge's own comes before the subcommand.
+    if args.iter().skip(1).find(|arg| !arg.starts_with('-'))? != "check" {
+        return None;
     }
+    let mut format = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = match arg.strip_prefix("--format=") {
+            Some(value) => Some(value),
+            None if arg == "--format" => rest.next().map(String::as_str),
+            None => None,
+        };
+        if let Some(value) = value {
+            format = <CheckFormat as clap::ValueEnum>::from_str(value, false).ok();
+        }
+    }
+    let error = CheckError {
+        message: message.trim_end().to_owned(),
+        file: None,
+        line: None,
+    };
+    render_error(format?, &error)
+}
+
+fn render_error(format: CheckFormat, error: &CheckError) -> Option<String> {
+    match format {
+        CheckFormat::Human => None,
+        CheckFormat::Json => Some(report::check_error_json(error) + "\n"),
+        CheckFormat::Github => Some(report::check_error_github(error)),
+    }
+}
+
+/// The error's message, with the file and line it names when one of its causes knows them.
+fn locate(error: &anyhow::Error) -> CheckError {
+    let mut located = CheckError {
+        message: format!("{error:#}"),
+        file: None,
+        line: None,
+    };
+    for cause in error.chain() {
+        let config = match cause.downcast_ref::<LoadError>() {
+            Some(LoadError::Parse(files)) => {
+                if let Some(first) = files.first() {
+                    located.file = Some(first.path.clone());
+                    located.line = Some(first.error.line);
+                }
+                break;
+            }
+            Some(LoadError::Config(config)) => Some(config),
+            _ => cause.downcast_ref::<ConfigError>(),
+        };
+        if let Some(config) = config {
+            located.file = Some(config.file.clone());
+            break;
+        }
+    }
+    located
 }
 
 /// Loads a snapshot and builds its graph for [`analyze`]: every migration is parsed for the
@@ -163,12 +220,15 @@ pub fn analyze(
     }
     let mut problems = project.problems.clone();
     problems.extend(graph.problems.iter().cloned());
+    let mut notes = project.notes.clone();
+    notes.extend(graph.notes.iter().cloned());
     CheckReport {
         source,
         apps: project.apps.len(),
         migrations: project.migrations.len(),
         conflicts,
         problems,
+        notes,
     }
 }
 

@@ -58,8 +58,14 @@ pub struct StrLit {
 pub enum Reference {
     /// A literal pair such as `("users", "0004_profile")` or `["users", "__first__"]`.
     Literal { app: StrLit, name: StrLit },
-    /// `migrations.swappable_dependency(settings.AUTH_USER_MODEL)`: the setting's name.
-    Swappable { setting: String },
+    /// `migrations.swappable_dependency(settings.AUTH_USER_MODEL)`: the setting's name; or
+    /// django-swapper's `swapper.dependency("app", "Model")`, which reads the setting
+    /// `APP_MODEL_MODEL` and, when it is not set, names `app.Model` itself (`default`).
+    Swappable {
+        setting: String,
+        /// The `"app_label.ModelName"` the dependency names when the setting is not set.
+        default: Option<String>,
+    },
     /// Anything else (a variable, a call, a computed tuple): kept, never guessed.
     Unknown { text: String },
 }
@@ -86,16 +92,39 @@ pub enum ListAttr {
         span: Span,
         line: u32,
     },
+    /// Built in code the parser could follow (names bound to literal lists, `+`, `.append`,
+    /// `.extend`, `+=`, both branches of a conditional): every entry it may hold, each with the
+    /// span where it is written (possibly outside the class, in a module-level list). Parts
+    /// that could not be followed are [`Reference::Unknown`] entries. There is no single
+    /// list literal to append to, so nothing may be inserted into it.
+    Computed { entries: Vec<Entry>, line: u32 },
     /// Assigned something that is not a literal list or tuple.
     Unknown { text: String, line: u32 },
 }
 
 impl ListAttr {
-    /// The literal entries (none when absent or not a literal).
+    /// The entries read (none when absent or wholly unknown); some may be
+    /// [`Reference::Unknown`].
     pub fn entries(&self) -> &[Entry] {
         match self {
-            ListAttr::Literal { entries, .. } => entries,
+            ListAttr::Literal { entries, .. } | ListAttr::Computed { entries, .. } => entries,
             _ => &[],
+        }
+    }
+
+    /// What could not be read, as `(source text, line)`: the whole value when it is unknown,
+    /// else each unknown entry.
+    pub fn unknowns(&self) -> Vec<(&str, u32)> {
+        match self {
+            ListAttr::Unknown { text, line } => vec![(text.as_str(), *line)],
+            _ => self
+                .entries()
+                .iter()
+                .filter_map(|entry| match &entry.reference {
+                    Reference::Unknown { text } => Some((text.as_str(), entry.line)),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `initial`; what `operations` says is read by the [`operations`] submodule.
 
 mod deploy;
+mod evaluate;
 mod operations;
 pub(super) mod prescan;
 
@@ -156,10 +157,9 @@ fn parse_scanned(
     let parsed =
         parse_module(skimmed.as_deref().unwrap_or(text)).map_err(|err| syntax_error(text, &err))?;
     let src = Source::new(text, detail);
+    let module = &parsed.syntax().body;
     // As in Python, a later definition of the class replaces an earlier one.
-    let class = parsed
-        .syntax()
-        .body
+    let class = module
         .iter()
         .rev()
         .find_map(|stmt| match stmt {
@@ -167,7 +167,7 @@ fn parse_scanned(
             _ => None,
         })
         .ok_or_else(|| error_at_start("no `Migration` class"))?;
-    let mut migration = read_class(&src, class)?;
+    let mut migration = read_class(&src, module, class)?;
     migration.deploy = deploy::read(&src, &parsed.syntax().body, class)?;
     Ok(migration)
 }
@@ -198,9 +198,20 @@ fn blank(text: &str, ranges: &[std::ops::Range<usize>]) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-fn read_class(src: &Source<'_>, class: &StmtClassDef) -> Result<Migration, ParseError> {
+/// Reads `class`, one of the top-level statements of `module`: the list attributes by
+/// evaluating the module ([`evaluate`]), `initial` and `operations` from the class body.
+fn read_class(
+    src: &Source<'_>,
+    module: &[Stmt],
+    class: &StmtClassDef,
+) -> Result<Migration, ParseError> {
+    let class_line = src.line(class.name.range.start());
+    let lists = evaluate::class_lists(src, module, class)?;
     let mut migration = Migration {
-        class_line: src.line(class.name.range.start()),
+        class_line,
+        dependencies: lists.dependencies,
+        replaces: lists.replaces,
+        run_before: lists.run_before,
         ..Migration::default()
     };
     for stmt in &class.body {
@@ -216,14 +227,9 @@ fn read_class(src: &Source<'_>, class: &StmtClassDef) -> Result<Migration, Parse
                     assign_to(src, &mut migration, &assign.target, Value::Known(value))?;
                 }
             }
-            // `dependencies += [...]` extends whatever the base class had: not a literal.
+            // `operations += [...]` extends a value the class body cannot see: not a literal.
             Stmt::AugAssign(assign) => {
-                assign_to(
-                    src,
-                    &mut migration,
-                    &assign.target,
-                    Value::Opaque(assign.range),
-                )?;
+                assign_to(src, &mut migration, &assign.target, Value::Opaque)?;
             }
             _ => {}
         }
@@ -236,8 +242,8 @@ fn read_class(src: &Source<'_>, class: &StmtClassDef) -> Result<Migration, Parse
 enum Value<'e> {
     Known(&'e Expr),
     /// Something not known statically (an augmented assignment, an unpacking that does not
-    /// line up): the source range to show for it.
-    Opaque(TextRange),
+    /// line up).
+    Opaque,
 }
 
 /// Binds `target` to `value` as Python would.
@@ -270,16 +276,12 @@ fn assign_to(
                     }
                 }
                 _ => {
-                    let opaque = match value {
-                        Value::Known(value) => Value::Opaque(value.range()),
-                        opaque => opaque,
-                    };
                     for target in targets {
                         let target = match target {
                             Expr::Starred(starred) => &starred.value,
                             other => other,
                         };
-                        assign_to(src, migration, target, opaque)?;
+                        assign_to(src, migration, target, Value::Opaque)?;
                     }
                 }
             }
@@ -288,20 +290,6 @@ fn assign_to(
         _ => return Ok(()),
     };
     match name {
-        "dependencies" | "replaces" | "run_before" => {
-            let attr = match value {
-                Value::Known(value) => list_attr(src, value)?,
-                Value::Opaque(range) => ListAttr::Unknown {
-                    text: src.slice(range)?.to_owned(),
-                    line: src.line(range.start()),
-                },
-            };
-            match name {
-                "dependencies" => migration.dependencies = attr,
-                "replaces" => migration.replaces = attr,
-                _ => migration.run_before = attr,
-            }
-        }
         "initial" => {
             migration.initial = match value {
                 Value::Known(Expr::BooleanLiteral(literal)) => Some(literal.value),
@@ -312,7 +300,7 @@ fn assign_to(
         "operations" if src.detail == Detail::Full => {
             migration.operations = match value {
                 Value::Known(value) => operations::read_list(src, value)?,
-                Value::Opaque(_) => None,
+                Value::Opaque => None,
             };
         }
         _ => {}
@@ -360,6 +348,9 @@ fn reference(src: &Source<'_>, elt: &Expr) -> Result<Reference, ParseError> {
             name: src.str_lit(name)?,
         });
     }
+    if let Some(swapper) = swapper_dependency(src, elt)? {
+        return Ok(swapper);
+    }
     if let Expr::Call(call) = elt
         && callee_name(&call.func) == Some("swappable_dependency")
         && call.arguments.keywords.is_empty()
@@ -367,11 +358,36 @@ fn reference(src: &Source<'_>, elt: &Expr) -> Result<Reference, ParseError> {
     {
         return Ok(Reference::Swappable {
             setting: setting.attr.id.as_str().to_owned(),
+            default: None,
         });
     }
     Ok(Reference::Unknown {
         text: src.slice(elt.range())?.to_owned(),
     })
+}
+
+/// django-swapper's `swapper.dependency("app", "Model")`: Django's `swappable_dependency` of
+/// the setting `APP_MODEL_MODEL` (swapper's name for it), or of `app.Model` when that setting
+/// is not set. An app prefix set with `swapper.set_app_prefix` changes the setting's name at
+/// run time, which a static reading cannot see.
+fn swapper_dependency(src: &Source<'_>, elt: &Expr) -> Result<Option<Reference>, ParseError> {
+    let Expr::Call(call) = elt else {
+        return Ok(None);
+    };
+    let is_swapper = matches!(&*call.func, Expr::Attribute(attribute)
+        if attribute.attr.id.as_str() == "dependency"
+            && matches!(&*attribute.value, Expr::Name(module) if module.id.as_str() == "swapper"));
+    if !is_swapper || !call.arguments.keywords.is_empty() {
+        return Ok(None);
+    }
+    let [Expr::StringLiteral(app), Expr::StringLiteral(model)] = &*call.arguments.args else {
+        return Ok(None);
+    };
+    let (app, model) = (src.str_lit(app)?.value, src.str_lit(model)?.value);
+    Ok(Some(Reference::Swappable {
+        setting: format!("{}_{}_MODEL", app.to_uppercase(), model.to_uppercase()),
+        default: Some(format!("{app}.{model}")),
+    }))
 }
 
 /// The last dotted part of a callee (`migrations.AddField` -> `AddField`), when it has one.
@@ -668,9 +684,11 @@ class Migration(migrations.Migration):
             &migration.replaces,
             &migration.run_before,
         ] {
-            if let ListAttr::Literal { entries, span, .. } = attr {
+            if let ListAttr::Literal { span, .. } = attr {
                 out.push(*span);
-                for entry in entries {
+            }
+            {
+                for entry in attr.entries() {
                     out.push(entry.span);
                     if let Reference::Literal { app, name } = &entry.reference {
                         for lit in [app, name] {
@@ -704,7 +722,8 @@ class Migration(migrations.Migration):
         assert_eq!(
             m.dependencies.entries()[0].reference,
             Reference::Swappable {
-                setting: "AUTH_USER_MODEL".into()
+                setting: "AUTH_USER_MODEL".into(),
+                default: None,
             }
         );
         assert_eq!(m.dependencies.entries()[1].line, 21);
@@ -897,13 +916,15 @@ class Migration(migrations.Migration):
         assert_eq!(
             refs[0],
             &Reference::Swappable {
-                setting: "AUTH_USER_MODEL".into()
+                setting: "AUTH_USER_MODEL".into(),
+                default: None,
             }
         );
         assert_eq!(
             refs[1],
             &Reference::Swappable {
-                setting: "OTHER_MODEL".into()
+                setting: "OTHER_MODEL".into(),
+                default: None,
             }
         );
         assert_eq!(
@@ -977,54 +998,155 @@ class Migration(migrations.Migration):
 
     #[test]
     fn computed_values_are_unknown() {
-        let source = "class Migration:\n    dependencies = BASE + [('a', '0001')]\n    run_before = [*OTHERS, ('a', '0002'), ('a', NAME), ('a',), get()]\n    replaces = [('a', '1')]\n    replaces += [('a', '2')]\n    operations = OPS\n";
+        let source = "class Migration:\n    dependencies = BASE + [('a', '0001')]\n    run_before = [*OTHERS, ('a', '0002'), ('a', NAME), ('a',), get()]\n    replaces = [x for x in y]\n    operations = OPS\n";
         let m = parse_str(source);
+        // `BASE` is bound nowhere: an unknown part beside the literal one.
+        assert_eq!(read(&m.dependencies), ["?BASE", "a.0001"]);
+        assert!(matches!(m.dependencies, ListAttr::Computed { line: 2, .. }));
         assert_eq!(
-            m.dependencies,
-            ListAttr::Unknown {
-                text: "BASE + [('a', '0001')]".into(),
-                line: 2
-            }
-        );
-        let refs: Vec<_> = m
-            .run_before
-            .entries()
-            .iter()
-            .map(|e| e.reference.clone())
-            .collect();
-        assert_eq!(
-            refs[0],
-            Reference::Unknown {
-                text: "*OTHERS".into()
-            }
-        );
-        assert!(matches!(refs[1], Reference::Literal { .. }));
-        assert_eq!(
-            refs[2],
-            Reference::Unknown {
-                text: "('a', NAME)".into()
-            }
-        );
-        assert_eq!(
-            refs[3],
-            Reference::Unknown {
-                text: "('a',)".into()
-            }
-        );
-        assert_eq!(
-            refs[4],
-            Reference::Unknown {
-                text: "get()".into()
-            }
+            read(&m.run_before),
+            ["?*OTHERS", "a.0002", "?('a', NAME)", "?('a',)", "?get()"]
         );
         assert_eq!(
             m.replaces,
             ListAttr::Unknown {
-                text: "replaces += [('a', '2')]".into(),
-                line: 5
+                text: "[x for x in y]".into(),
+                line: 4
             }
         );
         assert_eq!(m.operations, None);
+        assert_spans_valid(source.as_bytes(), &m);
+    }
+
+    /// Each attribute's entries: `app.name` for a literal pair, `?text` for an unknown one,
+    /// `$SETTING` (or `$SETTING|default`) for a swappable dependency.
+    fn read(attr: &ListAttr) -> Vec<String> {
+        attr.entries()
+            .iter()
+            .map(|entry| match &entry.reference {
+                Reference::Literal { app, name } => format!("{}.{}", app.value, name.value),
+                Reference::Unknown { text } => format!("?{text}"),
+                Reference::Swappable { setting, default } => match default {
+                    Some(default) => format!("${setting}|{default}"),
+                    None => format!("${setting}"),
+                },
+            })
+            .collect()
+    }
+
+    /// The entry whose literal pair names `name`, and the text its name's span covers.
+    fn written<'s>(source: &'s str, attr: &ListAttr, name: &str) -> (&'s str, u32) {
+        let entry = attr
+            .entries()
+            .iter()
+            .find(|e| matches!(&e.reference, Reference::Literal { name: n, .. } if n.value == name))
+            .unwrap_or_else(|| panic!("no entry {name}"));
+        let (_, lit) = literal(&entry.reference);
+        (text(source.as_bytes(), lit.content.unwrap()), entry.line)
+    }
+
+    #[test]
+    fn module_level_lists_keep_their_spans() {
+        let source = "BASE = [\n    ('a', '0001_base'),\n]\nDEP = ('b', '0002_dep')\n\nclass Migration:\n    dependencies = BASE + [DEP, ('c', '0003')]\n    run_before = BASE\n";
+        let m = parse_str(source);
+        assert_eq!(
+            read(&m.dependencies),
+            ["a.0001_base", "b.0002_dep", "c.0003"]
+        );
+        assert!(matches!(m.dependencies, ListAttr::Computed { line: 7, .. }));
+        // Each entry's span is where its literal is written, outside the class.
+        assert_eq!(
+            written(source, &m.dependencies, "0001_base"),
+            ("0001_base", 2)
+        );
+        assert_eq!(
+            written(source, &m.dependencies, "0002_dep"),
+            ("0002_dep", 4)
+        );
+        assert_eq!(written(source, &m.dependencies, "0003"), ("0003", 7));
+        // A name bound to an untouched literal is that literal, brackets and all.
+        let ListAttr::Literal { span, line, .. } = &m.run_before else {
+            panic!("{:?}", m.run_before);
+        };
+        assert_eq!(
+            (text(source.as_bytes(), *span), *line),
+            ("[\n    ('a', '0001_base'),\n]", 1)
+        );
+        assert_spans_valid(source.as_bytes(), &m);
+    }
+
+    #[test]
+    fn appends_and_extends_under_conditions() {
+        let source = "from django.conf import settings\n\nDEPS = [('a', '0001')]\nif settings.USE_B:\n    DEPS.append(('b', '0001'))\nelif settings.USE_C:\n    DEPS.extend([('c', '0001'), ('c', '0002')])\ntry:\n    import d\n    DEPS += [('d', '0001')]\nexcept ImportError:\n    DEPS.insert(0, ('e', '0001'))\n\nclass Migration:\n    dependencies = DEPS\n";
+        let m = parse_str(source);
+        assert_eq!(
+            read(&m.dependencies),
+            ["a.0001", "b.0001", "c.0001", "c.0002", "d.0001", "e.0001"]
+        );
+        assert_spans_valid(source.as_bytes(), &m);
+    }
+
+    #[test]
+    fn conditionals_are_a_union_of_both_branches() {
+        let source = "class Migration:\n    dependencies = [('a', '1')] if settings.X else [('b', '2')]\n    if settings.Y:\n        replaces = [('a', '3')]\n    else:\n        replaces = (('a', '4'),)\n    run_before = OTHER or [('c', '5')]\n";
+        let m = parse_str(source);
+        assert_eq!(read(&m.dependencies), ["a.1", "b.2"]);
+        assert_eq!(read(&m.replaces), ["a.3", "a.4"]);
+        assert_eq!(read(&m.run_before), ["?OTHER", "c.5"]);
+        // An `if` without `else` may leave the attribute as it was.
+        let partial = parse_str(
+            "class Migration:\n    dependencies = [('a', '1')]\n    if X:\n        dependencies = [('b', '2')]\n",
+        );
+        assert_eq!(read(&partial.dependencies), ["a.1", "b.2"]);
+        assert_spans_valid(source.as_bytes(), &m);
+    }
+
+    #[test]
+    fn helpers_leave_an_unknown_part() {
+        let source = "class Migration:\n    replaces = [('a', '0001'), ('a', '0002')] + helper('a', 3)\n    dependencies = [('a', '0003')]\n    dependencies += extra()\n";
+        let m = parse_str(source);
+        assert_eq!(read(&m.replaces), ["a.0001", "a.0002", "?helper('a', 3)"]);
+        assert_eq!(m.replaces.unknowns(), [("helper('a', 3)", 2)]);
+        assert_eq!(read(&m.dependencies), ["a.0003", "?extra()"]);
+        assert!(matches!(m.dependencies, ListAttr::Computed { line: 4, .. }));
+        let whole = parse_str("class Migration:\n    dependencies = get_dependencies()\n");
+        assert_eq!(whole.dependencies.unknowns(), [("get_dependencies()", 2)]);
+    }
+
+    #[test]
+    fn lists_are_shared_as_in_python() {
+        // The class holds BASE itself, which changes after the class body ran; copies do not.
+        let source = "BASE = [('a', '1')]\nclass Migration:\n    dependencies = BASE\n    run_before = list(BASE)\nBASE.append(('b', '2'))\nMigration.replaces = []\nMigration.replaces.append(('c', '3'))\n";
+        let m = parse_str(source);
+        assert_eq!(read(&m.dependencies), ["a.1", "b.2"]);
+        assert_eq!(read(&m.run_before), ["a.1"]);
+        // The class body never bound `replaces`; the later assignment is an attribute of the
+        // class object, which Django reads too.
+        assert_eq!(read(&m.replaces), ["c.3"]);
+        // Loops run any number of times; their variables are unknown.
+        let looped = parse_str(
+            "DEPS = []\nfor app in APPS:\n    DEPS.append((app, '0001_initial'))\nclass Migration:\n    dependencies = DEPS + DEPS\n",
+        );
+        assert_eq!(read(&looped.dependencies), ["?(app, '0001_initial')"]);
+        // A list handed to a function may come back holding anything.
+        let handed = parse_str(
+            "DEPS = [('a', '1')]\nadd_more(DEPS)\nclass Migration:\n    dependencies = DEPS\n",
+        );
+        assert_eq!(read(&handed.dependencies), ["a.1", "?add_more(DEPS)"]);
+    }
+
+    #[test]
+    fn swapper_dependencies_are_swappable() {
+        let source = "import swapper\n\nclass Migration:\n    dependencies = [\n        swapper.dependency('openwisp_users', 'Organization'),\n        swapper.dependency(APP, 'Model'),\n        ('a', '0001'),\n    ]\n";
+        let m = parse_str(source);
+        assert_eq!(
+            read(&m.dependencies),
+            [
+                "$OPENWISP_USERS_ORGANIZATION_MODEL|openwisp_users.Organization",
+                "?swapper.dependency(APP, 'Model')",
+                "a.0001"
+            ]
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! `0001_squashed_0006_x` counts as 6), each name keeping what follows its number. The
 //! chain's first migration then depends on the staying leaf instead of the fork point, and
 //! every literal reference to a renamed migration, in any app's `dependencies`, `run_before`
-//! or `replaces`, is rewritten in place, as is `max_migration.txt`. Swappable and other
-//! non-literal entries are left as they are: they never name a migration of the chain.
+//! or `replaces`, is rewritten in place, as is `max_migration.txt`. Swappable entries are left
+//! as they are: they never name a migration of the chain. An entry that cannot be read might,
+//! so any makes the planner refuse.
 //!
 //! With `renumber-replaces` set in the configuration, each renamed migration also gets
 //! `replaces = [("app", "old_name")]`, in Django's layout (its own line before `dependencies`,
@@ -118,6 +119,14 @@ pub enum RenumberError {
         new: String,
     },
     #[error(
+        "{path}:{line}: `{text}` cannot be read without running the code, so it may name a migration this renumbering renames. Use --strategy merge: a merge migration renames nothing"
+    )]
+    UnknownReference {
+        path: String,
+        line: u32,
+        text: String,
+    },
+    #[error(
         "{path}: `dependencies` is not on a line of its own in the class body, so migmerge does not know where to add `replaces` (renumber-replaces)"
     )]
     ReplacesLayout { path: String },
@@ -216,6 +225,21 @@ pub fn renumber(
             });
         }
     }
+    // A reference that cannot be read may name a renamed migration, and would then dangle.
+    if let Some((path, text, line)) = project.migrations.iter().find_map(|file| {
+        let m = &file.migration;
+        [&m.dependencies, &m.run_before, &m.replaces]
+            .into_iter()
+            .flat_map(ListAttr::unknowns)
+            .next()
+            .map(|(text, line)| (&file.path, text, line))
+    }) {
+        return Err(RenumberError::UnknownReference {
+            path: path.clone(),
+            line,
+            text: text.to_owned(),
+        });
+    }
     let new_name: HashMap<&str, &str> = renames
         .iter()
         .filter(|(old, new)| old != new)
@@ -267,7 +291,8 @@ pub fn renumber(
         .or_default()
         .push(rewrite(&first.path, fork, stay));
 
-    // (b) Every literal reference to a renamed migration, in any file of any app.
+    // (b) Every literal reference to a renamed migration, in any file of any app, where it is
+    // written (a module-level list's entry in that list).
     for file in &project.migrations {
         let attrs: [&ListAttr; 3] = [
             &file.migration.dependencies,
@@ -392,7 +417,8 @@ fn replaces_edit(source: &[u8], migration: &Migration, app: &str, old: &str) -> 
             let spans: Vec<_> = entries.iter().map(|e| e.span).collect();
             append_to_list(source, *span, &spans, &entry).ok()
         }
-        ListAttr::Unknown { .. } => None,
+        // No list literal of its own to extend.
+        ListAttr::Unknown { .. } | ListAttr::Computed { .. } => None,
         ListAttr::Absent => {
             let ListAttr::Literal { span, .. } = &migration.dependencies else {
                 return None;
@@ -472,7 +498,9 @@ fn moving_chain(
         let file = &project.migrations[i];
         let squash = match &file.migration.replaces {
             ListAttr::Absent => false,
-            ListAttr::Literal { entries, .. } => !entries.is_empty(),
+            ListAttr::Literal { entries, .. } | ListAttr::Computed { entries, .. } => {
+                !entries.is_empty()
+            }
             ListAttr::Unknown { .. } => true,
         };
         if squash {
@@ -918,6 +946,72 @@ mod tests {
         let tree = forked("18446744073709551615_a", "0002_b", fork);
         let err = refused(&tree, "shop", "18446744073709551615_a", "0002_b");
         assert!(matches!(err, RenumberError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_while_a_reference_is_unknown() {
+        // billing's dependencies come from a helper: they may name users.0002_b, which the
+        // renumbering would rename, so it would dangle.
+        let mut tree = Tree::new(&[
+            ("users/migrations/0001_initial.py", &migration("[]")),
+            (
+                "users/migrations/0002_a.py",
+                &migration("[('users', '0001_initial')]"),
+            ),
+            (
+                "users/migrations/0002_b.py",
+                &migration("[('users', '0001_initial')]"),
+            ),
+        ]);
+        tree.add(
+            "billing/migrations/0001_initial.py",
+            &migration("[('users', '0001_initial')] + helper()"),
+        );
+        let err = refused(&tree, "users", "0002_a", "0002_b");
+        assert_eq!(
+            err,
+            RenumberError::UnknownReference {
+                path: "billing/migrations/0001_initial.py".into(),
+                line: 6,
+                text: "helper()".into(),
+            }
+        );
+        assert!(err.to_string().contains("--strategy merge"), "{err}");
+    }
+
+    /// A dependency bound to a module-level name is rewritten where the name is bound; one
+    /// literal reached twice (`DEPS + DEPS`) is edited once.
+    #[test]
+    fn rewrites_module_level_references_in_place() {
+        let mut tree = Tree::new(&[
+            ("users/migrations/0001_initial.py", &migration("[]")),
+            (
+                "users/migrations/0002_a.py",
+                &migration("[('users', '0001_initial')]"),
+            ),
+        ]);
+        let moving = |deps: &str| {
+            format!(
+                "PARENT = ('users', '0001_initial')\nBASE = [PARENT]\n\n{}",
+                migration(deps)
+            )
+        };
+        tree.add("users/migrations/0002_b.py", &moving("BASE + []"));
+        let orders = "DEPS = [('users', '0002_b')]\nif X:\n    DEPS.append(('users', '0001_initial'))\n\n\nclass Migration:\n    dependencies = DEPS + DEPS\n";
+        tree.add("orders/migrations/0001_initial.py", orders);
+        let (planned, after) = resolve(&tree, "users", "0002_a", "0002_b");
+        assert_eq!(
+            planned.renames,
+            [("0002_b".to_owned(), "0003_b".to_owned())]
+        );
+        assert_eq!(
+            after.text("users/migrations/0003_b.py"),
+            moving("BASE + []").replace("'0001_initial')\nBASE", "'0002_a')\nBASE")
+        );
+        assert_eq!(
+            after.text("orders/migrations/0001_initial.py"),
+            orders.replace("0002_b", "0003_b")
+        );
     }
 
     #[test]

@@ -679,7 +679,10 @@ pub fn note_unknown_swappable(
             .iter()
             .chain(file.migration.run_before.entries())
         {
-            if let Reference::Swappable { setting } = &entry.reference
+            if let Reference::Swappable {
+                setting,
+                default: None,
+            } = &entry.reference
                 && config.swappable_model(setting).is_none()
             {
                 unknown.entry(setting).or_insert((file, entry.line, 0)).2 += 1;
