@@ -39,6 +39,13 @@ checked=(
     label-studio==1.23.2
     django-oauth-toolkit==3.4.1
     django-otp==1.7.5
+    django-allauth==65.22.1
+    weblate==2026.10.1
+    django-helpdesk==2.6.1
+    dj-stripe==2.11.0
+    django-celery-results==2.6.0
+    kiwitcms==12.4
+    misago==0.39.6
 )
 # Compared with Django's app registry (pure-Python, few dependencies).
 registry=(
