@@ -1098,9 +1098,16 @@ mod tests {
         assert!(graph.problems.is_empty(), "{:?}", graph.problems);
     }
 
+    /// The conflicts, every note (the project model's and the graph's) and the graph.
     fn leaves_and_notes(files: &[(&str, &str)]) -> (Vec<LeafConflict>, Vec<String>, Graph) {
-        let graph = Graph::build(&Tree::new(files).project());
-        let notes = graph.notes.iter().map(|n| n.message.clone()).collect();
+        let project = Tree::new(files).project();
+        let graph = Graph::build(&project);
+        let notes = project
+            .notes
+            .iter()
+            .chain(&graph.notes)
+            .map(|n| n.message.clone())
+            .collect();
         (graph.conflicts(), notes, graph)
     }
 

@@ -22,6 +22,11 @@ pub struct CheckReport {
     pub problems: Vec<Problem>,
     /// What reading the project skipped or left unknown: never a failure by itself.
     pub notes: Vec<Note>,
+    /// Missing migrations that `migmerge resolve` would follow to their new names (the other
+    /// side of a merge renamed them, and git history shows the old file): "app.old -> new".
+    /// Empty when nothing would be followed, or the snapshot is not the work tree.
+    #[serde(skip)]
+    pub followable: Vec<String>,
 }
 
 /// One app with more than one leaf.
@@ -168,7 +173,11 @@ fn next_step(report: &CheckReport) -> String {
         .iter()
         .any(|p| p.kind == crate::problem::ProblemKind::Dangling);
     match (report.conflicts.is_empty(), blocked) {
-        (true, _) if dangling => "Next: fix the problems above; when a missing migration was renamed on the other side of a merge, `migmerge resolve` follows the rename. `migmerge graph` shows the graph as Django sees it.".to_owned(),
+        // Only what `resolve` does is promised: a rename it would follow, found the same way.
+        (true, _) if dangling && !report.followable.is_empty() => format!(
+            "Next: `migmerge resolve` follows the migrations the other side of the merge renamed ({}); fix any other problem above. `migmerge graph` shows the graph as Django sees it.",
+            report.followable.join(", ")
+        ),
         (true, _) => "Next: fix the problems above; `migmerge graph` shows the graph as Django sees it.".to_owned(),
         (false, false) => "Next: run `migmerge resolve` to add a merge migration or renumber the unpublished branch (`--dry-run` shows the diff first).".to_owned(),
         (false, true) => "Next: both branches change the same thing: review the overlap above and decide how the changes combine, then run `migmerge resolve --strategy merge` (or `renumber`).".to_owned(),
@@ -757,6 +766,7 @@ mod tests {
                 .at("users/migrations/0002_x.py", Some(7)),
             ],
             notes: Vec::new(),
+            followable: Vec::new(),
         };
         let text = check_human(&report);
         assert!(
@@ -780,6 +790,7 @@ mod tests {
             conflicts: Vec::new(),
             problems: Vec::new(),
             notes,
+            followable: Vec::new(),
         };
         let text = check_human(&report);
         assert!(text.starts_with("No migration conflicts"), "{text}");

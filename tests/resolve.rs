@@ -714,6 +714,15 @@ fn auto_merges_when_the_side_to_move_is_a_squash() {
 fn a_dependency_on_a_name_the_other_side_renumbered_follows_the_rename() {
     let dir = merged_story("dangling_after_rename_on_other_side");
     let root = dir.path();
+    // What `check` promises is what `resolve` then does.
+    let check = stdout(&run_migmerge(&["check"], root));
+    assert!(
+        check.contains(
+            "`migmerge resolve` follows the migrations the other side of the merge renamed \
+             (blog.0003_post_tags -> 0004_post_tags)"
+        ),
+        "{check}"
+    );
     let text = resolve_ok(root, "rename on the other side", &[]);
     assert!(
         text.contains(
@@ -748,6 +757,9 @@ fn a_dangling_dependency_with_no_rename_in_history_is_left_alone() {
     fs::write(&index, text.replace("0003_post_tags", "0002_post_tags")).unwrap();
     git_ok(root, &["commit", "-q", "-am", "typo"]);
     let before = snapshot(root);
+    // `check` promises nothing `resolve` would not do.
+    let check = stdout(&run_migmerge(&["check"], root));
+    assert!(!check.contains("migmerge resolve"), "{check}");
     let out = run_migmerge(&["resolve", "--yes"], root);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(

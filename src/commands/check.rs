@@ -12,6 +12,7 @@ use crate::migration::Detail;
 use crate::overlap;
 use crate::project::{self, LoadError, Project};
 use crate::report::{self, CheckError, CheckReport, ConflictReport};
+use crate::resolution;
 use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
@@ -27,13 +28,22 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // Our side is looked up only for a conflict: a clean check never opens the repository,
     // and the revision is opened once however many apps conflict.
     let ours: OnceCell<Option<GitRevision>> = OnceCell::new();
-    let report = analyze(&project, &graph, source.describe(), |paths| {
+    let mut report = analyze(&project, &graph, source.describe(), |paths| {
         let revision = ours.get_or_init(|| {
             ours_revision(&args.source)
                 .and_then(|rev| GitRevision::open(&args.source.path, &rev).ok())
         });
         present_at(revision.as_ref(), paths)
     });
+    if is_work_tree(&args.source)
+        && report
+            .problems
+            .iter()
+            .any(|p| p.kind == crate::problem::ProblemKind::Dangling)
+    {
+        report.followable =
+            resolution::followable_renames(&args.source.path, &project, &graph, source.as_ref());
+    }
     // The project and graph of a large tree are hundreds of thousands of small allocations;
     // freeing them one by one costs a few percent of a check, just before the process exits
     // and the system takes the memory back at once. `check` runs once per process (the
@@ -119,6 +129,11 @@ fn locate(error: &anyhow::Error) -> CheckError {
         }
     }
     located
+}
+
+/// Whether the source arguments name the work tree, the one snapshot `resolve` changes.
+fn is_work_tree(args: &SourceArgs) -> bool {
+    args.rev.is_none() && args.against.is_none() && !args.staged
 }
 
 /// Loads a snapshot and builds its graph for [`analyze`]: every migration is parsed for the
@@ -229,6 +244,7 @@ pub fn analyze(
         conflicts,
         problems,
         notes,
+        followable: Vec::new(),
     }
 }
 

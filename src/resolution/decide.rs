@@ -131,6 +131,18 @@ pub struct Decision {
 
 /// Decides how the app is resolved. Pure: the same facts always give the same decision.
 pub fn decide(facts: &Facts) -> Decision {
+    // A copy of an app that no settings module installs beside the first is checked under an
+    // internal name (`label@directory`); a merge migration or a renumbering would write that
+    // name into migrations, where Django would read a label that does not exist.
+    if let Some((label, directory)) = facts.app.split_once('@') {
+        return Decision {
+            action: Action::Human,
+            reason: format!(
+                "{directory} is a copy of the app `{label}`, checked on its own; resolve it in \
+                 the project that installs it (a `labels` entry in [tool.migmerge] names it)"
+            ),
+        };
+    }
     if let Some(what) = &facts.needs_human
         && !facts.forced
     {
@@ -588,6 +600,18 @@ mod tests {
             // A post-deploy chain may follow.
             facts.sides[1].members[0].stage = Some(Stage::PostDeploy);
             assert!(matches!(decide(&facts).action, Action::Renumber { .. }));
+        }
+    }
+
+    #[test]
+    fn a_copy_of_an_app_is_never_written_under_its_internal_name() {
+        for strategy in STRATEGIES {
+            let mut facts = flow_facts(strategy, Flow::Manual, Published::MainOnly);
+            facts.app = "catalogue@tests/_site/apps/catalogue".to_owned();
+            facts.forced = true;
+            let decision = decide(&facts);
+            assert_eq!(decision.action, Action::Human, "{strategy:?}");
+            assert!(decision.reason.contains("copy of the app `catalogue`"));
         }
     }
 

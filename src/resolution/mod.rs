@@ -12,4 +12,4 @@ pub mod session;
 pub use decide::{Action, Decision, Facts, Origin, WhenUnmovable, decide};
 pub use facts::{History, Operation};
 pub use propose::Candidate;
-pub use session::{Examined, Followed, Options, Session, load, needs_human};
+pub use session::{Examined, Followed, Options, Session, followable_renames, load, needs_human};

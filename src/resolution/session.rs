@@ -291,6 +291,32 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The renames [`Session::follow_renames`] would follow in the tree at `root` (loaded as
+/// `project` and `graph` from `source`), as "app.old -> new": what `check` may promise.
+pub fn followable_renames(
+    root: &Path,
+    project: &Project,
+    graph: &Graph,
+    source: &dyn Source,
+) -> Vec<String> {
+    let history = std::cell::OnceCell::new();
+    plan::follow_renames(
+        project,
+        graph,
+        |_| true,
+        |p| source.read(p).ok().flatten(),
+        |p| {
+            history
+                .get_or_init(|| MergedHistory::open(root))
+                .contains(p)
+        },
+    )
+    .renames
+    .iter()
+    .map(|r| format!("{}.{} -> {}", r.app, r.old, r.new))
+    .collect()
+}
+
 /// Loads a snapshot for resolving: every migration parsed for the graph, and in full only those
 /// on the branches of conflicting apps, whose operations the overlap analysis reads.
 pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError> {
