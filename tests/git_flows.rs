@@ -929,3 +929,28 @@ fn a_merge_concluded_by_hand_with_an_overlap_that_breaks_is_refused_until_resolv
     assert!(ok, "{text}");
     assert!(!exists(root, ".git/MERGE_HEAD"));
 }
+
+#[test]
+fn an_untracked_draft_migration_leaves_max_migration_txt_to_git_so_the_merge_stops() {
+    // The hooks refuse to build on a draft git does not track; the driver must not decide
+    // half of the resolution either, or the merge would commit two leaves.
+    let dir = story("siblings_with_max_migration_txt");
+    let root = dir.path();
+    fs::write(
+        root.join("users/migrations/0099_draft.py"),
+        "# a draft, never added\n",
+    )
+    .unwrap();
+    let (ok, text) = git(root, &["merge", "--no-edit", "theirs"]);
+    assert!(
+        !ok,
+        "the merge must stop as it would without migmerge:\n{text}"
+    );
+    assert!(
+        text.contains("the hooks will not resolve this merge"),
+        "{text}"
+    );
+    assert!(text.contains("users/migrations/0099_draft.py"), "{text}");
+    let max = fs::read_to_string(root.join("users/migrations/max_migration.txt")).unwrap();
+    assert!(max.contains("<<<<<<<"), "{max}");
+}

@@ -72,6 +72,16 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     if our_name == their_name {
         return merge_file(args);
     }
+    // The name written here is only half of the resolution: the hooks write the other half.
+    // Where they will refuse, git's own conflict must stand, so the merge stops as it would
+    // without migmerge instead of committing two leaves.
+    if let Some(why) = hooks_would_refuse(&root) {
+        say(&format!(
+            "migmerge: {}: merged as git would, because the hooks will not resolve this merge: {why}",
+            args.path
+        ));
+        return merge_file(args);
+    }
     let layout = Layout::of(&ours);
     let name = match incoming.and_then(|theirs| merged_view(&root, args, &theirs)) {
         Some(View::Leaf(leaf)) => leaf,
@@ -79,6 +89,13 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
             say(&explanation);
             merge_file(args)?;
             return Ok(ExitStatus::Failure);
+        }
+        Some(View::Unreadable(why)) => {
+            say(&format!(
+                "migmerge: {}: merged as git would, because the merged migrations cannot be read: {why}",
+                args.path
+            ));
+            return merge_file(args);
         }
         None => {
             let both = [our_name.to_owned(), their_name.to_owned()];
@@ -155,13 +172,54 @@ enum View {
     Leaf(String),
     /// Both sides change the same thing: the explanation to show.
     Overlap(String),
+    /// A merged migration does not parse, so the hooks will not resolve: why.
+    Unreadable(String),
+}
+
+/// Why the hooks that finish this merge will change nothing, when something already tells:
+/// migmerge's configuration does not load, or migration directories hold files git does not
+/// track (the hooks never build on a user's drafts).
+fn hooks_would_refuse(root: &Path) -> Option<String> {
+    let read = |file: &str| std::fs::read(root.join(file)).ok();
+    if let Err(err) = crate::config::Config::load(
+        read(crate::config::PYPROJECT).as_deref(),
+        read(crate::config::MIGMERGE_TOML).as_deref(),
+    ) {
+        return Some(err.to_string());
+    }
+    let git = crate::git::Git::discover(root).ok()?;
+    let untracked = git
+        .run(&[
+            "ls-files",
+            "--others",
+            "--exclude-standard",
+            "-z",
+            "--",
+            ":(glob)**/migrations/**",
+        ])
+        .ok()?;
+    let untracked: Vec<&str> = untracked.split('\0').filter(|p| !p.is_empty()).collect();
+    match untracked.as_slice() {
+        [] => None,
+        [first, rest @ ..] => Some(format!(
+            "migration files git does not track ({first}{})",
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} more", rest.len())
+            }
+        )),
+    }
 }
 
 /// Merges HEAD with the commit being merged, in memory, and looks at the file's app. `None`
 /// when that commit cannot be known or the merge cannot be read: the name is then a guess.
 fn merged_view(root: &Path, args: &MergeDriverArgs, theirs: &str) -> Option<View> {
     let merged = GitMerge::open(root, "HEAD", theirs).ok()?;
-    let (project, graph) = check::load(&merged).ok()?;
+    let (project, graph) = match check::load(&merged) {
+        Ok(loaded) => loaded,
+        Err(err) => return Some(View::Unreadable(err.to_string())),
+    };
     let app = project
         .apps
         .iter()
