@@ -25,7 +25,6 @@ struct Fixture {
     auth_user_model: Option<String>,
     /// The tree's own settings module (`proj.settings`): the oracle installs what it installs.
     #[serde(default)]
-    #[allow(dead_code)]
     settings: Option<String>,
     expect: Expect,
     #[serde(default)]
@@ -211,7 +210,13 @@ fn compare(what: &str, got: &Verdict, expect: &Expect, drop_git_conflict: bool) 
 /// Django's `migrate` on a copy of `tree` where an empty merge migration joins the leaves of
 /// each conflict, against the story's `migrate_after_merge` and against the branch migmerge
 /// says such a merge applies last (`merge_applies_last` in `check`'s JSON).
-fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Value) -> Vec<String> {
+fn migrate_after_merge(
+    python: &Path,
+    tree: &Path,
+    fixture: &Fixture,
+    check: &Value,
+) -> Vec<String> {
+    let expect = &fixture.expect;
     let temp = tempfile::tempdir().expect("tempdir");
     crate::common::copy_tree(tree, temp.path());
     let mut last_of = BTreeMap::new();
@@ -258,18 +263,35 @@ fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Valu
             ),
         );
     }
-    let out = Command::new(python)
+    // The copy is away from the story's fixture.toml: what the oracle reads there is passed.
+    let mut command = Command::new(python);
+    command
         .arg(project_root().join("tests/oracle/django_graph.py"))
         .arg(temp.path())
         .args(["--plan", "--migrate"])
-        .env("PYTHONHASHSEED", "0")
-        .output()
-        .expect("run the Django oracle");
+        .env("PYTHONHASHSEED", "0");
+    if let Some(model) = &fixture.auth_user_model {
+        command.args(["--auth-user-model", model]);
+    }
+    if let Some(settings) = &fixture.settings {
+        command.args(["--settings", settings]);
+    }
+    let out = command.output().expect("run the Django oracle");
     let json: Value = match serde_json::from_slice(&out.stdout) {
         Ok(json) => json,
         Err(e) => return vec![format!("oracle: bad output ({e})")],
     };
-    let who = format!("Django {}", json["django"].as_str().unwrap_or("?"));
+    let version = json["django"].as_str().unwrap_or("?");
+    let who = format!("Django {version}");
+    // A series the story says reads the tree differently is not asked to migrate it.
+    if fixture
+        .oracle
+        .differs
+        .keys()
+        .any(|series| version.starts_with(&format!("{series}.")))
+    {
+        return Vec::new();
+    }
     let mut errors = Vec::new();
     if !json["error"].is_null() {
         return vec![format!(
@@ -295,7 +317,10 @@ fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Valu
         .flatten()
         .filter_map(|k| Some((k[0].as_str()?.to_owned(), k[1].as_str()?.to_owned())))
         .collect();
-    for (app, (leaves, claimed)) in last_of {
+    // Where reading left values unknown, migmerge's graph lacks the edges they hold, and the
+    // plan order it derives is not a claim worth holding against Django's.
+    let unknowns = expect.notes.iter().flatten().any(|kind| kind == "unknown");
+    for (app, (leaves, claimed)) in last_of.into_iter().filter(|_| !unknowns) {
         let django_last = leaves
             .iter()
             .max_by_key(|leaf| {
@@ -609,7 +634,7 @@ fn every_story_agrees_with_its_expectations_and_with_django() {
             !fixture.expect.conflicts.is_empty() && fixture.expect.problems.is_empty();
         if let (Some(pythons), Ok(json), true) = (&pythons, &check, only_conflicts) {
             for python in pythons {
-                errors.extend(migrate_after_merge(python, &tree, &fixture.expect, json));
+                errors.extend(migrate_after_merge(python, &tree, &fixture, json));
             }
         }
         let graph = check_json(&["graph", "--format", "json"], &tree);

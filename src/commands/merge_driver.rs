@@ -75,7 +75,7 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     // The name written here is only half of the resolution: the hooks write the other half.
     // Where they will refuse, git's own conflict must stand, so the merge stops as it would
     // without migmerge instead of committing two leaves.
-    if let Some(why) = hooks_would_refuse(&root) {
+    if let Some(why) = hooks_would_refuse(&root, incoming.as_deref()) {
         say(&format!(
             "migmerge: {}: merged as git would, because the hooks will not resolve this merge: {why}",
             args.path
@@ -178,8 +178,10 @@ enum View {
 
 /// Why the hooks that finish this merge will change nothing, when something already tells:
 /// migmerge's configuration does not load, or migration directories hold files git does not
-/// track (the hooks never build on a user's drafts).
-fn hooks_would_refuse(root: &Path) -> Option<String> {
+/// track that the incoming commit does not bring (the hooks never build on a user's drafts;
+/// git may already have written the incoming side's new files, untracked until the merge
+/// ends). Without a known incoming commit, untracked files are not judged.
+fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     let read = |file: &str| std::fs::read(root.join(file)).ok();
     if let Err(err) = crate::config::Config::load(
         read(crate::config::PYPROJECT).as_deref(),
@@ -198,7 +200,15 @@ fn hooks_would_refuse(root: &Path) -> Option<String> {
             ":(glob)**/migrations/**",
         ])
         .ok()?;
-    let untracked: Vec<&str> = untracked.split('\0').filter(|p| !p.is_empty()).collect();
+    let incoming = incoming?;
+    let brought = |path: &str| {
+        git.output(&["cat-file", "-e", &format!("{incoming}:{path}")])
+            .is_ok_and(|o| o.status.success())
+    };
+    let untracked: Vec<&str> = untracked
+        .split('\0')
+        .filter(|p| !p.is_empty() && !brought(p))
+        .collect();
     match untracked.as_slice() {
         [] => None,
         [first, rest @ ..] => Some(format!(
