@@ -30,7 +30,7 @@ if ! "$venv/bin/python" -c 'import ziglang' >/dev/null 2>&1 ||
 fi
 # maturin finds zig as `python -m ziglang` of the Python it runs with: the virtualenv's.
 export PATH="$venv/bin:$PATH"
-echo "build-wheel: $(maturin --version), zig $(python -m ziglang version), $(auditwheel --version | head -n 1)" >&2
+echo "build-wheel: $(maturin --version), zig $(python -m ziglang version), $(auditwheel --version | cut -d" " -f1,2)" >&2
 
 mkdir -p target/wheels
 # Only our own earlier wheels go, so that exactly one is left.
