@@ -30,12 +30,22 @@ echo "wheel-test: built $(basename "$wheel")"
 fresh="$work/fresh-venv"
 rm -rf "$fresh"
 "$python" -m venv "$fresh"
-# --no-index: the wheel must stand alone, with nothing else fetched.
-"$fresh/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$wheel"
 
 # As a user with the virtualenv activated: its bin first on PATH.
 export PATH="$fresh/bin:$PATH"
 hash -r
+# The README's install lines, from between its readme-recipe:install markers: the wheel is built
+# by the line above, and installed by the README's own `pip install` line, run as written, with
+# pip told never to reach an index (the wheel must stand alone).
+readme_lines=$(sed -n '/^<!-- readme-recipe:install:begin -->$/,/^<!-- readme-recipe:install:end -->$/p' README.md |
+    sed '1d;$d' | sed '/^```/d' | sed 's/ *#.*$//')
+grep -qx './scripts/build-wheel.sh' <<<"$readme_lines" || fail "the README's install block does not build the wheel with ./scripts/build-wheel.sh"
+pip_line=$(grep '^pip install target/wheels/' <<<"$readme_lines") || fail "the README's install block has no 'pip install target/wheels/...' line"
+PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 bash -e -c "$pip_line" >"$work/pip.out" 2>&1 || {
+    cat "$work/pip.out" >&2
+    fail "the README's '$pip_line' failed"
+}
+"$fresh/bin/python" -m pip show migmerge >/dev/null 2>&1 || fail "'$pip_line' did not install migmerge into the fresh virtualenv"
 resolved=$(command -v migmerge) || fail "migmerge is not on PATH after pip install"
 [ "$resolved" = "$fresh/bin/migmerge" ] || fail "migmerge resolves to $resolved, not the virtualenv's $fresh/bin/migmerge"
 
@@ -56,5 +66,5 @@ grep -q "migmerge: users: " "$demo_out" || {
     fail "the demo's merge did not report a resolution"
 }
 # The plain closing line CI reads: the install, --version and the demo.
-echo "wheel-test: ok: pip install $(basename "$wheel") into a fresh venv; $version; migmerge demo resolved the merge ($(wc -l <"$demo_out") lines of output)"
+echo "wheel-test: ok: the README's $pip_line ($(basename "$wheel")) into a fresh venv; $version; migmerge demo resolved the merge ($(wc -l <"$demo_out") lines of output)"
 echo "wheel-test: 3 passed, 0 failed"
