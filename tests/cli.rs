@@ -564,3 +564,47 @@ fn version_names_the_commit_it_was_built_from() {
         assert!(date.len() == 10 && date.as_bytes()[4] == b'-', "{commit}");
     }
 }
+
+/// `check --staged` reads one branch, the index: a leaf already committed and a sibling only
+/// staged are labelled so, not as the two sides of a merge.
+#[test]
+fn staged_labels_the_committed_and_the_staged_leaf() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    app(root);
+    write(
+        root,
+        "users/migrations/0002_add_phone.py",
+        &child("0001_initial", "phone"),
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "phone"]);
+    write(
+        root,
+        "users/migrations/0002_add_avatar.py",
+        &child("0001_initial", "avatar"),
+    );
+    git_ok(root, &["add", "-A"]);
+    let out = run_migmerge(&["check", "--staged"], root);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("committed: 0002_add_phone"), "{text}");
+    assert!(text.contains("staged: 0002_add_avatar"), "{text}");
+    assert!(
+        !text.contains("ours:") && !text.contains("theirs:"),
+        "{text}"
+    );
+    let out = run_migmerge(&["check", "--staged", "--format", "json"], root);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sides: Vec<&str> = json["conflicts"][0]["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["side"].as_str().unwrap())
+        .collect();
+    assert_eq!(sides, ["committed", "staged"]);
+    // The work tree check of the same files still names no sides: no merge is under way.
+    let out = run_migmerge(&["check", "--rev", "HEAD"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

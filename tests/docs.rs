@@ -143,9 +143,17 @@ fn quickstart_merges_print_the_readme_lines() {
     );
     git_ok(root, &["add", "-A"]);
     git_ok(root, &["commit", "-q", "-m", "initial"]);
-    add("0004_alter_profile_display_name", "0001_initial", "display_name");
+    add(
+        "0004_alter_profile_display_name",
+        "0001_initial",
+        "display_name",
+    );
     git_ok(root, &["switch", "-q", "-c", "feature"]);
-    add("0005_add_avatar", "0004_alter_profile_display_name", "avatar");
+    add(
+        "0005_add_avatar",
+        "0004_alter_profile_display_name",
+        "avatar",
+    );
     git_ok(root, &["switch", "-q", "-c", "topic", "main"]);
     add("0005_add_email", "0004_alter_profile_display_name", "email");
     git_ok(root, &["switch", "-q", "main"]);
@@ -171,7 +179,11 @@ fn quickstart_merges_print_the_readme_lines() {
     let expected: Vec<String> = recipe.iter().map(|line| without_hashes(line)).collect();
     assert_eq!(printed, expected);
     assert!(
-        expected.iter().filter(|l| l.starts_with("migmerge: ")).count() == 2,
+        expected
+            .iter()
+            .filter(|l| l.starts_with("migmerge: "))
+            .count()
+            == 2,
         "{expected:?}"
     );
 }
@@ -208,5 +220,8 @@ fn readme_pre_commit_local_hook_matches_the_offered_hooks() {
     }
     let entry = value("entry", &recipe);
     let words: Vec<&str> = entry.split_whitespace().collect();
-    assert!(migmerge::cli::Cli::try_parse_from(&words).is_ok(), "{entry}");
+    assert!(
+        migmerge::cli::Cli::try_parse_from(&words).is_ok(),
+        "{entry}"
+    );
 }
