@@ -460,7 +460,9 @@ action_case "push, target and format given" push refs/pull/1/head 1 1 "$both_lea
 # build is reused), then the migmerge it built first on PATH.
 action_input=([install]=cargo)
 (
-    export HOME="$work/action-home" CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} CARGO_TARGET_DIR="$root/target"
+    # rustup's and cargo's homes pinned before HOME changes.
+    export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+    export HOME="$work/action-home" CARGO_TARGET_DIR="$root/target"
     action_case "install: cargo builds migmerge from the action's sources" pull_request refs/pull/1/merge 0 1 "$annotation"
     [ -x "$work/action-home/.cache/migmerge-action/bin/migmerge" ] || fail "install: cargo left no migmerge in the cached root"
     grep -q '^key=migmerge-Linux-X64-[0-9a-f]\{16\}$' "$work/action-$n.output" || fail "the cache key step wrote: $(cat "$work/action-$n.output")"
