@@ -357,5 +357,120 @@ github_queue_case "merge_group, candidate with the first PR" merge_group refs/he
 github_queue_case "merge_group, candidate with both PRs" merge_group refs/heads/gh-readonly-queue/main/pr-3 1 \
     "App users has 2 leaf migrations (0003_customer_email, 0003_customer_nickname)"
 
+# --- The GitHub Action (action.yml) ---------------------------------------------------------------
+
+# Its steps as a YAML parser reads them, one file each under $action: N.if (the step's `if:`),
+# N.env (NAME<TAB>expression), N.sh (the `run:` script) or N.uses (a step of another action,
+# which only GitHub runs); `inputs` holds NAME<TAB>default.
+[ -n "$yaml_python" ] || fail "the action's steps are read with PyYAML: run scripts/pre-commit-test.sh first (its virtualenv has it) or install PyYAML for python3"
+action="$work/action"
+mkdir -p "$action"
+"$yaml_python" - "$root/action.yml" "$action" <<'EOF'
+import sys, yaml, pathlib
+doc = yaml.safe_load(open(sys.argv[1]))
+out = pathlib.Path(sys.argv[2])
+assert doc["runs"]["using"] == "composite", doc["runs"]["using"]
+(out / "inputs").write_text("".join(f"{k}\t{v.get('default', '')}\n" for k, v in doc["inputs"].items()))
+for n, step in enumerate(doc["runs"]["steps"]):
+    (out / f"{n}.if").write_text(step.get("if", ""))
+    if "uses" in step:
+        (out / f"{n}.uses").write_text(step["uses"])
+        continue
+    assert step.get("shell") == "bash", f"step {n} runs in {step.get('shell')!r}, not bash"
+    (out / f"{n}.env").write_text("".join(f"{k}\t{v}\n" for k, v in step.get("env", {}).items()))
+    (out / f"{n}.sh").write_text(step["run"])
+EOF
+steps=$(find "$action" -name '*.if' | wc -l)
+[ "$steps" -ge 3 ] || fail "action.yml has $steps steps"
+
+# A GitHub expression of the action, for the given inputs and event; anything else is a failure.
+declare -A input
+action_expand() { # expression (without ${{ }}) -> value
+    local expr=$1
+    case "$expr" in
+        "inputs.install == '"*"'") expr=${expr#"inputs.install == '"}; [ "${input[install]}" = "${expr%"'"}" ] && echo true || echo false ;;
+        inputs.target\ \|\|\ github.base_ref\ \|\|\ github.event.merge_group.base_ref)
+            echo "${input[target]:-${GITHUB_BASE_REF:-$queue_base_ref}}" ;;
+        inputs.*) echo "${input[${expr#inputs.}]}" ;;
+        *) fail "ci-recipes-test does not know the action's expression: $expr" ;;
+    esac
+}
+expand_value() { # a YAML value, possibly ${{ expression }}
+    if [[ "$1" =~ ^\$\{\{\ (.*)\ \}\}$ ]]; then action_expand "${BASH_REMATCH[1]}"; else printf '%s\n' "$1"; fi
+}
+
+# Runs the action's steps in the checkout as the runner runs a composite action's steps: each
+# `run:` with `bash --noprofile --norc -eo pipefail`, its env, GITHUB_PATH applied to the next
+# steps, stopping at the first that fails. Sets $status and writes the output to $log.
+run_action() { # dir log
+    local dir=$1 log=$2 i name value path_add
+    : >"$log"
+    status=0
+    path_add=""
+    export GITHUB_ACTION_PATH=$root GITHUB_WORKSPACE=$dir RUNNER_OS=Linux RUNNER_ARCH=X64
+    export GITHUB_OUTPUT="$dir.output" GITHUB_PATH="$dir.path"
+    : >"$GITHUB_OUTPUT"
+    : >"$GITHUB_PATH"
+    for ((i = 0; i < steps; i++)); do
+        if [ -s "$action/$i.if" ] && [ "$(action_expand "$(cat "$action/$i.if")")" != true ]; then continue; fi
+        [ -f "$action/$i.uses" ] && continue
+        echo "\$ (step $i)" >>"$log"
+        (
+            while IFS=$'\t' read -r name value; do
+                export "$name=$(expand_value "$value")"
+            done <"$action/$i.env"
+            export PATH="$path_add$PATH"
+            cd "$dir" && bash --noprofile --norc -eo pipefail "$action/$i.sh"
+        ) >>"$log" 2>&1 || status=$?
+        [ "$status" = 0 ] || return 0
+        path_add=$(tac "$GITHUB_PATH" | sed 's/$/:/' | tr -d '\n')
+    done
+}
+queue_base_ref=""
+action_case() { # label event ref fetch-depth expected-status needles...
+    local label=$1 event=$2 ref=$3 depth=$4 name value
+    shift 4
+    n=$((n + 1))
+    input=()
+    while IFS=$'\t' read -r name value; do input[$name]=$value; done <"$action/inputs"
+    for name in "${!action_input[@]}"; do input[$name]=${action_input[$name]}; done
+    GITHUB_BASE_REF="" queue_base_ref=""
+    case "$event" in
+        pull_request) GITHUB_BASE_REF=main ;;
+        merge_group) queue_base_ref=refs/heads/main ;;
+    esac
+    export GITHUB_EVENT_NAME=$event GITHUB_BASE_REF
+    checkout_github "$work/action-$n" "$ref" "$depth"
+    run_action "$work/action-$n" "$work/action-$n.log"
+    expect "action.yml: $label" "$work/action-$n.log" "$@"
+}
+declare -A action_input=([install]=none)
+action_case "conflicting PR, fetch-depth: 0" pull_request refs/pull/1/merge 0 1 "$annotation_file" "$annotation"
+action_case "clean PR" pull_request refs/pull/2/merge 0 0
+# actions/checkout's default: one commit, no base branch. The action fetches what it needs.
+action_case "conflicting PR, default shallow checkout" pull_request refs/pull/1/merge 1 1 "$annotation"
+action_case "clean PR, default shallow checkout" pull_request refs/pull/2/merge 1 0
+action_case "merge_group, candidate with both PRs" merge_group refs/heads/gh-readonly-queue/main/pr-3 1 1 \
+    "App users has 2 leaf migrations (0003_customer_email, 0003_customer_nickname)"
+action_case "push, no target" push refs/heads/main 1 2 "::error title=migmerge::no branch to check against"
+action_input=([install]=none [target]=main [format]=human)
+action_case "push, target and format given" push refs/pull/1/head 1 1 "$both_leaves"
+# install: cargo, as on a runner: `cargo install` of this checkout into the cached root under
+# HOME (here a throwaway one; cargo's own home and this repository's target/ stay, so the release
+# build is reused), then the migmerge it built first on PATH.
+action_input=([install]=cargo)
+(
+    # rustup's and cargo's homes pinned before HOME changes.
+    export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+    export HOME="$work/action-home" CARGO_TARGET_DIR="$root/target"
+    action_case "install: cargo builds migmerge from the action's sources" pull_request refs/pull/1/merge 0 1 "$annotation"
+    [ -x "$work/action-home/.cache/migmerge-action/bin/migmerge" ] || fail "install: cargo left no migmerge in the cached root"
+    grep -q '^key=migmerge-Linux-X64-[0-9a-f]\{16\}$' "$work/action-$n.output" || fail "the cache key step wrote: $(cat "$work/action-$n.output")"
+    grep -qx "$work/action-home/.cache/migmerge-action/bin" "$work/action-$n.path" || fail "install: cargo did not put its root on GITHUB_PATH"
+    echo "$passed" >"$work/action-passed"
+)
+passed=$(cat "$work/action-passed")
+unset GITHUB_ACTION_PATH GITHUB_WORKSPACE RUNNER_OS RUNNER_ARCH GITHUB_OUTPUT GITHUB_PATH GITHUB_EVENT_NAME GITHUB_BASE_REF
+
 # The plain closing line CI reads, counting the cases above that reported ok.
 echo "ci-recipes-test: $passed passed, 0 failed"

@@ -5,9 +5,18 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (abc1234 2026-12-01)`: the version and the commit the binary was built from, or
+/// `(unknown)` when built outside a git checkout of migmerge (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MIGMERGE_BUILD_COMMIT"),
+    ")"
+);
+
 /// Ends Django migration conflicts between git branches.
 #[derive(Debug, Parser)]
-#[command(name = "migmerge", version, about, long_about = None)]
+#[command(name = "migmerge", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -102,7 +102,8 @@ pub struct BranchMigration {
 #[derive(Debug, Clone, Serialize)]
 pub struct Branch {
     pub leaf: String,
-    /// `"ours"` or `"theirs"` when the snapshot says which side of a merge the leaf is on.
+    /// `"ours"` or `"theirs"` when the snapshot says which side of a merge the leaf is on
+    /// (`check --staged`: `"committed"` or `"staged"`).
     pub side: Option<&'static str>,
     pub migrations: Vec<BranchMigration>,
 }

@@ -591,3 +591,88 @@ fn man_page_documents_every_subcommand_option_and_exit_status() {
     assert!(!plain.contains("MIGMERGE HOOK"));
     assert!(!plain.contains("MIGMERGE MERGE-DRIVER"));
 }
+
+/// `--version` names the commit the binary was built from, as git tells it for this checkout
+/// (build.rs), and `unknown` where the sources are not a git checkout of their own.
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let root = crate::common::project_root();
+    let git_says = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let own_checkout = git_says(&["rev-parse", "--show-toplevel"])
+        .is_some_and(|top| Path::new(&top).canonicalize().ok() == root.canonicalize().ok());
+    let commit = if own_checkout {
+        git_says(&["log", "-1", "--format=%h %cs", "--abbrev=7"]).unwrap()
+    } else {
+        "unknown".to_owned()
+    };
+    let out = run_migmerge(&["--version"], &root);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("migmerge {} ({commit})\n", env!("CARGO_PKG_VERSION"))
+    );
+    if own_checkout {
+        // The short hash, then the commit's date as YYYY-MM-DD.
+        let (hash, date) = commit.split_once(' ').unwrap();
+        assert!(
+            hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{commit}"
+        );
+        assert!(date.len() == 10 && date.as_bytes()[4] == b'-', "{commit}");
+    }
+}
+
+/// `check --staged` reads one branch, the index: a leaf already committed and a sibling only
+/// staged are labelled so, not as the two sides of a merge.
+#[test]
+fn staged_labels_the_committed_and_the_staged_leaf() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    app(root);
+    write(
+        root,
+        "users/migrations/0002_add_phone.py",
+        &child("0001_initial", "phone"),
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "phone"]);
+    write(
+        root,
+        "users/migrations/0002_add_avatar.py",
+        &child("0001_initial", "avatar"),
+    );
+    git_ok(root, &["add", "-A"]);
+    let out = run_migmerge(&["check", "--staged"], root);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("committed: 0002_add_phone"), "{text}");
+    assert!(text.contains("staged: 0002_add_avatar"), "{text}");
+    assert!(
+        !text.contains("ours:") && !text.contains("theirs:"),
+        "{text}"
+    );
+    let out = run_migmerge(&["check", "--staged", "--format", "json"], root);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sides: Vec<&str> = json["conflicts"][0]["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["side"].as_str().unwrap())
+        .collect();
+    assert_eq!(sides, ["committed", "staged"]);
+    // The work tree check of the same files still names no sides: no merge is under way.
+    let out = run_migmerge(&["check", "--rev", "HEAD"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

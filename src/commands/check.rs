@@ -44,6 +44,11 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         report.followable =
             resolution::followable_renames(&args.source.path, &project, &graph, source.as_ref());
     }
+    let report = if args.source.staged {
+        staged_sides(report)
+    } else {
+        report
+    };
     // The project and graph of a large tree are hundreds of thousands of small allocations;
     // freeing them one by one costs a few percent of a check, just before the process exits
     // and the system takes the memory back at once. `check` runs once per process (the
@@ -186,6 +191,22 @@ fn ours_revision(args: &SourceArgs) -> Option<String> {
         }
         (None, None) => Some("HEAD".to_owned()),
     }
+}
+
+/// The index is one branch, not a merge: its leaves are the one already committed (at `HEAD`)
+/// and the one only staged, never "ours" and "theirs".
+fn staged_sides(mut report: CheckReport) -> CheckReport {
+    for branch in report
+        .conflicts
+        .iter_mut()
+        .flat_map(|c| c.branches.iter_mut())
+    {
+        branch.side = branch.side.map(|side| match side {
+            "ours" => "committed",
+            _ => "staged",
+        });
+    }
+    report
 }
 
 /// Which of `paths` exist in `revision`; none when there is no revision (not in a repository).
