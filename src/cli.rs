@@ -24,6 +24,18 @@ pub enum Command {
 found; 2 could not run (bad arguments, not a repository, unreadable or unparsable migration)."
     )]
     Check(CheckArgs),
+    /// Report migrations that cannot be rolled back, or cannot run while the previous
+    /// release's code still serves requests (dropped or renamed columns and tables, NOT NULL
+    /// columns without a default, irreversible RunPython/RunSQL, locking index builds and
+    /// rewrites). By default only the migrations the branch adds since it forked from the
+    /// first protected ref. Writes nothing.
+    #[command(
+        after_help = "Exit status: 0 no finding (info findings do not count); 1 findings; 2 could \
+not run (bad arguments, no protected ref or repository for the default scope, unparsable \
+migration). Silence one finding with `# migmerge: allow <rule> -- <reason>` on the operation's \
+line or the line above. Rules and their safe alternatives: docs/lint.md."
+    )]
+    Lint(LintArgs),
     /// Show the migration graph as Django builds it (squashes applied).
     Graph(GraphArgs),
     /// Resolve conflicting migrations in the work tree: write a merge migration, or renumber
@@ -207,6 +219,37 @@ pub enum CheckFormat {
     Json,
     /// GitHub Actions workflow annotations.
     Github,
+}
+
+/// Arguments of `migmerge lint`.
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// The project directory (default: the current one); its work tree is read.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Lint the migrations absent at this revision or changed since (default: since the
+    /// merge base of HEAD and the first protected ref).
+    #[arg(long, value_name = "REV", conflicts_with = "all")]
+    pub since: Option<String>,
+    /// Lint every migration.
+    #[arg(long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
+}
+
+/// Output formats of `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// `file:line: rule severity message`, one finding a line.
+    Human,
+    /// `{"findings": [...]}` (documented in the README).
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 /// Arguments of `migmerge resolve`.

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Lint(args) => commands::lint::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Resolve(args) => commands::resolve::run(args),

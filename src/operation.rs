@@ -260,6 +260,7 @@ mod tests {
             name: "buyer".into(),
             class: Some("ForeignKey".into()),
             to: Some("settings.AUTH_USER_MODEL".into()),
+            arguments: Vec::new(),
         }];
         let t = touches(&add, "shop", &Config::default());
         assert!(t.contains(&Touch::Reference {

@@ -1,0 +1,294 @@
+//! The rules: pure functions from one migration and the state before it to findings. The
+//! exact trigger of each is documented in docs/lint.md; this module is that document's code.
+
+use super::Rule;
+use super::state::AppState;
+use crate::migration::{FieldDef, Migration, Operation};
+
+/// What a rule may look at.
+pub struct Context<'a> {
+    pub migration: &'a Migration,
+    /// The app's models before this migration runs.
+    pub before: &'a AppState,
+    /// `[tool.migmerge] database = "postgresql"`: rules about PostgreSQL's locks apply.
+    pub postgresql: bool,
+}
+
+/// A rule that fired, before configuration and opt-outs have their say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: Rule,
+    pub line: u32,
+    pub message: String,
+}
+
+/// Operations that change the schema (Django's own; custom operations are not known to).
+const SCHEMA_OPERATIONS: &[&str] = &[
+    "CreateModel",
+    "DeleteModel",
+    "RenameModel",
+    "AlterModelTable",
+    "AlterModelTableComment",
+    "AlterUniqueTogether",
+    "AlterIndexTogether",
+    "AlterOrderWithRespectTo",
+    "AddField",
+    "RemoveField",
+    "AlterField",
+    "RenameField",
+    "AddIndex",
+    "RemoveIndex",
+    "RenameIndex",
+    "AddConstraint",
+    "RemoveConstraint",
+    "AlterConstraint",
+];
+
+/// Defaults that are called once per migration run: every existing row gets the one value.
+const VOLATILE_DEFAULTS: &[&str] = &[
+    "timezone.now",
+    "datetime.now",
+    "datetime.datetime.now",
+    "datetime.utcnow",
+    "datetime.datetime.utcnow",
+    "uuid.uuid4",
+    "uuid4",
+    "uuid.uuid1",
+    "uuid1",
+    "now",
+];
+
+/// Every rule's findings on one migration, in operation order.
+pub fn check(cx: &Context<'_>) -> Vec<Hit> {
+    let operations = cx.migration.operations.as_deref().unwrap_or_default();
+    let mut hits = Vec::new();
+    // The state as the operations before the current one leave it: AlterField compares with
+    // the field's definition just before it.
+    let mut running = cx.before.clone();
+    for op in operations {
+        check_operation(cx, &running, op, &mut hits);
+        running.apply(op);
+    }
+    check_migration(cx, operations, &mut hits);
+    hits
+}
+
+fn check_operation(cx: &Context<'_>, running: &AppState, op: &Operation, hits: &mut Vec<Hit>) {
+    let mut hit = |rule: Rule, message: String| {
+        hits.push(Hit {
+            rule,
+            line: op.line,
+            message,
+        });
+    };
+    let model = op.model.as_deref().unwrap_or("?");
+    let field = op.field.as_deref().unwrap_or("?");
+    // The table is there, with rows, before this migration: only then do locks and rewrites
+    // and NOT NULL matter.
+    let existing = op
+        .model
+        .as_deref()
+        .is_some_and(|m| cx.before.model(m).is_some());
+    match op.class.as_str() {
+        "RunPython" if is_none(op.argument(1, "reverse_code")) => {
+            hit(
+                Rule::IrreversibleRunPython,
+                "RunPython without reverse_code: `migrate` cannot go back past this migration; pass reverse_code (RunPython.noop when there is nothing to undo)".to_owned(),
+            );
+        }
+        "RunSQL" if is_none(op.argument(1, "reverse_sql")) => {
+            hit(
+                Rule::IrreversibleRunSql,
+                "RunSQL without reverse_sql: `migrate` cannot go back past this migration; pass reverse_sql (RunSQL.noop when there is nothing to undo)".to_owned(),
+            );
+        }
+        "RemoveField" => hit(
+            Rule::DropColumn,
+            format!(
+                "RemoveField drops column {field} of {model}, which the running code still selects; stop using the field in one release, drop it in the next"
+            ),
+        ),
+        "DeleteModel" => hit(
+            Rule::DropTable,
+            format!(
+                "DeleteModel drops the table of {model}, which the running code still uses; stop using the model in one release, delete it in the next"
+            ),
+        ),
+        "RenameField" => hit(
+            Rule::RenameColumn,
+            format!(
+                "RenameField renames column {} of {model} to {}: the running code still uses the old name; add the new field, copy, and remove the old one in a later release (or keep the column with db_column)",
+                op.old_name.as_deref().unwrap_or("?"),
+                op.new_name.as_deref().unwrap_or("?"),
+            ),
+        ),
+        "RenameModel" => {
+            let old = op.old_name.as_deref().unwrap_or("?");
+            let keeps_table = op
+                .old_name
+                .as_deref()
+                .and_then(|m| running.model(m))
+                .is_some_and(|state| state.db_table);
+            if !keeps_table {
+                hit(
+                    Rule::RenameTable,
+                    format!(
+                        "RenameModel renames the table of {old} to that of {}: the running code still uses the old table; set db_table to the old table's name so it stays",
+                        op.new_name.as_deref().unwrap_or("?"),
+                    ),
+                );
+            }
+        }
+        "AddField" if existing => {
+            let Some(def) = op.fields.first() else { return };
+            if is_not_null_without_default(def) {
+                hit(
+                    Rule::NotNullWithoutDefault,
+                    format!(
+                        "AddField adds {field} to {model} as NOT NULL without a default: the migration fails on a table with rows, and the running code inserts rows without it; add null=True or db_default"
+                    ),
+                );
+            }
+            if let Some(default) = def.keyword("default")
+                && VOLATILE_DEFAULTS.contains(&default)
+            {
+                hit(
+                    Rule::VolatileDefault,
+                    format!(
+                        "AddField {field} on {model} with default={default}: Django calls it once and writes that one value into every existing row (a unique field fails); add the field nullable, fill it in batches, then make it NOT NULL"
+                    ),
+                );
+            }
+            if cx.postgresql && (is_true(def.keyword("db_index")) || is_true(def.keyword("unique")))
+            {
+                hit(
+                    Rule::NonConcurrentIndex,
+                    format!(
+                        "AddField {field} on {model} builds an index without CONCURRENTLY, which blocks writes to the table; add the field without it, then the index with AddIndexConcurrently in a non-atomic migration"
+                    ),
+                );
+            }
+        }
+        "AddIndex" if existing && cx.postgresql => hit(
+            Rule::NonConcurrentIndex,
+            format!(
+                "AddIndex on {model} builds the index without CONCURRENTLY, which blocks writes to the table; use AddIndexConcurrently in a migration with atomic = False"
+            ),
+        ),
+        "AddConstraint"
+            if existing
+                && cx.postgresql
+                && op
+                    .argument(1, "constraint")
+                    .is_some_and(|c| c.contains("UniqueConstraint")) =>
+        {
+            hit(
+                Rule::NonConcurrentIndex,
+                format!(
+                    "AddConstraint adds a unique constraint to {model}, building its index without CONCURRENTLY, which blocks writes; build a unique index concurrently first (AddIndexConcurrently, atomic = False)"
+                ),
+            );
+        }
+        "AddIndexConcurrently" | "RemoveIndexConcurrently"
+            if cx.migration.atomic != Some(false) =>
+        {
+            hit(
+                Rule::ConcurrentIndexInAtomic,
+                format!(
+                    "{} cannot run inside a transaction and Django refuses it in an atomic migration; set atomic = False on the Migration class",
+                    op.class
+                ),
+            );
+        }
+        "AlterField" if existing => {
+            let (Some(new), Some(old)) = (op.fields.first(), running.field(model, field)) else {
+                return;
+            };
+            if let Some(why) = rewrite_reason(old, new) {
+                hit(
+                    Rule::AlterFieldRewrite,
+                    format!(
+                        "AlterField {field} on {model}: {why}; add a new field, copy in batches and switch over instead"
+                    ),
+                );
+            }
+            if cx.postgresql
+                && ((is_true(new.keyword("db_index")) && !is_true(old.keyword("db_index")))
+                    || (is_true(new.keyword("unique")) && !is_true(old.keyword("unique"))))
+            {
+                hit(
+                    Rule::NonConcurrentIndex,
+                    format!(
+                        "AlterField {field} on {model} adds an index without CONCURRENTLY, which blocks writes to the table; add it with AddIndexConcurrently in a non-atomic migration"
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_migration(cx: &Context<'_>, operations: &[Operation], hits: &mut Vec<Hit>) {
+    if cx.migration.atomic == Some(false) {
+        return;
+    }
+    let run_python = operations.iter().find(|op| op.class == "RunPython");
+    let schema = operations
+        .iter()
+        .any(|op| SCHEMA_OPERATIONS.contains(&op.class.as_str()));
+    if let (Some(op), true) = (run_python, schema) {
+        hits.push(Hit {
+            rule: Rule::RunPythonWithSchemaChanges,
+            line: op.line,
+            message: "RunPython in the same atomic migration as schema changes: the tables stay locked until the data migration ends (and PostgreSQL may refuse to alter a table with pending trigger events); put the data migration in a migration of its own".to_owned(),
+        });
+    }
+}
+
+/// Why changing `old` into `new` rewrites or locks the table, if it does.
+fn rewrite_reason(old: &FieldDef, new: &FieldDef) -> Option<String> {
+    if let (Some(before), Some(after)) = (&old.class, &new.class)
+        && before != after
+    {
+        return Some(format!(
+            "the type changes from {before} to {after}, which rewrites the table under an exclusive lock"
+        ));
+    }
+    if is_true(old.keyword("null")) && !is_true(new.keyword("null")) {
+        return Some(
+            "null=True becomes NOT NULL: every row is checked under an exclusive lock, and the running code may still write NULL".to_owned(),
+        );
+    }
+    let length = |def: &FieldDef| def.keyword("max_length")?.parse::<u64>().ok();
+    if let (Some(before), Some(after)) = (length(old), length(new))
+        && after < before
+    {
+        return Some(format!(
+            "max_length shrinks from {before} to {after}: every row is checked (or the table rewritten) under an exclusive lock, and longer values fail"
+        ));
+    }
+    None
+}
+
+fn is_not_null_without_default(def: &FieldDef) -> bool {
+    let many_to_many = def
+        .class
+        .as_deref()
+        .is_some_and(|c| c.ends_with("ManyToManyField"));
+    // `**kwargs` may hold anything: not judged.
+    let hidden = def.arguments.iter().any(|a| a.text.starts_with("**"));
+    !many_to_many
+        && !hidden
+        && !is_true(def.keyword("null"))
+        && def.keyword("default").is_none()
+        && def.keyword("db_default").is_none()
+}
+
+/// An argument that is absent or `None`.
+fn is_none(value: Option<&str>) -> bool {
+    value.is_none_or(|v| v == "None")
+}
+
+fn is_true(value: Option<&str>) -> bool {
+    value == Some("True")
+}
