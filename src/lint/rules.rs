@@ -159,8 +159,7 @@ fn check_operation(cx: &Context<'_>, running: &AppState, op: &Operation, hits: &
                     ),
                 );
             }
-            if cx.postgresql && (is_true(def.keyword("db_index")) || is_true(def.keyword("unique")))
-            {
+            if cx.postgresql && builds_index(def) {
                 hit(
                     Rule::NonConcurrentIndex,
                     format!(
@@ -270,6 +269,18 @@ fn rewrite_reason(old: &FieldDef, new: &FieldDef) -> Option<String> {
     None
 }
 
+/// Whether adding this field builds an index: `db_index=True`, `unique=True`, or a relation
+/// (Django indexes a ForeignKey unless `db_index=False`).
+fn builds_index(def: &FieldDef) -> bool {
+    let relation = def
+        .class
+        .as_deref()
+        .is_some_and(|c| c.ends_with("ForeignKey") || c.ends_with("OneToOneField"));
+    is_true(def.keyword("db_index"))
+        || is_true(def.keyword("unique"))
+        || (relation && def.keyword("db_index") != Some("False"))
+}
+
 fn is_not_null_without_default(def: &FieldDef) -> bool {
     let many_to_many = def
         .class
@@ -291,4 +302,216 @@ fn is_none(value: Option<&str>) -> bool {
 
 fn is_true(value: Option<&str>) -> bool {
     value == Some("True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::parse;
+
+    const INITIAL: &str = r#"
+class Migration(migrations.Migration):
+    operations = [
+        migrations.CreateModel(
+            name="Book",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                ("title", models.CharField(max_length=200)),
+                ("note", models.TextField(null=True)),
+                ("pages", models.IntegerField(default=0)),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Shelf",
+            fields=[("id", models.AutoField(primary_key=True))],
+            options={"db_table": "shelves"},
+        ),
+        migrations.CreateModel(name="Author", fields=[("id", models.AutoField(primary_key=True))]),
+    ]
+"#;
+
+    /// The hits on a migration with these operations (and this class body prefix), after
+    /// INITIAL.
+    fn lint_with(head: &str, operations: &str, postgresql: bool) -> Vec<(Rule, u32)> {
+        let mut before = AppState::default();
+        before.apply_all(&parse(INITIAL.as_bytes()).unwrap().operations.unwrap());
+        let source = format!(
+            "class Migration(migrations.Migration):\n{head}    operations = [\n{operations}\n    ]\n"
+        );
+        let migration = parse(source.as_bytes()).unwrap();
+        let cx = Context {
+            migration: &migration,
+            before: &before,
+            postgresql,
+        };
+        check(&cx).into_iter().map(|h| (h.rule, h.line)).collect()
+    }
+
+    fn rules(operations: &str) -> Vec<Rule> {
+        lint_with("", operations, false)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    fn pg_rules(head: &str, operations: &str) -> Vec<Rule> {
+        lint_with(head, operations, true)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    #[test]
+    fn run_python_needs_reverse_code_and_noop_counts() {
+        assert_eq!(
+            rules("migrations.RunPython(forwards),"),
+            [Rule::IrreversibleRunPython]
+        );
+        assert_eq!(
+            rules("migrations.RunPython(forwards, reverse_code=None),"),
+            [Rule::IrreversibleRunPython]
+        );
+        assert!(rules("migrations.RunPython(forwards, migrations.RunPython.noop),").is_empty());
+        assert!(rules("migrations.RunPython(forwards, reverse_code=backwards),").is_empty());
+    }
+
+    #[test]
+    fn run_sql_needs_reverse_sql() {
+        assert_eq!(
+            rules("migrations.RunSQL('UPDATE t SET x = 1'),"),
+            [Rule::IrreversibleRunSql]
+        );
+        assert!(rules("migrations.RunSQL('UPDATE t', migrations.RunSQL.noop),").is_empty());
+        assert!(rules("migrations.RunSQL(sql='a', reverse_sql='b'),").is_empty());
+    }
+
+    #[test]
+    fn drops_and_renames() {
+        assert_eq!(
+            rules("migrations.RemoveField('book', 'pages'),"),
+            [Rule::DropColumn]
+        );
+        assert_eq!(
+            rules("migrations.DeleteModel('Author'),"),
+            [Rule::DropTable]
+        );
+        assert_eq!(
+            rules("migrations.RenameField('book', 'title', 'name'),"),
+            [Rule::RenameColumn]
+        );
+        assert_eq!(
+            rules("migrations.RenameModel('Author', 'Writer'),"),
+            [Rule::RenameTable]
+        );
+        // Shelf names its table: the rename keeps it.
+        assert!(rules("migrations.RenameModel('Shelf', 'Rack'),").is_empty());
+    }
+
+    #[test]
+    fn not_null_without_default_only_on_an_existing_table() {
+        let add = "migrations.AddField('book', 'isbn', models.CharField(max_length=13)),";
+        assert_eq!(rules(add), [Rule::NotNullWithoutDefault]);
+        for safe in [
+            "migrations.AddField('book', 'isbn', models.CharField(max_length=13, null=True)),",
+            "migrations.AddField('book', 'isbn', models.CharField(max_length=13, default='')),",
+            "migrations.AddField('book', 'isbn', models.CharField(max_length=13, db_default='')),",
+            "migrations.AddField('book', 'tags', models.ManyToManyField('shop.author')),",
+            // A model this migration creates has no rows yet.
+            "migrations.CreateModel(name='Tag', fields=[('id', models.AutoField(primary_key=True))]),\n        migrations.AddField('tag', 'name', models.CharField(max_length=9)),",
+        ] {
+            assert!(rules(safe).is_empty(), "{safe}");
+        }
+    }
+
+    #[test]
+    fn volatile_defaults_on_an_existing_table() {
+        assert_eq!(
+            rules(
+                "migrations.AddField('book', 'token', models.UUIDField(default=uuid.uuid4, unique=True)),"
+            ),
+            [Rule::VolatileDefault]
+        );
+        assert_eq!(
+            rules("migrations.AddField('book', 'at', models.DateTimeField(default=timezone.now)),"),
+            [Rule::VolatileDefault]
+        );
+        assert!(
+            rules(
+                "migrations.AddField('book', 'at', models.DateTimeField(default=some_constant)),"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn index_builds_on_postgresql_only() {
+        let add_index =
+            "migrations.AddIndex('book', models.Index(fields=['title'], name='t_idx')),";
+        assert!(rules(add_index).is_empty());
+        assert_eq!(pg_rules("", add_index), [Rule::NonConcurrentIndex]);
+        let unique = "migrations.AddConstraint('book', models.UniqueConstraint(fields=['title'], name='u')),";
+        assert_eq!(pg_rules("", unique), [Rule::NonConcurrentIndex]);
+        let check = "migrations.AddConstraint('book', models.CheckConstraint(condition=Q(pages__gte=0), name='c')),";
+        assert!(pg_rules("", check).is_empty());
+        let alter = "migrations.AlterField('book', 'title', models.CharField(max_length=200, db_index=True)),";
+        assert_eq!(pg_rules("", alter), [Rule::NonConcurrentIndex]);
+        let fk = "migrations.AddField('book', 'author', models.ForeignKey('shop.author', null=True, on_delete=models.CASCADE)),";
+        assert_eq!(pg_rules("", fk), [Rule::NonConcurrentIndex]);
+    }
+
+    #[test]
+    fn concurrent_index_operations_need_a_non_atomic_migration() {
+        let op = "AddIndexConcurrently('book', models.Index(fields=['title'], name='t_idx')),";
+        assert_eq!(rules(op), [Rule::ConcurrentIndexInAtomic]);
+        assert!(lint_with("    atomic = False\n", op, true).is_empty());
+        assert_eq!(
+            rules("RemoveIndexConcurrently('book', 't_idx'),"),
+            [Rule::ConcurrentIndexInAtomic]
+        );
+    }
+
+    #[test]
+    fn run_python_beside_schema_changes_in_an_atomic_migration() {
+        let ops = "migrations.AddField('book', 'isbn', models.CharField(max_length=13, null=True)),\n        migrations.RunPython(fill, migrations.RunPython.noop),";
+        assert_eq!(
+            lint_with("", ops, false),
+            [(Rule::RunPythonWithSchemaChanges, 4)]
+        );
+        assert!(lint_with("    atomic = False\n", ops, false).is_empty());
+    }
+
+    #[test]
+    fn alter_field_judged_from_the_previous_definition() {
+        assert_eq!(
+            rules("migrations.AlterField('book', 'title', models.CharField(max_length=100)),"),
+            [Rule::AlterFieldRewrite]
+        );
+        assert!(
+            rules("migrations.AlterField('book', 'title', models.CharField(max_length=300)),")
+                .is_empty()
+        );
+        assert_eq!(
+            rules("migrations.AlterField('book', 'note', models.TextField()),"),
+            [Rule::AlterFieldRewrite]
+        );
+        assert!(
+            rules(
+                "migrations.AlterField('book', 'note', models.TextField(null=True, blank=True)),"
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            rules("migrations.AlterField('book', 'pages', models.BigIntegerField(default=0)),"),
+            [Rule::AlterFieldRewrite]
+        );
+        // Each operation sees the one before it: widening, then narrowing back to where it was.
+        assert_eq!(
+            lint_with(
+                "",
+                "migrations.AlterField('book', 'title', models.CharField(max_length=300)),\n        migrations.AlterField('book', 'title', models.CharField(max_length=200)),",
+                false
+            ),
+            [(Rule::AlterFieldRewrite, 4)]
+        );
+    }
 }
