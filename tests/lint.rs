@@ -350,3 +350,15 @@ fn github_and_sarif_output() {
             .contains("reverse_code")
     );
 }
+
+#[test]
+fn docs_explain_every_rule() {
+    let docs = fs::read_to_string(project_root().join("docs/lint.md")).unwrap();
+    for rule in migmerge::lint::Rule::ALL {
+        let heading = format!("\n## {}\n", rule.code());
+        assert!(
+            docs.contains(&heading),
+            "docs/lint.md has no section {heading:?}"
+        );
+    }
+}
