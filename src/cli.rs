@@ -234,6 +234,10 @@ pub struct LintArgs {
     /// Lint every migration.
     #[arg(long)]
     pub all: bool,
+    /// Lint the in-memory merge of HEAD with REV instead of the work tree (nothing is written):
+    /// also reports what one branch removes or renames while the other still uses it.
+    #[arg(long, value_name = "REV")]
+    pub against: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     pub format: LintFormat,

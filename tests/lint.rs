@@ -362,3 +362,62 @@ fn docs_explain_every_rule() {
         );
     }
 }
+
+#[test]
+fn against_a_branch_that_removes_what_this_branch_alters() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree(
+        root,
+        "",
+        "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13, null=True)),",
+    );
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "base"]);
+    git_ok(root, &["checkout", "-qb", "feature"]);
+    let third = |name: &str, op: &str| {
+        fs::write(
+            root.join(format!("shop/migrations/{name}.py")),
+            format!("from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"0002_change\")]\n    operations = [\n        {op},\n    ]\n"),
+        )
+        .unwrap();
+    };
+    third(
+        "0003_longer_title",
+        "migrations.AlterField(\"book\", \"title\", models.CharField(max_length=300, default=\"\"))",
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "longer title"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    third(
+        "0003_remove_title",
+        "migrations.RemoveField(\"book\", \"title\")",
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "remove title"]);
+    git_ok(root, &["checkout", "-q", "feature"]);
+
+    // Alone, the branch's own migration is safe.
+    let out = run_migmerge(&["lint"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = run_migmerge(&["lint", "--against", "main", "--format", "json"], root);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = value["findings"].as_array().unwrap();
+    let merge: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "removed-on-other-branch")
+        .collect();
+    assert_eq!(merge.len(), 1, "{findings:?}");
+    assert_eq!(merge[0]["file"], "shop/migrations/0003_longer_title.py");
+    assert_eq!(merge[0]["line"], 7);
+    let message = merge[0]["message"].as_str().unwrap();
+    assert!(message.contains("0003_remove_title"), "{message}");
+}

@@ -6,6 +6,7 @@
 //! [`report`] renders the findings.
 
 pub mod allow;
+pub mod merge;
 pub mod report;
 pub mod rules;
 pub mod scope;
@@ -64,10 +65,11 @@ pub enum Rule {
     ConcurrentIndexInAtomic,
     RunPythonWithSchemaChanges,
     AlterFieldRewrite,
+    RemovedOnOtherBranch,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::IrreversibleRunPython,
         Rule::IrreversibleRunSql,
         Rule::DropColumn,
@@ -80,6 +82,7 @@ impl Rule {
         Rule::ConcurrentIndexInAtomic,
         Rule::RunPythonWithSchemaChanges,
         Rule::AlterFieldRewrite,
+        Rule::RemovedOnOtherBranch,
     ];
 
     pub fn code(self) -> &'static str {
@@ -96,6 +99,7 @@ impl Rule {
             Rule::ConcurrentIndexInAtomic => "concurrent-index-in-atomic",
             Rule::RunPythonWithSchemaChanges => "run-python-with-schema-changes",
             Rule::AlterFieldRewrite => "alter-field-rewrite",
+            Rule::RemovedOnOtherBranch => "removed-on-other-branch",
         }
     }
 
@@ -114,7 +118,9 @@ impl Rule {
             | Rule::RenameTable
             | Rule::NotNullWithoutDefault
             // Django refuses to run it at all.
-            | Rule::ConcurrentIndexInAtomic => Severity::Error,
+            | Rule::ConcurrentIndexInAtomic
+            // One branch's migrations fail after the merge.
+            | Rule::RemovedOnOtherBranch => Severity::Error,
             Rule::IrreversibleRunPython
             | Rule::IrreversibleRunSql
             | Rule::VolatileDefault
@@ -147,6 +153,9 @@ impl Rule {
                 "RunPython and schema changes in one transaction hold locks through the data migration"
             }
             Rule::AlterFieldRewrite => "AlterField that rewrites or locks the table",
+            Rule::RemovedOnOtherBranch => {
+                "a branch removes or renames what the other branch's migrations still use"
+            }
         }
     }
 }
