@@ -421,3 +421,29 @@ fn against_a_branch_that_removes_what_this_branch_alters() {
     let message = merge[0]["message"].as_str().unwrap();
     assert!(message.contains("0003_remove_title"), "{message}");
 }
+
+#[test]
+fn a_blank_string_field_is_filled_by_django_and_the_finding_says_so() {
+    let Some(pythons) = django_pythons() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13, blank=True)),",
+    );
+    let out = run_migmerge(&["lint", "--all", "--format", "json"], dir.path());
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let finding = &value["findings"][0];
+    assert_eq!(finding["rule"], "not-null-without-default");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("Django fills the existing rows"),
+        "{message}"
+    );
+    for python in &pythons {
+        let migrated = django_migrates(python, dir.path(), Some("Book:2"));
+        assert!(migrated["forward"].is_null(), "{migrated}");
+    }
+}

@@ -142,12 +142,16 @@ fn check_operation(cx: &Context<'_>, running: &AppState, op: &Operation, hits: &
         "AddField" if existing => {
             let Some(def) = op.fields.first() else { return };
             if is_not_null_without_default(def) {
-                hit(
-                    Rule::NotNullWithoutDefault,
+                let message = if django_fills_existing_rows(def) {
+                    format!(
+                        "AddField adds {field} to {model} as NOT NULL without a default: Django fills the existing rows, but the running code's inserts leave the column out and fail; add null=True or db_default"
+                    )
+                } else {
                     format!(
                         "AddField adds {field} to {model} as NOT NULL without a default: the migration fails on a table with rows, and the running code inserts rows without it; add null=True or db_default"
-                    ),
-                );
+                    )
+                };
+                hit(Rule::NotNullWithoutDefault, message);
             }
             if let Some(default) = def.keyword("default")
                 && VOLATILE_DEFAULTS.contains(&default)
@@ -281,11 +285,39 @@ fn builds_index(def: &FieldDef) -> bool {
         || (relation && def.keyword("db_index") != Some("False"))
 }
 
+/// Field classes Django fills with `""` when added with `blank=True` and no default
+/// (`empty_strings_allowed`).
+const STRING_FIELDS: &[&str] = &[
+    "CharField",
+    "TextField",
+    "EmailField",
+    "SlugField",
+    "URLField",
+    "FileField",
+    "ImageField",
+    "FilePathField",
+    "BinaryField",
+];
+
+/// Whether Django's schema editor gives the existing rows a value of its own when the field has
+/// no default (`BaseDatabaseSchemaEditor._effective_default`): `""` for a blank string field,
+/// the current time for `auto_now` / `auto_now_add`.
+fn django_fills_existing_rows(def: &FieldDef) -> bool {
+    let string = def
+        .class
+        .as_deref()
+        .is_some_and(|c| STRING_FIELDS.contains(&c));
+    (string && is_true(def.keyword("blank")))
+        || is_true(def.keyword("auto_now"))
+        || is_true(def.keyword("auto_now_add"))
+}
+
 fn is_not_null_without_default(def: &FieldDef) -> bool {
+    // A many-to-many adds a table, not a column; a generated column is computed, never inserted.
     let many_to_many = def
         .class
         .as_deref()
-        .is_some_and(|c| c.ends_with("ManyToManyField"));
+        .is_some_and(|c| c.ends_with("ManyToManyField") || c == "GeneratedField");
     // `**kwargs` may hold anything: not judged.
     let hidden = def.arguments.iter().any(|a| a.text.starts_with("**"));
     !many_to_many

@@ -230,3 +230,81 @@ impl<'a> Replay<'a> {
         order
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::WorkTree;
+
+    fn migration(deps: &[&str], ops: &str) -> String {
+        let deps: Vec<String> = deps.iter().map(|d| format!("('shop', '{d}')")).collect();
+        format!(
+            "class Migration(migrations.Migration):\n    dependencies = [{}]\n    operations = [\n        {ops}\n    ]\n",
+            deps.join(", ")
+        )
+    }
+
+    /// A fork: 0002_a removes `title`, its sibling 0002_b renames it, 0003 merges them.
+    fn forked_project() -> (tempfile::TempDir, Project, Graph) {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("shop/migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::write(migrations.join("__init__.py"), "").unwrap();
+        let files = [
+            (
+                "0001_initial",
+                migration(
+                    &[],
+                    "migrations.CreateModel(name='Book', fields=[('id', models.AutoField()), ('title', models.CharField(max_length=9)), ('pages', models.IntegerField())]),",
+                ),
+            ),
+            (
+                "0002_a",
+                migration(
+                    &["0001_initial"],
+                    "migrations.RemoveField('book', 'title'),",
+                ),
+            ),
+            (
+                "0002_b",
+                migration(
+                    &["0001_initial"],
+                    "migrations.RenameField('book', 'pages', 'leaves'),",
+                ),
+            ),
+            ("0003_merge", migration(&["0002_a", "0002_b"], "")),
+        ];
+        for (name, text) in &files {
+            std::fs::write(migrations.join(format!("{name}.py")), text).unwrap();
+        }
+        let source = WorkTree::new(dir.path()).unwrap();
+        let project = crate::project::load(&source).unwrap();
+        let graph = Graph::build(&project);
+        (dir, project, graph)
+    }
+
+    fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
+        let all: Vec<usize> = (0..project.migrations.len()).collect();
+        let mut seen = BTreeMap::new();
+        Replay::new(graph, project).each(&all, |i, state| {
+            let fields = state
+                .model("Book")
+                .map(|m| m.fields.keys().cloned().collect())
+                .unwrap_or_default();
+            seen.insert(project.migrations[i].name.clone(), fields);
+        });
+        seen
+    }
+
+    #[test]
+    fn each_migration_sees_its_ancestors_only() {
+        let (_dir, project, graph) = forked_project();
+        let seen = states(&project, &graph);
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(seen["0001_initial"], Vec::<String>::new());
+        assert_eq!(seen["0002_a"], names(&["id", "pages", "title"]));
+        // Its sibling's RemoveField ran first in Django's order, but is not its ancestor.
+        assert_eq!(seen["0002_b"], names(&["id", "pages", "title"]));
+        assert_eq!(seen["0003_merge"], names(&["id", "leaves"]));
+    }
+}
