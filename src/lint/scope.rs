@@ -12,6 +12,11 @@ pub fn changed_since(
     current: &dyn Source,
     base: &dyn Source,
 ) -> Result<Vec<usize>, SourceError> {
+    // Listing first lets a git revision find each file by its blob id, not by walking trees
+    // from the root for every path.
+    let paths: std::collections::HashSet<&str> =
+        project.migrations.iter().map(|f| f.path.as_str()).collect();
+    base.list(&|path: &str| paths.contains(path))?;
     let mut changed = Vec::new();
     let mut now = Vec::new();
     let mut then = Vec::new();
