@@ -28,12 +28,12 @@ found; 2 could not run (bad arguments, not a repository, unreadable or unparsabl
     /// release's code still serves requests (dropped or renamed columns and tables, NOT NULL
     /// columns without a default, irreversible RunPython/RunSQL, locking index builds and
     /// rewrites). By default only the migrations the branch adds since it forked from the
-    /// first protected ref. Writes nothing.
+    /// first protected ref. Writes nothing. A comment `# migmerge: allow RULE -- REASON` on an
+    /// operation's line or the line above silences that rule there (docs/lint.md).
     #[command(
         after_help = "Exit status: 0 no finding (info findings do not count); 1 findings; 2 could \
 not run (bad arguments, no protected ref or repository for the default scope, unparsable \
-migration). Silence one finding with `# migmerge: allow <rule> -- <reason>` on the operation's \
-line or the line above. Rules and their safe alternatives: docs/lint.md."
+migration)."
     )]
     Lint(LintArgs),
     /// Show the migration graph as Django builds it (squashes applied).
