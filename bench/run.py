@@ -27,6 +27,12 @@ django-linear-migrations (`manage.py check` with it installed) and
 rebase-migrations (its dry run on a tree stopped mid-rebase on conflicting
 max_migration.txt files, beside migmerge on that same tree).
 
+With --lint, `migmerge lint` is measured too: over every migration (`--all`),
+over the migrations the checked-out branch holds that `feature` does not
+(`--since feature`), and with the default scope (the branch since its merge
+base with the protected ref: on `main` itself, none, so the row is the cost of
+deciding the scope).
+
 Everything printed, and the Markdown written to --out, comes from the
 measurements of this run: nothing is typed in by hand.
 """
@@ -347,6 +353,13 @@ def main_commands(corpus: Path, args, cache: Path) -> list:
             corpus, ok=(0,),
         ),
     ]
+    if args.lint:
+        # Findings are expected (exit 1): the generated migrations drop and rename things.
+        cmds += [
+            Command("lint_all", "migmerge lint --all", [mm, "lint", "--all"], corpus),
+            Command("lint_since", "migmerge lint --since feature", [mm, "lint", "--since", "feature"], corpus),
+            Command("lint_default", "migmerge lint (default scope)", [mm, "lint"], corpus),
+        ]
     if args.django_python:
         py = args.django_python
         cmds += [
@@ -711,8 +724,10 @@ def main() -> int:
     parser.add_argument(
         "--skip", default="",
         help="comma-separated command keys not to run: worktree, rev, against, floor, django, "
-             "makemigrations, dlm, rebase, rebase_mm (e.g. to keep a 50k run short)",
+             "makemigrations, dlm, rebase, rebase_mm, lint_all, lint_since, lint_default (e.g. to keep a 50k "
+             "run short)",
     )
+    parser.add_argument("--lint", action="store_true", help="also measure `migmerge lint` (keys lint_all, lint_since, lint_default)")
     parser.add_argument("--out", type=Path, default=BENCH / "results.md")
     args = parser.parse_args()
 

@@ -33,6 +33,18 @@ pub enum Command {
 found; 2 could not run (bad arguments, not a repository, unreadable or unparsable migration)."
     )]
     Check(CheckArgs),
+    /// Report migrations that cannot be rolled back, or cannot run while the previous
+    /// release's code still serves requests (dropped or renamed columns and tables, NOT NULL
+    /// columns without a default, irreversible RunPython/RunSQL, locking index builds and
+    /// rewrites). By default only the migrations the branch adds since it forked from the
+    /// first protected ref. Writes nothing. A comment `# migmerge: allow RULE -- REASON` on an
+    /// operation's line or the line above silences that rule there (docs/lint.md).
+    #[command(
+        after_help = "Exit status: 0 no finding (info findings do not count); 1 findings; 2 could \
+not run (bad arguments, no protected ref or repository for the default scope, unparsable \
+migration)."
+    )]
+    Lint(LintArgs),
     /// Show the migration graph as Django builds it (squashes applied).
     Graph(GraphArgs),
     /// Show the project model: each app's label, directory, migrations and leaves, where each
@@ -224,6 +236,41 @@ pub enum CheckFormat {
     Json,
     /// GitHub Actions workflow annotations.
     Github,
+}
+
+/// Arguments of `migmerge lint`.
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// The project directory (default: the current one); its work tree is read.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Lint the migrations absent at this revision or changed since (default: since the
+    /// merge base of HEAD and the first protected ref).
+    #[arg(long, value_name = "REV", conflicts_with = "all")]
+    pub since: Option<String>,
+    /// Lint every migration.
+    #[arg(long)]
+    pub all: bool,
+    /// Lint the in-memory merge of HEAD with REV instead of the work tree (nothing is written):
+    /// also reports what one branch removes or renames while the other still uses it.
+    #[arg(long, value_name = "REV")]
+    pub against: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
+}
+
+/// Output formats of `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// `file:line: rule severity message`, one finding a line.
+    Human,
+    /// `{"findings": [...]}` (documented in the README).
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 /// Arguments of `migmerge resolve`.

@@ -64,7 +64,16 @@ pub struct Config {
     /// which never renames one again.
     #[serde(default)]
     pub renumber_replaces: bool,
+    /// The database the project deploys on (`postgresql`, `mysql`, `sqlite`, `oracle`): the
+    /// lint rules about one database's locks apply only to it.
+    pub database: Option<String>,
+    /// Lint rule code -> `off`, `info`, `warning` or `error`, re-grading or switching off a rule.
+    #[serde(default)]
+    pub lint: BTreeMap<String, crate::lint::Level>,
 }
+
+/// The values `database` accepts: Django's built-in backends.
+pub const DATABASES: &[&str] = &["postgresql", "mysql", "sqlite", "oracle"];
 
 /// Configuration that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +127,25 @@ impl Config {
                     message: format!(
                         "swappable.{setting}: expected \"app_label.ModelName\", found {model:?}"
                     ),
+                });
+            }
+        }
+        if let Some(database) = &self.database
+            && !DATABASES.contains(&database.as_str())
+        {
+            return Err(ConfigError {
+                file: file.to_owned(),
+                message: format!(
+                    "database: expected one of {}, found {database:?}",
+                    DATABASES.join(", ")
+                ),
+            });
+        }
+        for code in self.lint.keys() {
+            if crate::lint::Rule::from_code(code).is_none() {
+                return Err(ConfigError {
+                    file: file.to_owned(),
+                    message: format!("lint.{code}: no such lint rule (see docs/lint.md)"),
                 });
             }
         }
@@ -257,6 +285,34 @@ swappable = { AUTH_USER_MODEL = "users.User" }
             err.starts_with("migmerge.toml:") && err.contains("strategy"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lint_rules_are_re_graded_and_checked_by_code() {
+        use crate::lint::Level;
+        let py = b"[tool.migmerge]\ndatabase = 'postgresql'\nlint = { drop-column = 'off', rename-table = 'warning' }\n";
+        let config = Config::load(Some(py), None).unwrap();
+        assert_eq!(config.database.as_deref(), Some("postgresql"));
+        assert_eq!(config.lint["drop-column"], Level::Off);
+        assert_eq!(config.lint["rename-table"], Level::Warning);
+        let err = Config::load(
+            Some(b"[tool.migmerge]\nlint = { drop-colum = 'off' }\n"),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lint.drop-colum"), "{err}");
+        let err = Config::load(
+            Some(b"[tool.migmerge]\nlint = { drop-column = 'loud' }\n"),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lint"), "{err}");
+        let err = Config::load(Some(b"[tool.migmerge]\ndatabase = 'postgres'\n"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database"), "{err}");
     }
 
     #[test]

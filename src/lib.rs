@@ -23,6 +23,7 @@ pub mod diff;
 pub mod edit;
 pub mod git;
 pub mod graph;
+pub mod lint;
 pub mod migration;
 pub mod operation;
 pub mod overlap;

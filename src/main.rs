@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Lint(args) => commands::lint::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Apps(args) => commands::apps::run(args),
         Command::Demo(args) => commands::demo::run(args),

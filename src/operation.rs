@@ -397,6 +397,7 @@ mod tests {
             class: Some("ForeignKey".into()),
             to: Some("settings.AUTH_USER_MODEL".into()),
             args: Vec::new(),
+            arguments: Vec::new(),
         }];
         let t = touches(&add, "shop", &Config::default());
         assert!(t.contains(&Touch::Reference {
@@ -465,6 +466,7 @@ mod tests {
                 name: "max_length".into(),
                 value: "300".into(),
             }],
+            arguments: Vec::new(),
         }];
         let touched = touches(&alter, "lib", &Config::default());
         let set = setting(&alter, &touched[0]).unwrap();

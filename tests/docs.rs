@@ -78,6 +78,7 @@ fn pre_commit_hooks_run_a_command_line_the_cli_accepts() {
         assert!(parsed.is_ok(), "{entry}: {}", parsed.err().unwrap());
     }
     assert!(text.contains("- id: migmerge-check\n"));
+    assert!(text.contains("- id: migmerge-lint\n"));
 }
 
 /// The lines between a README's `readme-recipe:NAME` markers, code fences left out.

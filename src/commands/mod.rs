@@ -7,6 +7,7 @@ pub mod demo;
 pub mod graph;
 pub mod hook;
 pub mod install;
+pub mod lint;
 pub mod man;
 pub mod merge_driver;
 pub mod resolve;

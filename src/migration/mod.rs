@@ -164,11 +164,51 @@ pub struct FieldDef {
     /// relational field, as written (`"auth.user"`, `"Profile"`, or `settings.AUTH_USER_MODEL`).
     pub to: Option<String>,
     /// The field's arguments, normalised, in name order, those equal to `Field`'s defaults
-    /// (`null=False`, `blank=False`, ...) left out.
+    /// (`null=False`, `blank=False`, ...) left out: what the overlap compares.
     pub args: Vec<Arg>,
+    /// The field constructor's arguments, as written (`null=True`, `default=timezone.now`):
+    /// what the lint rules read.
+    pub arguments: Vec<Argument>,
+}
+
+/// One argument of a call, as written: what the lint rules read (`reverse_code=`, `null=`,
+/// `default=`), without evaluating anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Argument {
+    /// The keyword, `None` for a positional argument (or `*args` / `**kwargs`, whose `text`
+    /// starts with the stars).
+    pub keyword: Option<String>,
+    /// The value's source text.
+    pub text: String,
+}
+
+/// The argument Python would bind to parameter `name` at position `index`: by keyword, else by
+/// position (positions past a `*args` are unknowable and give `None`).
+pub fn bound_argument<'a>(arguments: &'a [Argument], index: usize, name: &str) -> Option<&'a str> {
+    if let Some(found) = arguments
+        .iter()
+        .find(|arg| arg.keyword.as_deref() == Some(name))
+    {
+        return Some(&found.text);
+    }
+    let positional = arguments.iter().filter(|arg| arg.keyword.is_none());
+    for (i, arg) in positional.enumerate() {
+        if arg.text.starts_with('*') {
+            return None;
+        }
+        if i == index {
+            return Some(&arg.text);
+        }
+    }
+    None
 }
 
 impl FieldDef {
+    /// The field argument `name` (keyword only: field positionals are verbose names and targets).
+    pub fn keyword(&self, name: &str) -> Option<&str> {
+        bound_argument(&self.arguments, usize::MAX, name)
+    }
+
     /// The field's definition in normalised text: `CharField(max_length=300)`.
     pub fn definition(&self) -> String {
         call_text(self.class.as_deref().unwrap_or("?"), &self.args)
@@ -199,11 +239,18 @@ pub struct Operation {
     /// True when some argument that identifies what it touches was not a literal.
     pub has_unknown_args: bool,
     /// Every argument, normalised, in name order, those equal to the operation's defaults
-    /// (`preserve_default=True`, `options={}`, ...) left out.
+    /// (`preserve_default=True`, `options={}`, ...) left out: what the overlap compares.
     pub args: Vec<Arg>,
+    /// Every argument of the operation's call, as written: what the lint rules read.
+    pub arguments: Vec<Argument>,
 }
 
 impl Operation {
+    /// The argument bound to parameter `name` at position `index` of the operation's signature.
+    pub fn argument(&self, index: usize, name: &str) -> Option<&str> {
+        bound_argument(&self.arguments, index, name)
+    }
+
     /// The whole call in normalised text: two operations that do the same thing, however they
     /// are written, have the same text.
     pub fn normalized(&self) -> String {
@@ -223,6 +270,8 @@ pub struct Migration {
     pub operations: Option<Vec<Operation>>,
     /// 1-based line of `class Migration`.
     pub class_line: u32,
+    /// `atomic = True/False`; `None` when absent or not a literal (Django's default: atomic).
+    pub atomic: Option<bool>,
     /// What staged-deploy tooling reads (see `crate::deploy`).
     pub deploy: DeployAttrs,
 }

@@ -296,6 +296,12 @@ fn assign_to(
                 _ => None,
             };
         }
+        "atomic" => {
+            migration.atomic = match value {
+                Value::Known(Expr::BooleanLiteral(literal)) => Some(literal.value),
+                _ => None,
+            };
+        }
         // Left as it is (`None`) when not wanted: the caller asked for the graph only.
         "operations" if src.detail == Detail::Full => {
             migration.operations = match value {

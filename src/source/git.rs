@@ -504,6 +504,20 @@ pub fn default_protected_refs(path: &Path) -> Vec<String> {
     existing(&["main", "master"])
 }
 
+/// The commit id (hex) of the merge base of revisions `a` and `b` in the repository holding
+/// `path`: where a branch forked from the ref it will be merged into.
+pub fn merge_base(path: &Path, a: &str, b: &str) -> Result<String, SourceError> {
+    let Located { repo, .. } = locate(path)?;
+    let a = resolve_commit(&repo, a)?.id();
+    let b_commit = resolve_commit(&repo, b)?.id();
+    repo.merge_base(a, b_commit)
+        .map(|oid| oid.to_string())
+        .map_err(|err| SourceError::BadRevision {
+            rev: b.to_owned(),
+            message: format!("no common ancestor with HEAD: {}", err.message()),
+        })
+}
+
 /// The short name of the branch HEAD is on (`main`), `None` when HEAD is detached or `path` is
 /// in no repository.
 pub fn current_branch(path: &Path) -> Option<String> {

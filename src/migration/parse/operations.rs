@@ -5,7 +5,7 @@
 use rustpython_ruff_python_ast::{Arguments, Expr, ExprCall};
 use rustpython_ruff_text_size::Ranged;
 
-use super::super::{FieldDef, Operation, ParseError};
+use super::super::{Argument, FieldDef, Operation, ParseError};
 use super::{Source, callee_name};
 use canonical::Signature;
 
@@ -136,6 +136,7 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
     }
     op.class = class;
     op.has_unknown_args = reader.unknown;
+    op.arguments = arguments_as_written(src, &call.arguments)?;
     Ok(op)
 }
 
@@ -263,6 +264,30 @@ fn is_relational(class: &str) -> bool {
     ["ForeignKey", "OneToOneField", "ManyToManyField"]
         .iter()
         .any(|base| class.ends_with(base))
+}
+
+/// Every argument of a call, keyword and source text, in the order written.
+fn arguments_as_written(src: &Source<'_>, args: &Arguments) -> Result<Vec<Argument>, ParseError> {
+    let mut out = Vec::with_capacity(args.args.len() + args.keywords.len());
+    for arg in &args.args {
+        out.push(Argument {
+            keyword: None,
+            text: src.slice(arg.range())?.to_owned(),
+        });
+    }
+    for keyword in &args.keywords {
+        out.push(match &keyword.arg {
+            Some(name) => Argument {
+                keyword: Some(name.id.as_str().to_owned()),
+                text: src.slice(keyword.value.range())?.to_owned(),
+            },
+            None => Argument {
+                keyword: None,
+                text: format!("**{}", src.slice(keyword.value.range())?),
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// An argument looked up by position and keyword, as Python binds it.
@@ -395,6 +420,7 @@ impl Reader<'_, '_> {
             class: Some(class),
             to,
             args,
+            arguments: arguments_as_written(self.src, &call.arguments)?,
         })
     }
 
@@ -455,9 +481,40 @@ mod tests {
         let source =
             format!("class Migration(migrations.Migration):\n    operations = [\n{body}\n    ]\n");
         match parse(source.as_bytes()) {
-            Ok(migration) => migration.operations.expect("a literal list"),
+            Ok(migration) => {
+                let mut all = migration.operations.expect("a literal list");
+                // These tests are about what an operation touches; the arguments as written
+                // have their own test.
+                all.iter_mut().for_each(forget_arguments);
+                all
+            }
             Err(err) => panic!("{err}\n{source}"),
         }
+    }
+
+    fn forget_arguments(op: &mut Operation) {
+        op.arguments.clear();
+        op.fields.iter_mut().for_each(|f| f.arguments.clear());
+        op.inner.iter_mut().for_each(forget_arguments);
+    }
+
+    #[test]
+    fn arguments_are_kept_as_written() {
+        let source = "class Migration(migrations.Migration):\n    atomic = False\n    operations = [\n        migrations.RunPython(forwards, migrations.RunPython.noop, **extra),\n        migrations.AddField('book', 'isbn', models.CharField(max_length=13, default=uuid.uuid4)),\n    ]\n";
+        let migration = parse(source.as_bytes()).unwrap();
+        assert_eq!(migration.atomic, Some(false));
+        let ops = migration.operations.unwrap();
+        assert_eq!(ops[0].argument(0, "code"), Some("forwards"));
+        assert_eq!(
+            ops[0].argument(1, "reverse_code"),
+            Some("migrations.RunPython.noop")
+        );
+        assert_eq!(ops[0].argument(2, "atomic"), None);
+        assert_eq!(ops[0].arguments[2].text, "**extra");
+        let field = &ops[1].fields[0];
+        assert_eq!(field.keyword("max_length"), Some("13"));
+        assert_eq!(field.keyword("default"), Some("uuid.uuid4"));
+        assert_eq!(field.keyword("null"), None);
     }
 
     fn one(call: &str) -> Operation {
@@ -487,6 +544,7 @@ mod tests {
             class: s(class),
             to: to.map(str::to_owned),
             args: Vec::new(),
+            arguments: Vec::new(),
         }
     }
 

@@ -1,0 +1,121 @@
+//! `migmerge lint`: pick the migrations in scope, lint them, render the findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cli::{LintArgs, LintFormat};
+use crate::commands::{ExitStatus, Outcome};
+use crate::graph::{Graph, NodeKind};
+use crate::lint::{self, Severity, allow, merge, report, scope};
+use crate::migration::Detail;
+use crate::project;
+use crate::source::{self, GitMerge, GitRevision, Source, WorkTree};
+
+pub fn run(args: &LintArgs) -> Result<Outcome> {
+    let source: Box<dyn Source> = match &args.against {
+        Some(other) => Box::new(GitMerge::open(&args.path, "HEAD", other)?),
+        None => Box::new(WorkTree::new(&args.path)?),
+    };
+    let source = source.as_ref();
+    let mut project = project::load_with(source, Detail::Graph)?;
+    if project.apps.is_empty() {
+        bail!(
+            "no Django migrations package (a `migrations` directory with `__init__.py`) in {}; is this the project's root?",
+            source.describe()
+        );
+    }
+    let graph = Graph::build(&project);
+    let in_graph: BTreeSet<usize> = graph.migrations().into_iter().map(|(_, i)| i).collect();
+    let candidates = if args.all {
+        (0..project.migrations.len()).collect()
+    } else {
+        let base = base_revision(args, &project)?;
+        scope::changed_since(&project, source, &base)?
+    };
+    // Replaced migrations are not in Django's graph: their squash speaks for them.
+    let targets: Vec<usize> = candidates
+        .into_iter()
+        .filter(|i| in_graph.contains(i))
+        .collect();
+    // The rules read the state the earlier migrations of each linted app leave.
+    let apps: BTreeSet<&str> = targets
+        .iter()
+        .map(|&i| project.migrations[i].app.as_str())
+        .collect();
+    let mut needed: Vec<usize> = graph
+        .migrations()
+        .into_iter()
+        .filter(|(key, _)| apps.contains(key.app.as_str()))
+        .filter_map(|(key, _)| match graph.node(key)?.kind {
+            NodeKind::Migration(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    // Where branches meet, the merge-time rule reads both branches' operations.
+    needed.extend(merge::branch_files(&graph));
+    project.read_operations(source, &needed)?;
+    let mut texts = BTreeMap::new();
+    for &i in &targets {
+        let path = &project.migrations[i].path;
+        if let Some(bytes) = source.read(path)? {
+            texts.insert(i, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let mut found = lint::lint(&project, &graph, &targets, &texts);
+    for finding in merge::findings(&project, &graph) {
+        let text = source.read(&finding.file)?.unwrap_or_default();
+        if !allow::read(&String::from_utf8_lossy(&text)).allows(finding.rule, finding.line) {
+            found.findings.push(finding);
+        }
+    }
+    let stdout = match args.format {
+        LintFormat::Human => report::human(&found),
+        LintFormat::Github => report::github(&found),
+        LintFormat::Json | LintFormat::Sarif => {
+            // Machine output stays one document; the notes are for the person reading the log.
+            #[allow(clippy::print_stderr)]
+            for note in &found.notes {
+                eprintln!("note: {note}");
+            }
+            match args.format {
+                LintFormat::Json => report::json(&found),
+                _ => report::sarif(&found),
+            }
+        }
+    };
+    let failing = found
+        .findings
+        .iter()
+        .any(|finding| finding.severity > Severity::Info);
+    Ok(Outcome {
+        stdout,
+        status: if failing {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+    })
+}
+
+/// The revision the scope is measured from: `--since`, else the merge base of HEAD and the
+/// first protected ref that exists.
+fn base_revision(args: &LintArgs, project: &project::Project) -> Result<GitRevision> {
+    if let Some(rev) = &args.since {
+        return Ok(GitRevision::open(&args.path, rev)?);
+    }
+    let protected = match &project.config.protected {
+        Some(refs) => refs.clone(),
+        None => source::default_protected_refs(&args.path),
+    };
+    let Some(first) = protected.first() else {
+        bail!(
+            "{}: no protected ref (origin's default branch, main or master, or `protected` in [tool.migmerge]) to measure the branch's new migrations from; lint them with `--since REV`, or every migration with `--all`",
+            args.path.display()
+        );
+    };
+    let base = source::merge_base(&args.path, "HEAD", first).with_context(|| {
+        format!("the branch's new migrations are those since its merge base with {first}; lint with `--since REV` or `--all` instead")
+    })?;
+    Ok(GitRevision::open(&args.path, &base)?)
+}

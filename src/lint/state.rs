@@ -1,0 +1,310 @@
+//! The models of one app as its earlier migrations leave them: replaying `CreateModel`,
+//! `AddField`, `AlterField`, `RenameField`, `RemoveField`, `RenameModel`, `DeleteModel` and
+//! `AlterModelTable` in Django's order, so that a rule can ask whether a table already existed
+//! and what a field looked like before an operation changes it.
+
+use std::collections::BTreeMap;
+
+use crate::graph::{Graph, Key, NodeKind};
+use crate::migration::{FieldDef, Operation};
+use crate::project::Project;
+
+/// One model as the replayed migrations define it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelState {
+    /// By lower-cased field name.
+    pub fields: BTreeMap<String, FieldDef>,
+    /// The model names its table (`db_table`), so a rename of the model keeps the table.
+    pub db_table: bool,
+}
+
+/// The models of one app, by lower-cased model name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppState {
+    pub models: BTreeMap<String, ModelState>,
+}
+
+impl AppState {
+    pub fn model(&self, name: &str) -> Option<&ModelState> {
+        self.models.get(&name.to_lowercase())
+    }
+
+    /// The field `field` of `model`, as last defined.
+    pub fn field(&self, model: &str, field: &str) -> Option<&FieldDef> {
+        self.model(model)?.fields.get(&field.to_lowercase())
+    }
+
+    /// Applies every operation of a migration, in order.
+    pub fn apply_all(&mut self, operations: &[Operation]) {
+        for op in operations {
+            self.apply(op);
+        }
+    }
+
+    /// Applies one operation to the models it changes. Operations whose arguments are not
+    /// literals change nothing they cannot name.
+    pub fn apply(&mut self, op: &Operation) {
+        let model = op.model.as_deref().map(str::to_lowercase);
+        let field = op.field.as_deref().map(str::to_lowercase);
+        match (op.class.as_str(), model) {
+            ("CreateModel", Some(model)) => {
+                let fields = op
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.to_lowercase(), f.clone()))
+                    .collect();
+                let db_table = op
+                    .argument(2, "options")
+                    .is_some_and(|options| options.contains("db_table"));
+                self.models.insert(model, ModelState { fields, db_table });
+            }
+            ("DeleteModel", Some(model)) => {
+                self.models.remove(&model);
+            }
+            ("RenameModel", _) => {
+                if let (Some(old), Some(new)) = (&op.old_name, &op.new_name)
+                    && let Some(state) = self.models.remove(&old.to_lowercase())
+                {
+                    self.models.insert(new.to_lowercase(), state);
+                }
+            }
+            ("AlterModelTable", Some(model)) => {
+                if let Some(state) = self.models.get_mut(&model) {
+                    state.db_table = op.argument(1, "table").is_some_and(|t| t != "None");
+                }
+            }
+            ("AlterModelOptions", Some(model)) => {
+                // `db_table` is not among the options AlterModelOptions changes; nothing to do,
+                // but the model must stay as it is.
+                let _ = model;
+            }
+            ("AddField" | "AlterField", Some(model)) => {
+                if let (Some(field), Some(def)) = (field, op.fields.first())
+                    && let Some(state) = self.models.get_mut(&model)
+                {
+                    state.fields.insert(field, def.clone());
+                }
+            }
+            ("RemoveField", Some(model)) => {
+                if let (Some(field), Some(state)) = (field, self.models.get_mut(&model)) {
+                    state.fields.remove(&field);
+                }
+            }
+            ("RenameField", Some(model)) => {
+                if let (Some(old), Some(new), Some(state)) =
+                    (&op.old_name, &op.new_name, self.models.get_mut(&model))
+                    && let Some(mut def) = state.fields.remove(&old.to_lowercase())
+                {
+                    def.name.clone_from(new);
+                    state.fields.insert(new.to_lowercase(), def);
+                }
+            }
+            // The state and database halves usually say the same thing; replaying both keeps
+            // what either defines.
+            ("SeparateDatabaseAndState", _) => self.apply_all(&op.inner),
+            _ => {}
+        }
+    }
+}
+
+/// Walks an app's migrations in Django's order and hands each wanted one the state its
+/// app's earlier migrations (its ancestors) leave.
+pub struct Replay<'a> {
+    graph: &'a Graph,
+    project: &'a Project,
+}
+
+impl<'a> Replay<'a> {
+    pub fn new(graph: &'a Graph, project: &'a Project) -> Self {
+        Replay { graph, project }
+    }
+
+    /// Calls `visit(index, state_before)` for each migration file index in `wanted`, in
+    /// Django's order within each app. `wanted` files must have their operations read, and so
+    /// must their same-app ancestors.
+    pub fn each(&self, wanted: &[usize], mut visit: impl FnMut(usize, &AppState)) {
+        let mut by_app: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in wanted {
+            by_app
+                .entry(self.project.migrations[i].app.as_str())
+                .or_default()
+                .push(i);
+        }
+        let mut keys_by_app: BTreeMap<&str, Vec<&'a Key>> = BTreeMap::new();
+        for (key, _) in self.graph.migrations() {
+            if by_app.contains_key(key.app.as_str()) {
+                keys_by_app.entry(key.app.as_str()).or_default().push(key);
+            }
+        }
+        for (app, files) in by_app {
+            let wanted: std::collections::HashSet<usize> = files.iter().copied().collect();
+            let order = self.app_order(app, keys_by_app.remove(app).unwrap_or_default());
+            let mut state = AppState::default();
+            let mut last: Option<&Key> = None;
+            for key in &order {
+                let Some(i) = self.file_of(key) else { continue };
+                let parents: Vec<&Key> = self
+                    .graph
+                    .parents(key)
+                    .into_iter()
+                    .filter(|p| p.app == app)
+                    .collect();
+                // A linear history keeps one running state; after a branch point or at a
+                // merge the state is rebuilt from the ancestors alone, so that a sibling
+                // branch's operations never leak into it.
+                let continues = match (last, parents.as_slice()) {
+                    (None, []) => true,
+                    (Some(last), [parent]) => *parent == last,
+                    _ => false,
+                };
+                if !continues {
+                    state = self.state_before(key, &order);
+                }
+                if wanted.contains(&i) {
+                    visit(i, &state);
+                }
+                state.apply_all(self.operations(i));
+                last = Some(key);
+            }
+        }
+    }
+
+    /// The same-app ancestors of `key` (itself excluded), replayed in `order`.
+    fn state_before(&self, key: &Key, order: &[&Key]) -> AppState {
+        let ancestors = self.graph.ancestors(key);
+        let mut state = AppState::default();
+        for other in order {
+            if *other == key || !ancestors.contains(other) {
+                continue;
+            }
+            if let Some(i) = self.file_of(other) {
+                state.apply_all(self.operations(i));
+            }
+        }
+        state
+    }
+
+    fn operations(&self, i: usize) -> &'a [Operation] {
+        self.project.migrations[i]
+            .migration
+            .operations
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    fn file_of(&self, key: &Key) -> Option<usize> {
+        match self.graph.node(key)?.kind {
+            NodeKind::Migration(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The app's migrations (`keys`, sorted) in Django's plan order: depth first through same-app parents,
+    /// parents before children, starting from the keys in name order.
+    fn app_order(&self, app: &str, keys: Vec<&'a Key>) -> Vec<&'a Key> {
+        let mut done = std::collections::HashSet::new();
+        let mut order = Vec::with_capacity(keys.len());
+        for start in keys {
+            // (key, parents pushed) pairs: an explicit stack, as histories run thousands deep.
+            let mut stack = vec![(start, false)];
+            while let Some((key, expanded)) = stack.pop() {
+                if done.contains(key) {
+                    continue;
+                }
+                if expanded {
+                    done.insert(key);
+                    order.push(key);
+                    continue;
+                }
+                stack.push((key, true));
+                let mut parents: Vec<&'a Key> = self
+                    .graph
+                    .parents(key)
+                    .into_iter()
+                    .filter(|p| p.app == app && !done.contains(p))
+                    .collect();
+                parents.reverse();
+                stack.extend(parents.into_iter().map(|p| (p, false)));
+            }
+        }
+        order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::WorkTree;
+
+    fn migration(deps: &[&str], ops: &str) -> String {
+        let deps: Vec<String> = deps.iter().map(|d| format!("('shop', '{d}')")).collect();
+        format!(
+            "class Migration(migrations.Migration):\n    dependencies = [{}]\n    operations = [\n        {ops}\n    ]\n",
+            deps.join(", ")
+        )
+    }
+
+    /// A fork: 0002_a removes `title`, its sibling 0002_b renames it, 0003 merges them.
+    fn forked_project() -> (tempfile::TempDir, Project, Graph) {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("shop/migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::write(migrations.join("__init__.py"), "").unwrap();
+        let files = [
+            (
+                "0001_initial",
+                migration(
+                    &[],
+                    "migrations.CreateModel(name='Book', fields=[('id', models.AutoField()), ('title', models.CharField(max_length=9)), ('pages', models.IntegerField())]),",
+                ),
+            ),
+            (
+                "0002_a",
+                migration(
+                    &["0001_initial"],
+                    "migrations.RemoveField('book', 'title'),",
+                ),
+            ),
+            (
+                "0002_b",
+                migration(
+                    &["0001_initial"],
+                    "migrations.RenameField('book', 'pages', 'leaves'),",
+                ),
+            ),
+            ("0003_merge", migration(&["0002_a", "0002_b"], "")),
+        ];
+        for (name, text) in &files {
+            std::fs::write(migrations.join(format!("{name}.py")), text).unwrap();
+        }
+        let source = WorkTree::new(dir.path()).unwrap();
+        let project = crate::project::load(&source).unwrap();
+        let graph = Graph::build(&project);
+        (dir, project, graph)
+    }
+
+    fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
+        let all: Vec<usize> = (0..project.migrations.len()).collect();
+        let mut seen = BTreeMap::new();
+        Replay::new(graph, project).each(&all, |i, state| {
+            let fields = state
+                .model("Book")
+                .map(|m| m.fields.keys().cloned().collect())
+                .unwrap_or_default();
+            seen.insert(project.migrations[i].name.clone(), fields);
+        });
+        seen
+    }
+
+    #[test]
+    fn each_migration_sees_its_ancestors_only() {
+        let (_dir, project, graph) = forked_project();
+        let seen = states(&project, &graph);
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(seen["0001_initial"], Vec::<String>::new());
+        assert_eq!(seen["0002_a"], names(&["id", "pages", "title"]));
+        // Its sibling's RemoveField ran first in Django's order, but is not its ancestor.
+        assert_eq!(seen["0002_b"], names(&["id", "pages", "title"]));
+        assert_eq!(seen["0003_merge"], names(&["id", "leaves"]));
+    }
+}

@@ -1,0 +1,449 @@
+//! `migmerge lint` on real trees and repositories: the scope a branch adds, the opt-outs and
+//! configuration, every output format, and Django confirming the consequences rules claim.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{django_pythons, git_ok, project_root, run_migmerge, stderr, stdout};
+
+const INITIAL: &str = r#"from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Book",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                ("title", models.CharField(max_length=200, default="")),
+                ("pages", models.IntegerField(default=0)),
+            ],
+        ),
+    ]
+"#;
+
+/// An app `shop` with INITIAL as 0001 and `body` as the operations of 0002.
+fn tree(dir: &Path, head: &str, operations: &str) {
+    let migrations = dir.join("shop/migrations");
+    fs::create_dir_all(&migrations).unwrap();
+    fs::write(dir.join("shop/__init__.py"), "").unwrap();
+    fs::write(migrations.join("__init__.py"), "").unwrap();
+    fs::write(migrations.join("0001_initial.py"), INITIAL).unwrap();
+    write_second(dir, head, operations);
+}
+
+fn write_second(dir: &Path, head: &str, operations: &str) {
+    let source = format!(
+        "import uuid\n\nfrom django.db import migrations, models\n{head}\n\ndef forwards(apps, schema_editor):\n    pass\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"0001_initial\")]\n    operations = [\n{operations}\n    ]\n"
+    );
+    fs::write(dir.join("shop/migrations/0002_change.py"), source).unwrap();
+}
+
+/// The `(rule, severity, line)` of each finding of `lint --all --format json`, and the exit
+/// code.
+fn lint_all(dir: &Path) -> (Vec<(String, String, u64)>, i32) {
+    let out = run_migmerge(&["lint", "--all", "--format", "json"], dir);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let findings = value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (findings, out.status.code().unwrap())
+}
+
+fn rules_of(dir: &Path) -> Vec<String> {
+    lint_all(dir).0.into_iter().map(|(rule, ..)| rule).collect()
+}
+
+/// What Django's `migrate` does with 0002 after 0001 (see tests/oracle/lint_consequences.py).
+fn django_migrates(python: &Path, dir: &Path, rows: Option<&str>) -> serde_json::Value {
+    let mut command = Command::new(python);
+    command
+        .arg(project_root().join("tests/oracle/lint_consequences.py"))
+        .args([dir.to_str().unwrap(), "shop", "0001_initial", "0002_change"]);
+    if let Some(rows) = rows {
+        command.args(["--rows", rows]);
+    }
+    let out = command.output().expect("run the oracle");
+    assert!(out.status.success(), "oracle: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// One claimed consequence: the operations that trigger `rule`, a safe variant that does not,
+/// and which direction of `migrate` Django refuses for the first and accepts for the second.
+struct Consequence {
+    rule: &'static str,
+    unsafe_ops: &'static str,
+    safe_ops: &'static str,
+    rows: Option<&'static str>,
+    /// "forward" or "backward".
+    fails: &'static str,
+}
+
+#[test]
+fn django_confirms_what_the_rules_claim() {
+    let Some(pythons) = django_pythons() else {
+        return;
+    };
+    let cases = [
+        Consequence {
+            rule: "irreversible-run-python",
+            unsafe_ops: "        migrations.RunPython(forwards),",
+            safe_ops: "        migrations.RunPython(forwards, migrations.RunPython.noop),",
+            rows: None,
+            fails: "backward",
+        },
+        Consequence {
+            rule: "irreversible-run-sql",
+            unsafe_ops: "        migrations.RunSQL(\"UPDATE shop_book SET pages = 1\"),",
+            safe_ops: "        migrations.RunSQL(\"UPDATE shop_book SET pages = 1\", migrations.RunSQL.noop),",
+            rows: None,
+            fails: "backward",
+        },
+        Consequence {
+            rule: "not-null-without-default",
+            unsafe_ops: "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13)),",
+            safe_ops: "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13, null=True)),",
+            rows: Some("Book:2"),
+            fails: "forward",
+        },
+        Consequence {
+            rule: "volatile-default",
+            unsafe_ops: "        migrations.AddField(\"book\", \"token\", models.UUIDField(default=uuid.uuid4, unique=True)),",
+            safe_ops: "        migrations.AddField(\"book\", \"token\", models.UUIDField(null=True, unique=True)),",
+            rows: Some("Book:2"),
+            fails: "forward",
+        },
+    ];
+    for case in &cases {
+        let bad = tempfile::tempdir().unwrap();
+        tree(bad.path(), "", case.unsafe_ops);
+        let good = tempfile::tempdir().unwrap();
+        tree(good.path(), "", case.safe_ops);
+        assert!(
+            rules_of(bad.path()).contains(&case.rule.to_owned()),
+            "{} not reported",
+            case.rule
+        );
+        assert!(
+            !rules_of(good.path()).contains(&case.rule.to_owned()),
+            "{} reported on its safe variant",
+            case.rule
+        );
+        for python in &pythons {
+            let refused = django_migrates(python, bad.path(), case.rows);
+            assert!(
+                refused[case.fails].is_string() && refused[case.fails] != "skipped",
+                "{}: Django accepted the migration the rule reports: {refused}",
+                case.rule
+            );
+            let accepted = django_migrates(python, good.path(), case.rows);
+            assert!(
+                accepted["forward"].is_null() && accepted["backward"].is_null(),
+                "{}: Django refused the safe variant: {accepted}",
+                case.rule
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_scope_is_what_the_branch_adds_since_the_protected_ref() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // An old irreversible migration already on main is not the branch's business.
+    tree(root, "", "        migrations.RunPython(forwards),");
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "main"]);
+    git_ok(root, &["checkout", "-qb", "feature"]);
+    fs::write(
+        root.join("shop/migrations/0003_drop.py"),
+        "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"0002_change\")]\n    operations = [\n        migrations.RemoveField(\"book\", \"pages\"),\n    ]\n",
+    )
+    .unwrap();
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "drop"]);
+
+    let out = run_migmerge(&["lint"], root);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().next().unwrap(),
+        "shop/migrations/0003_drop.py:7: drop-column error RemoveField drops column pages of book, which the running code still selects; stop using the field in one release, drop it in the next"
+    );
+    assert!(!stdout(&out).contains("0002_change"), "{}", stdout(&out));
+
+    let all = rules_of(root);
+    assert!(
+        all.contains(&"irreversible-run-python".to_owned()),
+        "{all:?}"
+    );
+    assert!(all.contains(&"drop-column".to_owned()), "{all:?}");
+
+    // Since the branch's own commit: nothing new, nothing changed.
+    let out = run_migmerge(&["lint", "--since", "HEAD"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("No findings in 0 migrations"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A change to an old migration brings it into scope.
+    write_second(root, "", "        migrations.RunSQL(\"SELECT 1\"),");
+    let out = run_migmerge(&["lint", "--since", "HEAD"], root);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("0002_change.py:13: irreversible-run-sql"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn without_a_protected_ref_the_default_scope_refuses_and_names_the_ways_out() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        migrations.RemoveField(\"book\", \"pages\"),",
+    );
+    let out = run_migmerge(&["lint"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("--since") && err.contains("--all"), "{err}");
+}
+
+#[test]
+fn opt_outs_need_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        # migmerge: allow drop-column -- unused since release 2.3\n        migrations.RemoveField(\"book\", \"pages\"),\n        migrations.RemoveField(\"book\", \"title\"),  # migmerge: allow drop-column",
+    );
+    let (findings, code) = lint_all(dir.path());
+    assert_eq!(
+        findings,
+        [("drop-column".to_owned(), "error".to_owned(), 15)]
+    );
+    assert_eq!(code, 1);
+    let out = run_migmerge(&["lint", "--all"], dir.path());
+    assert!(
+        stdout(&out)
+            .contains("0002_change.py:15: opt-out of drop-column has no reason and does not count"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn configuration_switches_off_and_re_grades_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        migrations.RemoveField(\"book\", \"pages\"),\n        migrations.RenameModel(\"Book\", \"Volume\"),",
+    );
+    assert_eq!(rules_of(dir.path()), ["drop-column", "rename-table"]);
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.migmerge]\nlint = { drop-column = \"off\", rename-table = \"info\" }\n",
+    )
+    .unwrap();
+    let (findings, code) = lint_all(dir.path());
+    assert_eq!(
+        findings,
+        [("rename-table".to_owned(), "info".to_owned(), 14)]
+    );
+    // Info alone passes.
+    assert_eq!(code, 0);
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.migmerge]\nlint = { drop-colum = \"off\" }\n",
+    )
+    .unwrap();
+    let out = run_migmerge(&["lint", "--all"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("lint.drop-colum"), "{}", stderr(&out));
+}
+
+#[test]
+fn database_postgresql_turns_on_the_lock_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        migrations.AddIndex(\"book\", models.Index(fields=[\"title\"], name=\"book_title_idx\")),",
+    );
+    assert!(rules_of(dir.path()).is_empty());
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[tool.migmerge]\ndatabase = \"postgresql\"\n",
+    )
+    .unwrap();
+    assert_eq!(rules_of(dir.path()), ["non-concurrent-index"]);
+}
+
+#[test]
+fn post_deploy_drops_are_information_under_staged_deploy_tooling() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "from syzygy import Stage",
+        "        migrations.RemoveField(\"book\", \"pages\"),",
+    );
+    let (findings, code) = lint_all(dir.path());
+    assert_eq!(
+        findings,
+        [("drop-column".to_owned(), "info".to_owned(), 13)]
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn github_and_sarif_output() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path(), "", "        migrations.RunPython(forwards),");
+    let out = run_migmerge(&["lint", "--all", "--format", "github"], dir.path());
+    assert!(
+        stdout(&out).starts_with(
+            "::warning file=shop/migrations/0002_change.py,line=13,title=migmerge lint%3A irreversible-run-python::RunPython without reverse_code"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_migmerge(&["lint", "--all", "--format", "sarif"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "migmerge");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "irreversible-run-python");
+    assert_eq!(result["level"], "warning");
+    let index = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rules[index]["id"], "irreversible-run-python");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "shop/migrations/0002_change.py"
+    );
+    assert_eq!(location["region"]["startLine"], 13);
+    assert!(
+        result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("reverse_code")
+    );
+}
+
+#[test]
+fn docs_explain_every_rule() {
+    let docs = fs::read_to_string(project_root().join("docs/lint.md")).unwrap();
+    for rule in migmerge::lint::Rule::ALL {
+        let heading = format!("\n## {}\n", rule.code());
+        assert!(
+            docs.contains(&heading),
+            "docs/lint.md has no section {heading:?}"
+        );
+    }
+}
+
+#[test]
+fn against_a_branch_that_removes_what_this_branch_alters() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree(
+        root,
+        "",
+        "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13, null=True)),",
+    );
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "base"]);
+    git_ok(root, &["checkout", "-qb", "feature"]);
+    let third = |name: &str, op: &str| {
+        fs::write(
+            root.join(format!("shop/migrations/{name}.py")),
+            format!("from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"0002_change\")]\n    operations = [\n        {op},\n    ]\n"),
+        )
+        .unwrap();
+    };
+    third(
+        "0003_longer_title",
+        "migrations.AlterField(\"book\", \"title\", models.CharField(max_length=300, default=\"\"))",
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "longer title"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    third(
+        "0003_remove_title",
+        "migrations.RemoveField(\"book\", \"title\")",
+    );
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-qm", "remove title"]);
+    git_ok(root, &["checkout", "-q", "feature"]);
+
+    // Alone, the branch's own migration is safe.
+    let out = run_migmerge(&["lint"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = run_migmerge(&["lint", "--against", "main", "--format", "json"], root);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let findings = value["findings"].as_array().unwrap();
+    let merge: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "removed-on-other-branch")
+        .collect();
+    assert_eq!(merge.len(), 1, "{findings:?}");
+    assert_eq!(merge[0]["file"], "shop/migrations/0003_longer_title.py");
+    assert_eq!(merge[0]["line"], 7);
+    let message = merge[0]["message"].as_str().unwrap();
+    assert!(message.contains("0003_remove_title"), "{message}");
+}
+
+#[test]
+fn a_blank_string_field_is_filled_by_django_and_the_finding_says_so() {
+    let Some(pythons) = django_pythons() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tree(
+        dir.path(),
+        "",
+        "        migrations.AddField(\"book\", \"isbn\", models.CharField(max_length=13, blank=True)),",
+    );
+    let out = run_migmerge(&["lint", "--all", "--format", "json"], dir.path());
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let finding = &value["findings"][0];
+    assert_eq!(finding["rule"], "not-null-without-default");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("Django fills the existing rows"),
+        "{message}"
+    );
+    for python in &pythons {
+        let migrated = django_migrates(python, dir.path(), Some("Book:2"));
+        assert!(migrated["forward"].is_null(), "{migrated}");
+    }
+}
