@@ -198,9 +198,23 @@ fn compare(what: &str, got: &Verdict, expect: &Expect, drop_git_conflict: bool) 
 /// Django's `migrate` on a copy of `tree` where an empty merge migration joins the leaves of
 /// each conflict, against the story's `migrate_after_merge` and against the branch migmerge
 /// says such a merge applies last (`merge_applies_last` in `check`'s JSON).
-fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Value) -> Vec<String> {
-    let temp = tempfile::tempdir().expect("tempdir");
-    crate::common::copy_tree(tree, temp.path());
+fn migrate_after_merge(
+    python: &Path,
+    story: &Path,
+    tree: &Path,
+    expect: &Expect,
+    check: &Value,
+) -> Vec<String> {
+    let holder = tempfile::tempdir().expect("tempdir");
+    // The oracle reads the story's settings module and user model from the fixture.toml
+    // beside the tree it is given, so the copy keeps one there.
+    let temp_tree = holder.path().join("tree");
+    crate::common::copy_tree(tree, &temp_tree);
+    std::fs::copy(
+        story.join("fixture.toml"),
+        holder.path().join("fixture.toml"),
+    )
+    .expect("copy fixture.toml");
     let mut last_of = BTreeMap::new();
     for conflict in check["conflicts"].as_array().into_iter().flatten() {
         let app = conflict["app"].as_str().unwrap_or_default();
@@ -230,7 +244,7 @@ fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Valu
             .map(|leaf| format!("(\"{app}\", \"{leaf}\")"))
             .collect();
         std::fs::write(
-            temp.path().join(dir).join("9999_merge_for_the_oracle.py"),
+            temp_tree.join(dir).join("9999_merge_for_the_oracle.py"),
             format!(
                 "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [{}]\n    operations = []\n",
                 dependencies.join(", ")
@@ -247,7 +261,7 @@ fn migrate_after_merge(python: &Path, tree: &Path, expect: &Expect, check: &Valu
     }
     let out = Command::new(python)
         .arg(project_root().join("tests/oracle/django_graph.py"))
-        .arg(temp.path())
+        .arg(&temp_tree)
         .args(["--plan", "--migrate"])
         .env("PYTHONHASHSEED", "0")
         .output()
@@ -588,7 +602,13 @@ fn check_story(name: &str) {
     let only_conflicts = !fixture.expect.conflicts.is_empty() && fixture.expect.problems.is_empty();
     if let (Some(pythons), Ok(json), true) = (&pythons, &check, only_conflicts) {
         for python in pythons {
-            errors.extend(migrate_after_merge(python, &tree, &fixture.expect, json));
+            errors.extend(migrate_after_merge(
+                python,
+                &dir,
+                &tree,
+                &fixture.expect,
+                json,
+            ));
         }
     }
     let graph = check_json(&["graph", "--format", "json"], &tree);
