@@ -203,6 +203,7 @@ fn migrate_after_merge(
     story: &Path,
     tree: &Path,
     expect: &Expect,
+    differs: &BTreeMap<String, String>,
     check: &Value,
 ) -> Vec<String> {
     let holder = tempfile::tempdir().expect("tempdir");
@@ -270,7 +271,13 @@ fn migrate_after_merge(
         Ok(json) => json,
         Err(e) => return vec![format!("oracle: bad output ({e})")],
     };
-    let who = format!("Django {}", json["django"].as_str().unwrap_or("?"));
+    let version = json["django"].as_str().unwrap_or("?");
+    let series: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    if differs.contains_key(&series) {
+        // The story says this series reads the tree otherwise: nothing here to compare.
+        return Vec::new();
+    }
+    let who = format!("Django {version}");
     let mut errors = Vec::new();
     if !json["error"].is_null() {
         return vec![format!(
@@ -607,6 +614,7 @@ fn check_story(name: &str) {
                 &dir,
                 &tree,
                 &fixture.expect,
+                &fixture.oracle.differs,
                 json,
             ));
         }
