@@ -4,18 +4,21 @@
 //! the story's conflicts are all there is, Django also runs `migrate` once an empty merge
 //! migration joins each conflict: whether it succeeds, and which branch it applies last, must
 //! be what the story and migmerge say.
+//! What `check` and `resolve --dry-run` print on the merged tree is pinned too, under each
+//! story's `expected/` (see fixtures/README.md).
 //!
-//! `MIGMERGE_FIXTURES=word` checks only the stories whose name contains `word`.
+//! Each story is its own test: `cargo test --test integration fixtures::<story>`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::common::{
-    django_pythons, git, git_ok, project_root, run_migmerge, stderr, stdout, story_repo,
+    compare_text_snapshot, django_pythons, git, git_ok, output_snapshot, project_root,
+    run_migmerge, stderr, stdout, story_repo,
 };
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +28,7 @@ struct Fixture {
     auth_user_model: Option<String>,
     /// The tree's own settings module (`proj.settings`): the oracle installs what it installs.
     #[serde(default)]
+    #[allow(dead_code)]
     settings: Option<String>,
     expect: Expect,
     #[serde(default)]
@@ -70,22 +74,6 @@ struct Verdict {
     overlap: BTreeMap<String, String>,
     consequence: BTreeMap<String, String>,
     notes: BTreeSet<String>,
-}
-
-fn fixture_dirs() -> Vec<PathBuf> {
-    let only = std::env::var("MIGMERGE_FIXTURES").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(project_root().join("fixtures"))
-        .expect("fixtures directory")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("fixture.toml").is_file())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().contains(&only))
-        })
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 fn load_fixture(dir: &Path) -> Fixture {
@@ -212,13 +200,22 @@ fn compare(what: &str, got: &Verdict, expect: &Expect, drop_git_conflict: bool) 
 /// says such a merge applies last (`merge_applies_last` in `check`'s JSON).
 fn migrate_after_merge(
     python: &Path,
+    story: &Path,
     tree: &Path,
-    fixture: &Fixture,
+    expect: &Expect,
+    differs: &BTreeMap<String, String>,
     check: &Value,
 ) -> Vec<String> {
-    let expect = &fixture.expect;
-    let temp = tempfile::tempdir().expect("tempdir");
-    crate::common::copy_tree(tree, temp.path());
+    let holder = tempfile::tempdir().expect("tempdir");
+    // The oracle reads the story's settings module and user model from the fixture.toml
+    // beside the tree it is given, so the copy keeps one there.
+    let temp_tree = holder.path().join("tree");
+    crate::common::copy_tree(tree, &temp_tree);
+    std::fs::copy(
+        story.join("fixture.toml"),
+        holder.path().join("fixture.toml"),
+    )
+    .expect("copy fixture.toml");
     let mut last_of = BTreeMap::new();
     for conflict in check["conflicts"].as_array().into_iter().flatten() {
         let app = conflict["app"].as_str().unwrap_or_default();
@@ -248,7 +245,7 @@ fn migrate_after_merge(
             .map(|leaf| format!("(\"{app}\", \"{leaf}\")"))
             .collect();
         std::fs::write(
-            temp.path().join(dir).join("9999_merge_for_the_oracle.py"),
+            temp_tree.join(dir).join("9999_merge_for_the_oracle.py"),
             format!(
                 "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [{}]\n    operations = []\n",
                 dependencies.join(", ")
@@ -263,35 +260,24 @@ fn migrate_after_merge(
             ),
         );
     }
-    // The copy is away from the story's fixture.toml: what the oracle reads there is passed.
-    let mut command = Command::new(python);
-    command
+    let out = Command::new(python)
         .arg(project_root().join("tests/oracle/django_graph.py"))
-        .arg(temp.path())
+        .arg(&temp_tree)
         .args(["--plan", "--migrate"])
-        .env("PYTHONHASHSEED", "0");
-    if let Some(model) = &fixture.auth_user_model {
-        command.args(["--auth-user-model", model]);
-    }
-    if let Some(settings) = &fixture.settings {
-        command.args(["--settings", settings]);
-    }
-    let out = command.output().expect("run the Django oracle");
+        .env("PYTHONHASHSEED", "0")
+        .output()
+        .expect("run the Django oracle");
     let json: Value = match serde_json::from_slice(&out.stdout) {
         Ok(json) => json,
         Err(e) => return vec![format!("oracle: bad output ({e})")],
     };
     let version = json["django"].as_str().unwrap_or("?");
-    let who = format!("Django {version}");
-    // A series the story says reads the tree differently is not asked to migrate it.
-    if fixture
-        .oracle
-        .differs
-        .keys()
-        .any(|series| version.starts_with(&format!("{series}.")))
-    {
+    let series: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    if differs.contains_key(&series) {
+        // The story says this series reads the tree otherwise: nothing here to compare.
         return Vec::new();
     }
+    let who = format!("Django {version}");
     let mut errors = Vec::new();
     if !json["error"].is_null() {
         return vec![format!(
@@ -592,69 +578,210 @@ fn compare_apps(who: &str, django: &Value, tree: &Path) -> Vec<String> {
     }
 }
 
-#[test]
-fn every_story_agrees_with_its_expectations_and_with_django() {
-    let pythons = django_pythons();
-    let mut report = Vec::new();
-    let dirs = fixture_dirs();
+/// Checks one story (see the module's documentation) and compares what `check` and
+/// `resolve --dry-run` print on its merged tree with the snapshots under `expected/`; fails
+/// with everything that disagrees.
+fn check_story(name: &str) {
+    let dir = project_root().join("fixtures").join(name);
+    let fixture = load_fixture(&dir);
     assert!(
-        dirs.len() >= 10 || std::env::var_os("MIGMERGE_FIXTURES").is_some(),
-        "expected the fixture corpus, found {} stories",
-        dirs.len()
+        !fixture.story.trim().is_empty(),
+        "{name}: a story says what happened"
     );
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let fixture = load_fixture(dir);
-        assert!(
-            !fixture.story.trim().is_empty(),
-            "{name}: a story says what happened"
-        );
-        let mut errors = Vec::new();
-        let (tree, _keep) = materialize(dir, &fixture, &mut errors);
-        let git_stopped = fixture.expect.problems.iter().any(|p| p == "git-conflict");
-        let check = check_json(&["check", "--format", "json"], &tree);
-        match &check {
-            Ok(json) => errors.extend(compare(
-                "check",
-                &verdict(json),
-                &fixture.expect,
-                git_stopped,
-            )),
-            Err(e) => errors.push(e.clone()),
-        }
-        if !fixture.expect.says.is_empty() {
-            let human = stdout(&run_migmerge(&["check"], &tree));
-            for words in &fixture.expect.says {
-                if !human.contains(words.as_str()) {
-                    errors.push(format!("check does not say {words:?}:\n{human}"));
-                }
-            }
-        }
-        let only_conflicts =
-            !fixture.expect.conflicts.is_empty() && fixture.expect.problems.is_empty();
-        if let (Some(pythons), Ok(json), true) = (&pythons, &check, only_conflicts) {
-            for python in pythons {
-                errors.extend(migrate_after_merge(python, &tree, &fixture, json));
-            }
-        }
-        let graph = check_json(&["graph", "--format", "json"], &tree);
-        if let (Some(pythons), Ok(graph)) = (&pythons, &graph) {
-            for python in pythons {
-                errors.extend(oracle(python, &tree, &fixture, graph));
-            }
-        }
-        if let Err(e) = graph {
-            errors.push(e);
-        }
-        if !errors.is_empty() {
-            report.push(format!("{name}:\n  {}", errors.join("\n  ")));
+    let pythons = django_pythons();
+    let mut errors = Vec::new();
+    let (tree, _keep) = materialize(&dir, &fixture, &mut errors);
+    let git_stopped = fixture.expect.problems.iter().any(|p| p == "git-conflict");
+    let check = check_json(&["check", "--format", "json"], &tree);
+    match &check {
+        Ok(json) => errors.extend(compare(
+            "check",
+            &verdict(json),
+            &fixture.expect,
+            git_stopped,
+        )),
+        Err(e) => errors.push(e.clone()),
+    }
+    let human = run_migmerge(&["check"], &tree);
+    for words in &fixture.expect.says {
+        if !stdout(&human).contains(words.as_str()) {
+            errors.push(format!("check does not say {words:?}:\n{}", stdout(&human)));
         }
     }
+    errors.extend(compare_snapshots(&dir, &fixture.expect, &tree, &human));
+    let only_conflicts = !fixture.expect.conflicts.is_empty() && fixture.expect.problems.is_empty();
+    if let (Some(pythons), Ok(json), true) = (&pythons, &check, only_conflicts) {
+        for python in pythons {
+            errors.extend(migrate_after_merge(
+                python,
+                &dir,
+                &tree,
+                &fixture.expect,
+                &fixture.oracle.differs,
+                json,
+            ));
+        }
+    }
+    let graph = check_json(&["graph", "--format", "json"], &tree);
+    if let (Some(pythons), Ok(graph)) = (&pythons, &graph) {
+        for python in pythons {
+            errors.extend(oracle(python, &tree, &fixture, graph));
+        }
+    }
+    if let Err(e) = graph {
+        errors.push(e);
+    }
     assert!(
-        report.is_empty(),
-        "{} of {} stories disagree:\n{}",
-        report.len(),
-        dirs.len(),
-        report.join("\n")
+        errors.is_empty(),
+        "{name} disagrees:\n  {}",
+        errors.join("\n  ")
+    );
+}
+
+/// The strategies whose dry run a story's snapshots pin: a merge migration for any conflict;
+/// a renumbering where every conflict has two leaves (with more, `renumber` refuses, and
+/// tests/resolve.rs pins that refusal).
+fn snapshot_strategies(expect: &Expect) -> Vec<&'static str> {
+    if expect.conflicts.is_empty() {
+        return Vec::new();
+    }
+    let mut strategies = vec!["merge"];
+    if expect.conflicts.values().all(|leaves| leaves.len() == 2) {
+        strategies.push("renumber");
+    }
+    strategies
+}
+
+/// `expected/check.txt` against the human `check` report (`human`), and, per strategy of
+/// [`snapshot_strategies`], `expected/resolve-<strategy>.txt` against what
+/// `resolve --dry-run --strategy <strategy>` prints on the same tree.
+fn compare_snapshots(dir: &Path, expect: &Expect, tree: &Path, human: &Output) -> Vec<String> {
+    let expected = dir.join("expected");
+    let mut errors = Vec::new();
+    // A `tree/` story sits inside this project's own repository, whose branches are not the
+    // story's: its snapshots are taken on a copy outside any repository.
+    let copy = tempfile::tempdir().expect("tempdir");
+    let fresh;
+    let (tree, human) = if tree.starts_with(dir) {
+        crate::common::copy_tree(tree, copy.path());
+        fresh = run_migmerge(&["check"], copy.path());
+        (copy.path(), &fresh)
+    } else {
+        (tree, human)
+    };
+    let check = output_snapshot(human, tree);
+    errors.extend(compare_text_snapshot(&expected.join("check.txt"), &check).err());
+    for strategy in snapshot_strategies(expect) {
+        let out = run_migmerge(&["resolve", "--dry-run", "--strategy", strategy], tree);
+        let got = output_snapshot(&out, tree);
+        let file = expected.join(format!("resolve-{strategy}.txt"));
+        errors.extend(compare_text_snapshot(&file, &got).err());
+    }
+    errors
+}
+
+/// One test per story, named after its directory: `cargo test --test integration
+/// fixtures::<story>` checks that story alone, `fixtures::overlap_` every story whose name
+/// holds `overlap_`.
+macro_rules! story_tests {
+    ($($story:ident;)*) => {
+        $(
+            #[test]
+            fn $story() {
+                check_story(stringify!($story));
+            }
+        )*
+
+        /// The stories [`story_tests`] lists, so that the list can be checked.
+        const LISTED_STORIES: &[&str] = &[$(stringify!($story)),*];
+    };
+}
+
+story_tests! {
+    both_sides_wrote_same_merge_migration;
+    chain_three_vs_two;
+    computed_dependencies_read_statically;
+    conflict_beside_unknown_dependencies;
+    conflict_markers_in_models_py;
+    conflicts_in_two_apps;
+    cross_app_dependency_on_sibling;
+    custom_app_label_via_apps_py;
+    cycle_between_two_apps;
+    dangling_after_rename_on_other_side;
+    dangling_dependency_typo;
+    default_app_config_in_init;
+    demo_shop;
+    dependents_in_two_other_apps;
+    duplicate_app_label;
+    first_and_latest_dependencies;
+    helper_migrations_package_beside_conflict;
+    installed_apps_names_config_class;
+    label_through_imported_base_config;
+    latest_dependency_resolves_before_squash_remap;
+    max_migration_out_of_step;
+    merge_migration_present;
+    merge_migration_then_new_siblings;
+    migration_modules_in_settings_conditional;
+    nested_squash;
+    odd_python_syntax;
+    overlap_disjoint_models;
+    overlap_identical_add_field_both_sides;
+    overlap_identical_alter_field_both_sides;
+    overlap_remove_vs_alter_field;
+    overlap_rename_field_vs_alter_field;
+    overlap_rename_model_vs_add_field;
+    overlap_runpython_one_side;
+    overlap_same_end_state_different_steps;
+    overlap_same_field_altered_both_sides;
+    overlap_same_index_name_both_sides;
+    overlap_same_migration_two_numbers;
+    overlap_same_model_different_fields;
+    overlap_separate_database_and_state_same_field;
+    parallel_work_in_different_apps;
+    renumber_module_level_dependencies;
+    renumber_odd_formatting;
+    run_before_same_app_and_cross_app;
+    same_app_first_dependency_is_ignored;
+    siblings_add_phone_vs_add_avatar;
+    siblings_with_max_migration_txt;
+    squash_beside_sibling_conflict;
+    squash_cycle;
+    squash_on_protected_side;
+    squash_on_unpublished_side;
+    squash_originals_deleted_other_app_depends_on_replaced;
+    squash_with_originals_partially_deleted;
+    squash_with_originals_present;
+    swappable_dependency_in_moved_migration;
+    swappable_model_set_in_settings;
+    swappable_user_model_custom;
+    swappable_user_model_default;
+    three_way_siblings;
+    two_copies_never_installed_together;
+    two_squashes_of_same_range;
+    unknown_dependency_in_one_app;
+}
+
+#[test]
+fn every_fixture_directory_has_its_test() {
+    let mut dirs: Vec<String> = std::fs::read_dir(project_root().join("fixtures"))
+        .expect("fixtures directory")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("fixture.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut listed: Vec<String> = LISTED_STORIES.iter().map(|s| (*s).to_owned()).collect();
+    listed.sort();
+    let untested: Vec<&String> = dirs.iter().filter(|d| !listed.contains(d)).collect();
+    let gone: Vec<&String> = listed.iter().filter(|l| !dirs.contains(l)).collect();
+    assert!(
+        untested.is_empty() && gone.is_empty(),
+        "story_tests! in tests/fixtures.rs must list every fixtures/<story>/fixture.toml: \
+         add {untested:?}, remove {gone:?}"
+    );
+    assert!(
+        dirs.len() >= 10,
+        "expected the fixture corpus, found {}",
+        dirs.len()
     );
 }

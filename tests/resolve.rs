@@ -1139,74 +1139,143 @@ const RESOLVED_BY_NAME: &[&str] = &[
     "conflicts_in_two_apps",
     "renumber_odd_formatting",
     "squash_on_unpublished_side",
+    "renumber_module_level_dependencies",
 ];
 
-/// Every other story with a leaf conflict that a merge migration can settle is resolved with
-/// each strategy that applies to it, and Django must accept each result: a merge migration
-/// always; a renumbering when every conflict has two leaves and the branches do not change the
-/// same thing (then the order renumbering imposes is not the question).
+/// The strategies the sweep resolves a story with: none for the stories the named tests above
+/// resolve, or without a leaf conflict that a merge migration can settle; else a merge migration
+/// always, and a renumbering when the story has branches (not one `tree/`), every conflict has
+/// two leaves and the branches do not change the same thing (then the order renumbering imposes
+/// is not the question).
+fn sweep_strategies(dir: &Path) -> Vec<&'static str> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    if RESOLVED_BY_NAME.contains(&name.as_str()) {
+        return Vec::new();
+    }
+    let fixture: toml::Value =
+        toml::from_str(&fs::read_to_string(dir.join("fixture.toml")).unwrap()).unwrap();
+    let expect = &fixture["expect"];
+    let conflicts = expect["conflicts"].as_table().cloned().unwrap_or_default();
+    let clean_otherwise = expect["problems"].as_array().is_some_and(Vec::is_empty);
+    let migrate_fails = expect.get("migrate_after_merge").is_some();
+    // A story Django's newest series reads otherwise (a pre-3.2 `default_app_config`) has
+    // no oracle to judge its resolution.
+    let newest_differs = fixture
+        .get("oracle")
+        .and_then(|o| o.get("differs"))
+        .and_then(toml::Value::as_table)
+        .is_some_and(|d| d.contains_key("6.1"));
+    if conflicts.is_empty() || !clean_otherwise || migrate_fails || newest_differs {
+        return Vec::new();
+    }
+    let two_leaves = conflicts
+        .values()
+        .all(|leaves| leaves.as_array().is_some_and(|l| l.len() == 2));
+    let same_thing = expect
+        .get("overlap")
+        .and_then(toml::Value::as_table)
+        .is_some_and(|o| o.values().any(|s| s.as_str() == Some("conflict")));
+    if !dir.join("tree").is_dir() && two_leaves && !same_thing {
+        vec!["merge", "renumber"]
+    } else {
+        vec!["merge"]
+    }
+}
+
+/// Resolves the story `name` with each strategy of [`sweep_strategies`]; Django must accept
+/// each result.
+fn sweep_story(name: &str) {
+    let dir = project_root().join("fixtures").join(name);
+    let strategies = sweep_strategies(&dir);
+    assert!(
+        !strategies.is_empty(),
+        "{name} is not a story for the sweep"
+    );
+    if dir.join("tree").is_dir() {
+        let fixture: toml::Value =
+            toml::from_str(&fs::read_to_string(dir.join("fixture.toml")).unwrap()).unwrap();
+        let apps = fixture["expect"]["conflicts"]
+            .as_table()
+            .map_or(0, toml::map::Map::len);
+        let temp = tempfile::tempdir().unwrap();
+        // The oracle finds a story's own settings module in the fixture.toml beside the tree.
+        let tree = temp.path().join("tree");
+        crate::common::copy_tree(&dir.join("tree"), &tree);
+        if fixture.get("settings").is_some() {
+            fs::copy(dir.join("fixture.toml"), temp.path().join("fixture.toml")).unwrap();
+        }
+        let before = django_nodes(&tree);
+        let who = format!("{name} --strategy merge");
+        resolve_ok(&tree, &who, &["--strategy", "merge"]);
+        assert_django_accepts(&tree, &who, &before, apps);
+        return;
+    }
+    for strategy in strategies {
+        resolve_story(name, strategy);
+    }
+}
+
+/// Every other conflicting story, resolved by [`sweep_story`], one test each:
+/// `cargo test --test integration resolve::sweep::<story>`.
+mod sweep {
+    macro_rules! sweep_tests {
+        ($($story:ident;)*) => {
+            $(
+                #[test]
+                fn $story() {
+                    super::sweep_story(stringify!($story));
+                }
+            )*
+
+            /// The stories listed above, so that the list can be checked.
+            pub(super) const SWEPT: &[&str] = &[$(stringify!($story)),*];
+        };
+    }
+
+    sweep_tests! {
+        conflict_beside_unknown_dependencies;
+        custom_app_label_via_apps_py;
+        helper_migrations_package_beside_conflict;
+        installed_apps_names_config_class;
+        label_through_imported_base_config;
+        merge_migration_then_new_siblings;
+        migration_modules_in_settings_conditional;
+        odd_python_syntax;
+        overlap_disjoint_models;
+        overlap_identical_alter_field_both_sides;
+        overlap_remove_vs_alter_field;
+        overlap_rename_field_vs_alter_field;
+        overlap_rename_model_vs_add_field;
+        overlap_runpython_one_side;
+        overlap_same_end_state_different_steps;
+        overlap_same_migration_two_numbers;
+        overlap_same_model_different_fields;
+        overlap_separate_database_and_state_same_field;
+        squash_beside_sibling_conflict;
+        swappable_user_model_custom;
+        three_way_siblings;
+    }
+}
+
 #[test]
-fn every_conflicting_story_resolves_with_each_strategy() {
-    let mut resolved = Vec::new();
-    let mut dirs: Vec<PathBuf> = fs::read_dir(project_root().join("fixtures"))
+fn the_sweep_lists_every_story_it_applies_to() {
+    let mut wanted: Vec<String> = fs::read_dir(project_root().join("fixtures"))
         .expect("fixtures")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("fixture.toml").is_file())
+        .filter(|p| !sweep_strategies(p).is_empty())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    dirs.sort();
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if RESOLVED_BY_NAME.contains(&name.as_str()) {
-            continue;
-        }
-        let fixture: toml::Value =
-            toml::from_str(&fs::read_to_string(dir.join("fixture.toml")).unwrap()).unwrap();
-        let expect = &fixture["expect"];
-        let conflicts = expect["conflicts"].as_table().cloned().unwrap_or_default();
-        let clean_otherwise = expect["problems"].as_array().is_some_and(Vec::is_empty);
-        let migrate_fails = expect.get("migrate_after_merge").is_some();
-        // A story Django's newest series reads otherwise (a pre-3.2 `default_app_config`) has
-        // no oracle to judge its resolution.
-        let newest_differs = fixture
-            .get("oracle")
-            .and_then(|o| o.get("differs"))
-            .and_then(toml::Value::as_table)
-            .is_some_and(|d| d.contains_key("6.1"));
-        if conflicts.is_empty() || !clean_otherwise || migrate_fails || newest_differs {
-            continue;
-        }
-        if dir.join("tree").is_dir() {
-            let temp = tempfile::tempdir().unwrap();
-            // The oracle finds a story's own settings module in the fixture.toml beside the tree.
-            let tree = temp.path().join("tree");
-            crate::common::copy_tree(&dir.join("tree"), &tree);
-            if fixture.get("settings").is_some() {
-                fs::copy(dir.join("fixture.toml"), temp.path().join("fixture.toml")).unwrap();
-            }
-            let before = django_nodes(&tree);
-            let who = format!("{name} --strategy merge");
-            resolve_ok(&tree, &who, &["--strategy", "merge"]);
-            assert_django_accepts(&tree, &who, &before, conflicts.len());
-            resolved.push(who);
-            continue;
-        }
-        resolve_story(&name, "merge");
-        resolved.push(format!("{name} --strategy merge"));
-        let two_leaves = conflicts
-            .values()
-            .all(|leaves| leaves.as_array().is_some_and(|l| l.len() == 2));
-        let same_thing = expect
-            .get("overlap")
-            .and_then(toml::Value::as_table)
-            .is_some_and(|o| o.values().any(|s| s.as_str() == Some("conflict")));
-        if two_leaves && !same_thing {
-            resolve_story(&name, "renumber");
-            resolved.push(format!("{name} --strategy renumber"));
-        }
-    }
+    wanted.sort();
+    let mut listed: Vec<String> = sweep::SWEPT.iter().map(|s| (*s).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        listed, wanted,
+        "sweep_tests! in tests/resolve.rs must list exactly the stories sweep_strategies takes"
+    );
     assert!(
-        resolved.len() >= 8,
-        "the sweep should reach most conflicting stories, it resolved: {resolved:?}"
+        listed.len() >= 8,
+        "the sweep should reach most conflicting stories, it lists {listed:?}"
     );
 }
