@@ -122,80 +122,67 @@ fn assert_feature_renumbered(root: &Path, what: &str) {
     assert!(!exists(root, AVATAR), "{what}");
 }
 
-#[test]
-fn merging_main_into_a_feature_renames_only_the_feature_under_every_strategy() {
+/// Under `auto` and a configured `renumber`: production migrated at main, then `flow` (git
+/// commands from main; the last one's output is what migmerge said), then the feature alone
+/// moved, the tree resolved and production still migrating.
+fn renames_only_the_feature(flow: &str, steps: &[&[&str]], said: &str) {
     for settings in ["strategy = \"auto\"", "strategy = \"renumber\""] {
         let dir = configured(settings);
         let root = dir.path();
         let production = Production::migrated_at(root, "main");
-        git_ok(root, &["checkout", "-q", "theirs"]);
-        let text = git_ok(root, &["merge", "--no-edit", "main"]);
-        let what = format!("{settings}, main into feature");
-        assert!(
-            text.contains("users: renumbered 0005_add_avatar -> 0006_add_avatar"),
-            "{what}: {text}"
-        );
+        let mut text = String::new();
+        for step in steps {
+            text = git_ok(root, step);
+        }
+        let what = format!("{settings}, {flow}");
+        assert!(text.contains(said), "{what}: {text}");
         assert_feature_renumbered(root, &what);
         assert_resolved(root, &what);
         production.assert_still_migrates(root, &what);
     }
+}
+
+#[test]
+fn merging_main_into_a_feature_renames_only_the_feature_under_every_strategy() {
+    renames_only_the_feature(
+        "main into feature",
+        &[
+            &["checkout", "-q", "theirs"],
+            &["merge", "--no-edit", "main"],
+        ],
+        "users: renumbered 0005_add_avatar -> 0006_add_avatar",
+    );
 }
 
 #[test]
 fn merging_a_feature_into_main_renames_only_the_feature_under_every_strategy() {
-    for settings in ["strategy = \"auto\"", "strategy = \"renumber\""] {
-        let dir = configured(settings);
-        let root = dir.path();
-        let production = Production::migrated_at(root, "main");
-        let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
-        let what = format!("{settings}, feature into main");
-        assert!(
-            text.contains("users: renumbered 0005_add_avatar"),
-            "{what}: {text}"
-        );
-        assert_feature_renumbered(root, &what);
-        assert_resolved(root, &what);
-        production.assert_still_migrates(root, &what);
-    }
+    renames_only_the_feature(
+        "feature into main",
+        &[&["merge", "--no-edit", "theirs"]],
+        "users: renumbered 0005_add_avatar",
+    );
 }
 
 #[test]
 fn a_merge_concluded_by_hand_renames_only_the_feature() {
-    for settings in ["strategy = \"auto\"", "strategy = \"renumber\""] {
-        let dir = configured(settings);
-        let root = dir.path();
-        let production = Production::migrated_at(root, "main");
-        git_ok(root, &["checkout", "-q", "theirs"]);
-        git_ok(root, &["merge", "--no-commit", "--no-ff", "main"]);
-        let text = git_ok(root, &["commit", "--no-edit"]);
-        let what = format!("{settings}, merge --no-commit then commit");
-        assert!(
-            text.contains("users: renumbered 0005_add_avatar"),
-            "{what}: {text}"
-        );
-        assert_feature_renumbered(root, &what);
-        assert_resolved(root, &what);
-        production.assert_still_migrates(root, &what);
-    }
+    renames_only_the_feature(
+        "merge --no-commit then commit",
+        &[
+            &["checkout", "-q", "theirs"],
+            &["merge", "--no-commit", "--no-ff", "main"],
+            &["commit", "--no-edit"],
+        ],
+        "users: renumbered 0005_add_avatar",
+    );
 }
 
 #[test]
 fn a_rebase_onto_main_renames_only_the_rebased_commits() {
-    for settings in ["strategy = \"auto\"", "strategy = \"renumber\""] {
-        let dir = configured(settings);
-        let root = dir.path();
-        let production = Production::migrated_at(root, "main");
-        git_ok(root, &["checkout", "-q", "theirs"]);
-        let text = git_ok(root, &["rebase", "main"]);
-        let what = format!("{settings}, rebase");
-        assert!(
-            text.contains("users: renumbered 0005_add_avatar"),
-            "{what}: {text}"
-        );
-        assert_feature_renumbered(root, &what);
-        assert_resolved(root, &what);
-        production.assert_still_migrates(root, &what);
-    }
+    renames_only_the_feature(
+        "rebase",
+        &[&["checkout", "-q", "theirs"], &["rebase", "main"]],
+        "users: renumbered 0005_add_avatar",
+    );
 }
 
 #[test]

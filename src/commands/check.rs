@@ -8,16 +8,15 @@ use crate::cli::{CheckArgs, CheckFormat, SourceArgs};
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::ConfigError;
 use crate::graph::{Graph, Key, NodeKind};
-use crate::migration::Detail;
 use crate::overlap;
-use crate::project::{self, LoadError, Project};
+use crate::project::{LoadError, Project};
 use crate::report::{self, CheckError, CheckReport, ConflictReport};
 use crate::resolution;
 use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let source = open_source(&args.source)?;
-    let (project, graph) = load(source.as_ref())?;
+    let (project, graph) = resolution::load(source.as_ref())?;
     // A gate that passes on nothing would hide a wrong path or a missing `__init__.py` in CI.
     if project.apps.is_empty() {
         anyhow::bail!(
@@ -139,21 +138,6 @@ fn locate(error: &anyhow::Error) -> CheckError {
 /// Whether the source arguments name the work tree, the one snapshot `resolve` changes.
 fn is_work_tree(args: &SourceArgs) -> bool {
     args.rev.is_none() && args.against.is_none() && !args.staged
-}
-
-/// Loads a snapshot and builds its graph for [`analyze`]: every migration is parsed for the
-/// graph, and in full only those on the branches of conflicting apps, whose operations the
-/// overlap analysis reads.
-pub fn load(source: &dyn Source) -> Result<(Project, Graph), LoadError> {
-    let mut project = project::load_with(source, Detail::Graph)?;
-    let graph = Graph::build(&project);
-    let branch_files: Vec<usize> = graph
-        .conflicts()
-        .iter()
-        .flat_map(|conflict| overlap::branch_files(&graph, conflict))
-        .collect();
-    project.read_operations(source, &branch_files)?;
-    Ok((project, graph))
 }
 
 /// The snapshot the source arguments name.

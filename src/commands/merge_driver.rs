@@ -21,7 +21,6 @@ use anyhow::{Context as _, Result};
 use crate::cli::MergeDriverArgs;
 use crate::commands::{ExitStatus, Outcome, check};
 use crate::git::driver::{highest, one_name};
-use crate::overlap::Severity;
 use crate::report::{self, ConflictReport};
 use crate::source::{GitMerge, Source as _};
 
@@ -226,7 +225,7 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
 /// when that commit cannot be known or the merge cannot be read: the name is then a guess.
 fn merged_view(root: &Path, args: &MergeDriverArgs, theirs: &str) -> Option<View> {
     let merged = GitMerge::open(root, "HEAD", theirs).ok()?;
-    let (project, graph) = match check::load(&merged) {
+    let (project, graph) = match crate::resolution::load(&merged) {
         Ok(loaded) => loaded,
         Err(err) => return Some(View::Unreadable(err.to_string())),
     };
@@ -242,7 +241,10 @@ fn merged_view(root: &Path, args: &MergeDriverArgs, theirs: &str) -> Option<View
         .clone();
     let report = check::analyze(&project, &graph, merged.describe(), |_| Vec::new());
     if let Some(conflict) = report.conflicts.iter().find(|c| c.app == app) {
-        return (conflict.severity == Severity::Conflict).then(|| explain(args, conflict));
+        return conflict
+            .consequence
+            .needs_human()
+            .then(|| explain(args, conflict));
     }
     let leaves = graph.leaves();
     match leaves.get(app.as_str()).map(Vec::as_slice) {
