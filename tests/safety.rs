@@ -994,6 +994,7 @@ mod pipeline {
         }
         let overlay = Overlay::new(files, updates);
         let project = migmerge::project::load(&overlay).map_err(|e| e.to_string())?;
+        same_as_updated(files, updates, &project)?;
         let graph = Graph::build(&project);
         if !graph.problems.is_empty() {
             return Err(format!("problems: {:?}", graph.problems));
@@ -1001,6 +1002,48 @@ mod pipeline {
         let leaves = graph.leaves();
         if leaves.get("users").map(Vec::len) != Some(1) {
             return Err(format!("users leaves: {:?}", leaves.get("users")));
+        }
+        Ok(())
+    }
+
+    /// What a load says of the migrations and apps, in order, for comparing two loads.
+    fn facts(project: &migmerge::project::Project) -> Vec<String> {
+        let apps = project
+            .apps
+            .iter()
+            .map(|a| format!("app {} {} {:?}", a.label, a.migrations_dir, a.max_migration));
+        let migrations = project.migrations.iter().map(|f| {
+            let m = &f.migration;
+            format!(
+                "{} {} {} {:?} {:?} {:?} {:?}",
+                f.app, f.name, f.path, m.dependencies, m.replaces, m.run_before, m.initial
+            )
+        });
+        apps.chain(migrations).collect()
+    }
+
+    /// The project the tree loads before the updates, brought up to date with them file by
+    /// file, says what loading the updated tree says: the incremental path resolutions verify
+    /// on agrees with a full load.
+    fn same_as_updated(
+        files: &Files,
+        updates: &[FileUpdate],
+        loaded: &migmerge::project::Project,
+    ) -> Result<(), String> {
+        let before = migmerge::project::load(files).map_err(|e| e.to_string())?;
+        let Some(updated) = before.with_updates(updates) else {
+            return Err("the updates were not applied file by file".to_owned());
+        };
+        let updated = updated.map_err(|e| e.to_string())?;
+        let (full, incremental) = (facts(loaded), facts(&updated));
+        if full != incremental {
+            return Err(format!(
+                "file-by-file update differs from a load:\n{full:#?}\n{incremental:#?}"
+            ));
+        }
+        let (full, incremental) = (Graph::build(loaded), Graph::build(&updated));
+        if full.leaves() != incremental.leaves() || full.problems != incremental.problems {
+            return Err("the graphs of the two loads differ".to_owned());
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::problem::{Note, Problem, ProblemKind};
 use crate::source::{ConflictedPath, Source, SourceError};
 
 mod app_configs;
+mod incremental;
 mod model;
 mod modules;
 mod settings;

@@ -5,9 +5,8 @@ use anyhow::{Context as _, Result};
 
 use crate::edit::{self, FileChange, FileUpdate, Plan};
 use crate::graph::{Graph, LeafConflict};
-use crate::migration::Detail;
 use crate::plan::{self, Layout, Overlay, Timestamp};
-use crate::project::{self, Project};
+use crate::project::Project;
 use crate::source::Source;
 
 use super::decide::Action;
@@ -103,8 +102,8 @@ pub fn propose(
     };
     let updates = edit::preview(&plan, read)?;
     let overlay = Overlay::new(source, &updates);
-    // Verifying needs the graph only.
-    let after = project::load_with(&overlay, Detail::Graph).context("reading the planned tree")?;
+    let after =
+        super::session::updated(project, &overlay, &updates).context("reading the planned tree")?;
     plan::verify(project, &after, app)?;
     Ok(Candidate {
         action: action.clone(),

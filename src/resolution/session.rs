@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -42,8 +43,8 @@ impl Options {
 /// One conflicting app, read from the tree as the earlier apps' plans leave it, with the
 /// decision its facts give.
 pub struct Examined {
-    pub project: Project,
-    pub graph: Graph,
+    pub project: Rc<Project>,
+    pub graph: Rc<Graph>,
     pub conflict: LeafConflict,
     pub analysis: AppOverlap,
     pub facts: Facts,
@@ -71,8 +72,8 @@ pub struct Session<'a> {
     planned: Planned<'a>,
     /// Every accepted update, composed: what [`Session::write`] writes.
     accepted: Vec<FileUpdate>,
-    /// The tree as loaded, while nothing was accepted since.
-    loaded: Option<(Project, Graph)>,
+    /// The tree as planned so far, loaded (kept up to date as plans are accepted).
+    loaded: Option<(Rc<Project>, Rc<Graph>)>,
 }
 
 impl<'a> Session<'a> {
@@ -108,7 +109,8 @@ impl<'a> Session<'a> {
     /// Loads the tree as planned so far, unless it is loaded already.
     fn load(&mut self) -> Result<()> {
         if self.loaded.is_none() {
-            self.loaded = Some(load(&self.planned)?);
+            let (project, graph) = load(&self.planned)?;
+            self.loaded = Some((Rc::new(project), Rc::new(graph)));
         }
         Ok(())
     }
@@ -117,7 +119,7 @@ impl<'a> Session<'a> {
     pub fn loaded(&mut self) -> Result<(&Project, &Graph)> {
         self.load()?;
         let (project, graph) = self.loaded.as_ref().expect("loaded just above");
-        Ok((project, graph))
+        Ok((project.as_ref(), graph.as_ref()))
     }
 
     /// Follows references to migrations that the other side of a merge renamed: a dependency
@@ -149,8 +151,7 @@ impl<'a> Session<'a> {
         let read = |p: &str| self.planned.read(p).ok().flatten();
         let updates = edit::preview(&following.plan, read)
             .with_context(|| format!("{label}: cannot follow the renames"))?;
-        let overlay = Overlay::new(&self.planned, &updates);
-        let after = project::load(&overlay)
+        let after = updated(project, &Overlay::new(&self.planned, &updates), &updates)
             .with_context(|| format!("{label}: the followed references do not load"))?;
         if !plan::settles(graph, &Graph::build(&after)) {
             bail!("{label}: following the renames would not settle the missing references");
@@ -193,9 +194,8 @@ impl<'a> Session<'a> {
     /// conflicts (an earlier app's plan resolved it too).
     pub fn examine(&mut self, app: &str) -> Result<Option<Examined>> {
         self.load()?;
-        let (project, graph) = self.loaded.take().expect("loaded just above");
+        let (project, graph) = self.loaded.clone().expect("loaded just above");
         let Some(conflict) = graph.conflicts().into_iter().find(|c| c.app == app) else {
-            self.loaded = Some((project, graph));
             return Ok(None);
         };
         let analysis = analyze(self.worktree.root(), &project, &graph, &conflict);
@@ -274,7 +274,13 @@ impl<'a> Session<'a> {
     pub fn accept(&mut self, updates: &[FileUpdate]) {
         self.planned.absorb(updates);
         compose(&mut self.accepted, updates);
-        self.loaded = None;
+        // The project is brought up to date file by file where it can be; otherwise (or if
+        // that fails) the next step loads the planned tree again.
+        self.loaded = self.loaded.take().and_then(|(project, _)| {
+            let project = project.with_updates(updates)?.ok()?;
+            let (project, graph) = complete(project, &self.planned).ok()?;
+            Some((Rc::new(project), Rc::new(graph)))
+        });
     }
 
     /// Every file the accepted plans write, as one set of updates.
@@ -320,7 +326,15 @@ pub fn followable_renames(
 /// Loads a snapshot for resolving: every migration parsed for the graph, and in full only those
 /// on the branches of conflicting apps, whose operations the overlap analysis reads.
 pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError> {
-    let mut project = project::load_with(source, Detail::Graph)?;
+    complete(project::load_with(source, Detail::Graph)?, source)
+}
+
+/// The graph of a project loaded for the graph, with the operations the overlap analysis reads
+/// (those on the branches of conflicting apps) read from `source`.
+fn complete(
+    mut project: Project,
+    source: &dyn Source,
+) -> Result<(Project, Graph), project::LoadError> {
     let graph = Graph::build(&project);
     let branch_files: Vec<usize> = graph
         .conflicts()
@@ -329,6 +343,19 @@ pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError>
         .collect();
     project.read_operations(source, &branch_files)?;
     Ok((project, graph))
+}
+
+/// `project` (loaded from the tree under `overlay`) as it is with `updates` written: brought up
+/// to date file by file where the updates allow, else `overlay` loaded again.
+pub fn updated(
+    project: &Project,
+    overlay: &dyn Source,
+    updates: &[FileUpdate],
+) -> Result<Project, project::LoadError> {
+    match project.with_updates(updates) {
+        Some(updated) => updated,
+        None => project::load_with(overlay, Detail::Graph),
+    }
 }
 
 /// What the overlap leaves to a person (an order of the branches in which `migrate` fails),
