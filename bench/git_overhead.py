@@ -3,7 +3,7 @@
 goes, and `check`'s read paths against the work-tree check (issue 14).
 
     cargo build --release
-    python3 bench/git_overhead.py [--sizes 1000,10000] [--runs 7] [--read-runs 5]
+    python3 bench/git_overhead.py [--sizes 1000,10000] [--runs 11] [--read-runs 5]
         [--real-source URL_OR_PATH] [--real-tag TAG] [--no-real] [--out bench/merge-results.md]
 
 Projects: the generated corpora of bench/generate.py (`--git --max-migration --conflicts 0`, so
@@ -460,7 +460,7 @@ def render_markdown(report: dict) -> str:
         md += ["", "One resolving merge, from `GIT_TRACE2_EVENT` (wall time):", "",
                "| part | count | total ms |", "|---|---:|---:|"]
         for name, count, ms, indent in result["breakdown"]:
-            md.append(f"| {'&nbsp;' * 4 * indent}{name} | {count} | {ms:.1f} |")
+            md.append(f"| {'&emsp;' * indent}{name} | {count} | {ms:.1f} |")
         md += ["", f"Read paths, {report['read_runs']} runs each:", ""]
         md += readbench.markdown_table(result["reads"])
         md += ["", "| target (issue 14) | measured | verdict |", "|---|---:|---|"]
@@ -474,7 +474,7 @@ def render_markdown(report: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="generated corpus sizes, comma-separated ('' for none)")
-    parser.add_argument("--runs", type=int, default=7, help="counted merges per case and clone (default 7)")
+    parser.add_argument("--runs", type=int, default=11, help="counted merges per case and clone (default 11)")
     parser.add_argument("--read-runs", type=int, default=5, help="timed runs per read path (default 5)")
     parser.add_argument("--no-real", action="store_true", help="skip the real project")
     parser.add_argument("--real-source", default=real_project.DEFAULT_URL,

@@ -59,6 +59,8 @@ def ensure_clone(url: str, tag: str, cache: Path, env: dict) -> Path:
     if path.exists():
         subprocess.run(["rm", "-rf", str(path)], check=True)
     cache.mkdir(parents=True, exist_ok=True)
+    if Path(url).exists():
+        url = Path(url).resolve().as_uri()  # git ignores --depth for a plain local path
     done = subprocess.run(
         ["git", "clone", "-q", "--depth", "1", "--branch", tag, "--no-tags", url, str(path)],
         env=env, capture_output=True, text=True,
@@ -115,48 +117,74 @@ def read_module(repo: Path, path: str) -> Module:
     return Module(path, references, squash)
 
 
+def app_label(modules: dict) -> str | None:
+    """What the app's own migrations call it: the label their references to names found in this
+    directory use most (a reference to another app's `0001_initial` also names a file here)."""
+    counts: dict = {}
+    for module in modules.values():
+        for label, name in module.references:
+            if name in modules:
+                counts[label] = counts.get(label, 0) + 1
+    return max(sorted(counts), key=counts.get) if counts else None
+
+
 def candidate_splits(repo: Path, env: dict) -> list:
-    """Every app whose last two migrations can be cut into siblings, by app label."""
+    """Every app whose last two migrations can be cut into siblings, by directory.
+
+    The pair must be a plain chain (one parent each in the app, no squash) that nothing else
+    names, and whatever the two name in other apps must already be behind the fork point:
+    otherwise the branch since the fork would reach far into those apps, which a merge of two
+    fresh branches does not.
+    """
     files = run_git(repo, "ls-files", "-z", "--", "*/migrations/*.py", env=env).split("\0")
     by_dir: dict = {}
     for path in filter(None, files):
         directory, _, file = path.rpartition("/")
         if directory.endswith("/migrations") and not file.startswith(("_", "~")):
             by_dir.setdefault(directory, {})[file[:-3]] = read_module(repo, path)
+    labels = {directory: app_label(modules) for directory, modules in by_dir.items()}
+    graph = {}  # (label, name) -> the module
+    for directory, modules in by_dir.items():
+        if labels[directory]:
+            graph.update({(labels[directory], name): m for name, m in modules.items()})
     named_from: dict = {}  # (label, name) -> paths of the modules naming it
-    for modules in by_dir.values():
-        for module in modules.values():
-            for ref in module.references:
-                named_from.setdefault(ref, set()).add(module.path)
+    for module in graph.values():
+        for ref in module.references:
+            named_from.setdefault(ref, set()).add(module.path)
+
+    def ancestors(node: tuple) -> set:
+        seen, todo = set(), [node]
+        while todo:
+            for ref in graph[todo.pop()].references:
+                if ref in graph and ref not in seen:
+                    seen.add(ref)
+                    todo.append(ref)
+        return seen
 
     splits = []
     for directory, modules in sorted(by_dir.items()):
-        # The label is what the app's own migrations call it.
-        labels = {label for m in modules.values() for label, name in m.references if name in modules}
-        if len(labels) != 1:
+        label = labels[directory]
+        if label is None:
             continue
-        label = labels.pop()
 
         def parents(name: str) -> list:
             return [n for lab, n in modules[name].references if lab == label and n in modules]
 
         children = {n for name in modules for n in parents(name)}
         leaves = [n for n in modules if n not in children]
-        if len(leaves) != 1:
+        if len(leaves) != 1 or len(parents(leaves[0])) != 1:
             continue
         theirs = leaves[0]
-        if len(parents(theirs)) != 1:
-            continue
         ours = parents(theirs)[0]
-        if len(parents(ours)) != 1:
+        if len(parents(ours)) != 1 or modules[theirs].squash or modules[ours].squash:
             continue
         grandparent = parents(ours)[0]
-        if modules[theirs].squash or modules[ours].squash:
-            continue
-        outside_refs = (named_from.get((label, ours), set()) - {modules[theirs].path}) | named_from.get(
+        named_elsewhere = (named_from.get((label, ours), set()) - {modules[theirs].path}) | named_from.get(
             (label, theirs), set()
         )
-        if outside_refs:
+        behind_fork = ancestors((label, grandparent)) | {(label, grandparent), (label, ours)}
+        cross = [ref for name in (ours, theirs) for ref in modules[name].references if ref in graph]
+        if named_elsewhere or not all(ref in behind_fork for ref in cross):
             continue
         splits.append(Split(label, directory, grandparent, ours, theirs))
     return splits
