@@ -118,18 +118,26 @@ def make_plain_branch(repo: Path, base: str, env: dict) -> None:
     git(repo, "checkout", "-q", "main", env=env)
 
 
-def generated_project(size: int, work: Path, cache: Path, env: dict) -> Project:
+def generated_project(size: int, work: Path, cache: Path, migmerge: Path, env: dict) -> Project:
     corpus, manifest = readbench.ensure_corpus(size, 1, cache, timeout=1200, conflicts=0)
     git(work.parent, "clone", "-q", "--branch", "main", str(corpus), str(work), env=env)
     git(work, "branch", "-q", "feature", "origin/feature", env=env)
     base = git(work, "merge-base", "main", "feature", env=env)
-    # generate.py cycles the branch apps through a same-field conflict, a same-model caution
-    # and a disjoint pair, in this order: the first needs a human, so it is left out.
-    apps = [app for i, app in enumerate(manifest["branch_apps"]) if i % 3 != 0]
-    git(work, "checkout", "-q", "-B", "siblings", base, env=env)
-    git(work, "checkout", "feature", "--", *[f"{app}/migrations" for app in apps], env=env)
-    git(work, "commit", "-q", "-m", "Sibling migrations", env=env)
-    git(work, "checkout", "-q", "main", env=env)
+
+    def cut_siblings(apps: list) -> None:
+        git(work, "checkout", "-q", "-B", "siblings", base, env=env)
+        git(work, "checkout", "feature", "--", *[f"{app}/migrations" for app in apps], env=env)
+        git(work, "commit", "-q", "-m", "Sibling migrations", env=env)
+        git(work, "checkout", "-q", "main", env=env)
+
+    # `feature`'s migrations in the apps where they are siblings of main's, less those whose
+    # pair needs a human (generate.py plants a same-field conflict among them).
+    cut_siblings(manifest["branch_apps"])
+    breaking = real_project.breaking_apps(work, migmerge, env)
+    apps = [app for app in manifest["branch_apps"] if app not in breaking]
+    if not apps:
+        raise real_project.SetupError(f"every app {corpus} branches in needs a human to merge")
+    cut_siblings(apps)
     make_plain_branch(work, base, env)
     label = f"{size // 1000}k" if size % 1000 == 0 else str(size)
     return Project(label, f"{size:,} generated migrations ({manifest['apps']} apps)", work,
@@ -529,7 +537,7 @@ def main() -> int:
             try:
                 if kind == "generated":
                     progress(f"{size:,} generated migrations:")
-                    project = generated_project(size, home / "source", cache, env)
+                    project = generated_project(size, home / "source", cache, migmerge, env)
                 else:
                     progress(f"saleor {args.real_tag}:")
                     project = saleor_project(args, home / "source", cache, migmerge, env)
