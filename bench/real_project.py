@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ def ensure_clone(url: str, tag: str, cache: Path, env: dict) -> Path:
     if marker.is_file() and (path / ".git").exists():
         return path
     if path.exists():
-        subprocess.run(["rm", "-rf", str(path)], check=True)
+        shutil.rmtree(path)  # a clone that did not finish
     cache.mkdir(parents=True, exist_ok=True)
     if Path(url).exists():
         url = Path(url).resolve().as_uri()  # git ignores --depth for a plain local path
