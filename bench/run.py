@@ -76,6 +76,7 @@ SLOW_RUNS = 3
 class Outcome:
     wall: float  # seconds
     rss_kb: int
+    cpu: float  # seconds of user + system time, the whole process tree that was waited for
     code: int
     timed_out: bool
     stdout: str = ""
@@ -146,6 +147,7 @@ def run_process(argv, cwd, env, timeout: float, capture: bool = False, exact_rss
         return Outcome(
             wall=wall,
             rss_kb=rss_kb,
+            cpu=usage.ru_utime + usage.ru_stime,
             code=proc.returncode,
             timed_out=timed_out.is_set(),
             stdout=out.read().decode(errors="replace") if capture else "",
@@ -252,8 +254,10 @@ def generator_fingerprint() -> str:
     return hashlib.sha256((BENCH / "generate.py").read_bytes()).hexdigest()[:16]
 
 
-def ensure_corpus(size: int, seed: int, cache: Path, timeout: float) -> tuple[Path, dict]:
-    key = f"n{size}-s{seed}"
+def ensure_corpus(size: int, seed: int, cache: Path, timeout: float, conflicts: int | None = None) -> tuple[Path, dict]:
+    """The generated project of this size, reused while the generator is unchanged. `conflicts`
+    (default: the generator's) sets how many apps end with sibling leaves on `main`."""
+    key = f"n{size}-s{seed}" + ("" if conflicts is None else f"-c{conflicts}")
     root, stamp = cache / key, cache / f"{key}.json"
     fingerprint = generator_fingerprint()
     if stamp.is_file() and root.is_dir():
@@ -272,6 +276,8 @@ def ensure_corpus(size: int, seed: int, cache: Path, timeout: float) -> tuple[Pa
             sys.executable, str(BENCH / "generate.py"), str(root), "--migrations", str(size),
             "--seed", str(seed), "--git", "--max-migration", "--manifest", str(manifest_path),
         ]
+        if conflicts is not None:
+            argv += ["--conflicts", str(conflicts)]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             sys.exit(f"run.py: generating the {size}-migration corpus failed:\n{result.stderr}{result.stdout}")
