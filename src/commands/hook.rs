@@ -274,7 +274,7 @@ fn resolve_work_tree(
                 Ok(candidate) => {
                     all_renumbered &= matches!(action, Action::Renumber { .. });
                     summaries.push(format!("{app}: {} ({})", candidate.done, decision.reason));
-                    session.accept(&candidate.updates);
+                    session.accept_candidate(&candidate);
                 }
                 Err(err) => left.push(format!("{app}: cannot {}: {err:#}", action.name())),
             },

@@ -13,15 +13,17 @@
 //! whatever it cannot make sense of, goes to `git merge-file`, the same three-way merge git would
 //! have done without a driver, with git's exit status.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::MergeDriverArgs;
 use crate::commands::{ExitStatus, Outcome, check};
 use crate::git::driver::{highest, one_name};
-use crate::report::{self, ConflictReport};
+use crate::report;
 use crate::source::{GitMerge, Source as _};
 
 pub fn run(args: &MergeDriverArgs) -> Result<Outcome> {
@@ -71,9 +73,12 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     if our_name == their_name {
         return merge_file(args);
     }
+    // Every max_migration.txt of the merge asks the same questions of the same two commits:
+    // answered once, by the first invocation, for all of them.
     // The name written here is only half of the resolution: the hooks write the other half.
     // Where they will refuse, git's own conflict must stand, so the merge stops as it would
-    // without migmerge instead of committing two leaves.
+    // without migmerge instead of committing two leaves. That depends on the work tree, which
+    // may change between two merges of the same commits: judged by every invocation.
     if let Some(why) = hooks_would_refuse(&root, incoming.as_deref()) {
         say(&format!(
             "migmerge: {}: merged as git would, because the hooks will not resolve this merge: {why}",
@@ -81,20 +86,30 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
         ));
         return merge_file(args);
     }
+    // Every max_migration.txt of the merge asks the same question of the same two commits:
+    // answered once, by the first invocation, for all of them.
+    let view = incoming
+        .as_deref()
+        .map(|theirs| MergeView::of(&root, theirs));
+    if let Some(why) = view.as_ref().and_then(|v| v.unreadable.as_ref()) {
+        say(&format!(
+            "migmerge: {}: merged as git would, because the merged migrations cannot be read: {why}",
+            args.path
+        ));
+        return merge_file(args);
+    }
     let layout = Layout::of(&ours);
-    let name = match incoming.and_then(|theirs| merged_view(&root, args, &theirs)) {
-        Some(View::Leaf(leaf)) => leaf,
-        Some(View::Overlap(explanation)) => {
-            say(&explanation);
-            merge_file(args)?;
-            return Ok(ExitStatus::Failure);
-        }
-        Some(View::Unreadable(why)) => {
+    let name = match view.as_ref().and_then(|v| v.files.get(&args.path)) {
+        Some(View::Leaf(leaf)) => leaf.clone(),
+        Some(View::Overlap { app, explanation }) => {
             say(&format!(
-                "migmerge: {}: merged as git would, because the merged migrations cannot be read: {why}",
+                "migmerge: {}: left conflict markers: both branches change the same thing in \
+                 {app}, so migmerge does not decide how they combine. After the merge stops, \
+                 run `migmerge resolve` (it shows both sides and writes the fix).\n{explanation}",
                 args.path
             ));
-            return merge_file(args);
+            merge_file(args)?;
+            return Ok(ExitStatus::Failure);
         }
         None => {
             let both = [our_name.to_owned(), their_name.to_owned()];
@@ -165,14 +180,77 @@ fn write(args: &MergeDriverArgs, name: &str, layout: Layout) -> Result<ExitStatu
     Ok(ExitStatus::Success)
 }
 
-/// What the merged migrations say about the app of the file being merged.
+/// What the merged migrations say about the app of one `max_migration.txt`; a file without
+/// an entry gets the highest of the two names, which the hooks correct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum View {
     /// The app has one leaf: the file names it.
     Leaf(String),
-    /// Both sides change the same thing: the explanation to show.
-    Overlap(String),
-    /// A merged migration does not parse, so the hooks will not resolve: why.
-    Unreadable(String),
+    /// Both sides change the same thing in `app`: the explanation to show.
+    Overlap { app: String, explanation: String },
+}
+
+/// What merging an incoming commit into HEAD gives, for every `max_migration.txt`: a function
+/// of the two commits alone, the same for each invocation of the driver in that merge.
+#[derive(Debug, Serialize, Deserialize)]
+struct MergeView {
+    head: String,
+    incoming: String,
+    /// Why the merged migrations cannot be read (so the hooks will not resolve either).
+    unreadable: Option<String>,
+    /// By root-relative path of a `max_migration.txt`.
+    files: BTreeMap<String, View>,
+}
+
+impl MergeView {
+    /// The view of merging `theirs` into HEAD: read from the git directory, where the first
+    /// invocation of this merge left it, or worked out and left there.
+    fn of(root: &Path, theirs: &str) -> MergeView {
+        let Some((cache, head)) = cache_of(root) else {
+            return MergeView::work_out(root, String::new(), theirs);
+        };
+        if let Some(view) = std::fs::read(&cache)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<MergeView>(&bytes).ok())
+            .filter(|view| view.head == head && view.incoming == theirs)
+        {
+            return view;
+        }
+        let view = MergeView::work_out(root, head, theirs);
+        // Without the cache, each invocation works the view out again: slower, not wrong.
+        let _ = keep(&cache, &view);
+        view
+    }
+
+    fn work_out(root: &Path, head: String, theirs: &str) -> MergeView {
+        let (files, unreadable) = match merged_views(root, theirs) {
+            Ok(files) => (files, None),
+            Err(why) => (BTreeMap::new(), Some(why)),
+        };
+        MergeView {
+            head,
+            incoming: theirs.to_owned(),
+            unreadable,
+            files,
+        }
+    }
+}
+
+/// Where the view of the merge in progress is kept, and the commit HEAD names, which with the
+/// incoming commit tells whether a kept view is this merge's.
+fn cache_of(root: &Path) -> Option<(PathBuf, String)> {
+    let repo = git2::Repository::discover(root).ok()?;
+    let head = repo.head().ok()?.target()?.to_string();
+    Some((repo.path().join("migmerge").join("merge-view.json"), head))
+}
+
+fn keep(path: &Path, view: &MergeView) -> Result<()> {
+    let dir = path.parent().context("no directory")?;
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer(&mut temp, view)?;
+    temp.persist(path)?;
+    Ok(())
 }
 
 /// Why the hooks that finish this merge will change nothing, when something already tells:
@@ -221,47 +299,37 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     }
 }
 
-/// Merges HEAD with the commit being merged, in memory, and looks at the file's app. `None`
-/// when that commit cannot be known or the merge cannot be read: the name is then a guess.
-fn merged_view(root: &Path, args: &MergeDriverArgs, theirs: &str) -> Option<View> {
-    let merged = GitMerge::open(root, "HEAD", theirs).ok()?;
-    let (project, graph) = match crate::resolution::load(&merged) {
-        Ok(loaded) => loaded,
-        Err(err) => return Some(View::Unreadable(err.to_string())),
+/// Merges HEAD with the commit being merged, in memory, and says what each app's
+/// `max_migration.txt` should hold; `Err` says why the merged migrations cannot be read. Empty
+/// when that commit cannot be known or merged: every name is then a guess.
+fn merged_views(root: &Path, theirs: &str) -> Result<BTreeMap<String, View>, String> {
+    let mut views = BTreeMap::new();
+    let Ok(merged) = GitMerge::open(root, "HEAD", theirs) else {
+        return Ok(views);
     };
-    let app = project
-        .apps
-        .iter()
-        .find(|a| {
-            a.max_migration
-                .as_ref()
-                .is_some_and(|m| m.path == args.path)
-        })?
-        .label
-        .clone();
+    let (project, graph) = crate::resolution::load(&merged).map_err(|err| err.to_string())?;
     let report = check::analyze(&project, &graph, merged.describe(), |_| Vec::new());
-    if let Some(conflict) = report.conflicts.iter().find(|c| c.app == app) {
-        return conflict
-            .consequence
-            .needs_human()
-            .then(|| explain(args, conflict));
-    }
     let leaves = graph.leaves();
-    match leaves.get(app.as_str()).map(Vec::as_slice) {
-        Some([leaf]) => Some(View::Leaf((*leaf).to_owned())),
-        _ => None,
+    for app in &project.apps {
+        let Some(max) = &app.max_migration else {
+            continue;
+        };
+        let view = match report.conflicts.iter().find(|c| c.app == app.label) {
+            Some(conflict) if conflict.consequence.needs_human() => Some(View::Overlap {
+                app: conflict.app.clone(),
+                explanation: report::conflict_human(conflict),
+            }),
+            Some(_) => None,
+            None => match leaves.get(app.label.as_str()).map(Vec::as_slice) {
+                Some([leaf]) => Some(View::Leaf((*leaf).to_owned())),
+                _ => None,
+            },
+        };
+        if let Some(view) = view {
+            views.insert(max.path.clone(), view);
+        }
     }
-}
-
-fn explain(args: &MergeDriverArgs, conflict: &ConflictReport) -> View {
-    View::Overlap(format!(
-        "migmerge: {}: left conflict markers: both branches change the same thing in {}, so \
-         migmerge does not decide how they combine. After the merge stops, run `migmerge \
-         resolve` (it shows both sides and writes the fix).\n{}",
-        args.path,
-        conflict.app,
-        report::conflict_human(conflict)
-    ))
+    Ok(views)
 }
 
 /// The commit whose changes are coming in: `git merge` names it in a `GITHEAD_<hash>`

@@ -319,7 +319,7 @@ fn resolve_app(
         let primary = primary.expect("only a person's decision has no plan");
         screen.say(&format!("{app}: {}\n", decision.reason));
         screen.diff(&primary.updates);
-        session.accept(&primary.updates);
+        session.accept_candidate(&primary);
         return Ok(AppResult::chosen(app, decision.reason.clone(), primary));
     }
 
@@ -375,7 +375,7 @@ fn resolve_app(
                     decision.reason
                 )
             };
-            session.accept(&picked.updates);
+            session.accept_candidate(&picked);
             Ok(AppResult::chosen(app, reason, picked))
         }
         _ => Ok(AppResult::left(

@@ -863,7 +863,9 @@ mod tests {
         );
         let overlay = crate::plan::Overlay::new(&tree, &updates);
         let new_project = crate::project::load(&overlay).unwrap();
-        let graph = crate::plan::verify(&project, &new_project, "shop").unwrap();
+        let graph =
+            crate::plan::verify(&crate::graph::Graph::build(&project), &new_project, "shop")
+                .unwrap();
         assert!(graph.conflicts().is_empty());
         assert!(graph.problems.is_empty(), "{:?}", graph.problems);
 

@@ -141,9 +141,9 @@ pub struct VerifyError {
 
 /// Checks a resolution of `app`: with the plan applied (`after`, loaded through an
 /// [`Overlay`]), the app has one leaf, no migration left the graph, `max_migration.txt` (if
-/// any) names the leaf, and no dangling reference or cycle appeared. Returns the new graph.
-pub fn verify(before: &Project, after: &Project, app: &str) -> Result<Graph, VerifyError> {
-    let old = Graph::build(before);
+/// any) names the leaf, and no dangling reference or cycle appeared. `old` is the graph before
+/// the plan. Returns the new graph.
+pub fn verify(old: &Graph, after: &Project, app: &str) -> Result<Graph, VerifyError> {
     let new = Graph::build(after);
     let mut reasons = Vec::new();
 

@@ -548,7 +548,7 @@ mod tests {
         let updates = tree.preview(&planned.plan);
         let overlay = Overlay::new(tree, &updates);
         let after = crate::project::load(&overlay).unwrap();
-        let new_graph = verify(&project, &after, app).unwrap();
+        let new_graph = verify(&graph, &after, app).unwrap();
         assert!(new_graph.conflicts().is_empty());
         (planned, tree.applied(&updates))
     }

@@ -1,6 +1,8 @@
 //! A decided action turned into a verified plan: planned in memory, previewed, and loaded
 //! again to check the app ends with one leaf and loses nothing. Nothing is written here.
 
+use std::rc::Rc;
+
 use anyhow::{Context as _, Result};
 
 use crate::edit::{self, FileChange, FileUpdate, Plan};
@@ -25,6 +27,12 @@ pub struct Candidate {
     pub done: String,
     /// What would be done: "write 0006_merge_a_b.py".
     pub todo: String,
+    /// The tree with the plan written, as verified: what the apps after this one start from
+    /// once it is accepted.
+    pub(super) after: (Rc<Project>, Rc<Graph>),
+    /// How many plans the session had accepted when this one was proposed: the tree it was
+    /// verified on.
+    pub(super) proposed_at: usize,
 }
 
 /// Plans `action` for `conflict` on `source` (whose loaded form is `project` and `graph`),
@@ -104,12 +112,14 @@ pub fn propose(
     let overlay = Overlay::new(source, &updates);
     let after =
         super::session::updated(project, &overlay, &updates).context("reading the planned tree")?;
-    plan::verify(project, &after, app)?;
+    let graph_after = plan::verify(graph, &after, app)?;
     Ok(Candidate {
         action: action.clone(),
         plan,
         updates,
         done,
         todo,
+        after: (Rc::new(after), Rc::new(graph_after)),
+        proposed_at: 0,
     })
 }

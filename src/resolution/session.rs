@@ -49,6 +49,8 @@ pub struct Examined {
     pub analysis: AppOverlap,
     pub facts: Facts,
     pub decision: Decision,
+    /// How many plans the session had accepted when the app was examined.
+    examined_at: usize,
 }
 
 /// References to migrations the other side renamed, followed: planned and verified.
@@ -72,6 +74,8 @@ pub struct Session<'a> {
     planned: Planned<'a>,
     /// Every accepted update, composed: what [`Session::write`] writes.
     accepted: Vec<FileUpdate>,
+    /// How many plans were accepted: which tree a candidate was proposed on.
+    accepted_plans: usize,
     /// The tree as planned so far, loaded (kept up to date as plans are accepted).
     loaded: Option<(Rc<Project>, Rc<Graph>)>,
 }
@@ -85,6 +89,7 @@ impl<'a> Session<'a> {
             options,
             planned: Planned::new(worktree),
             accepted: Vec::new(),
+            accepted_plans: 0,
             loaded: None,
         }
     }
@@ -109,7 +114,9 @@ impl<'a> Session<'a> {
     /// Loads the tree as planned so far, unless it is loaded already.
     fn load(&mut self) -> Result<()> {
         if self.loaded.is_none() {
-            let (project, graph) = load(&self.planned)?;
+            // Operations are read app by app, when an app is examined.
+            let project = project::load_with(&self.planned, Detail::Graph)?;
+            let graph = Graph::build(&project);
             self.loaded = Some((Rc::new(project), Rc::new(graph)));
         }
         Ok(())
@@ -194,10 +201,16 @@ impl<'a> Session<'a> {
     /// conflicts (an earlier app's plan resolved it too).
     pub fn examine(&mut self, app: &str) -> Result<Option<Examined>> {
         self.load()?;
-        let (project, graph) = self.loaded.clone().expect("loaded just above");
+        let (mut project, graph) = self.loaded.take().expect("loaded just above");
         let Some(conflict) = graph.conflicts().into_iter().find(|c| c.app == app) else {
+            self.loaded = Some((project, graph));
             return Ok(None);
         };
+        // The overlap analysis reads the operations on the app's branches.
+        let branch_files = overlap::branch_files(&graph, &conflict);
+        let read = Rc::make_mut(&mut project).read_operations(&self.planned, &branch_files);
+        self.loaded = Some((project.clone(), graph.clone()));
+        read?;
         let analysis = analyze(self.worktree.root(), &project, &graph, &conflict);
         let history = self.history(&project);
         let sides = facts::sides(&project, &graph, &conflict, history, &self.planned);
@@ -231,18 +244,21 @@ impl<'a> Session<'a> {
             analysis,
             facts,
             decision,
+            examined_at: self.accepted_plans,
         }))
     }
 
     /// Plans and verifies `action` for an examined app.
     pub fn propose(&self, examined: &Examined, action: &Action) -> Result<Candidate> {
-        propose(
+        let mut candidate = propose(
             &self.planned,
             &examined.project,
             &examined.graph,
             &examined.conflict,
             action,
-        )
+        )?;
+        candidate.proposed_at = examined.examined_at;
+        Ok(candidate)
     }
 
     /// The alternative to the decision that a person may pick instead: a renumbering when the
@@ -270,15 +286,31 @@ impl<'a> Session<'a> {
         self.propose(examined, &action)
     }
 
-    /// Lays a verified plan over the tree, for the apps after it and for [`Session::write`].
-    pub fn accept(&mut self, updates: &[FileUpdate]) {
+    /// Lays a candidate over the tree, for the apps after it and for [`Session::write`]; the
+    /// tree it was verified on becomes the loaded one when it was proposed on the tree as it
+    /// stands.
+    pub fn accept_candidate(&mut self, candidate: &Candidate) {
+        if candidate.proposed_at != self.accepted_plans {
+            return self.accept(&candidate.updates);
+        }
+        self.absorb(&candidate.updates);
+        self.loaded = Some(candidate.after.clone());
+    }
+
+    fn absorb(&mut self, updates: &[FileUpdate]) {
         self.planned.absorb(updates);
         compose(&mut self.accepted, updates);
+        self.accepted_plans += 1;
+    }
+
+    /// Lays verified updates over the tree, for the apps after it and for [`Session::write`].
+    pub fn accept(&mut self, updates: &[FileUpdate]) {
+        self.absorb(updates);
         // The project is brought up to date file by file where it can be; otherwise (or if
         // that fails) the next step loads the planned tree again.
         self.loaded = self.loaded.take().and_then(|(project, _)| {
             let project = project.with_updates(updates)?.ok()?;
-            let (project, graph) = complete(project, &self.planned).ok()?;
+            let graph = Graph::build(&project);
             Some((Rc::new(project), Rc::new(graph)))
         });
     }
@@ -326,15 +358,7 @@ pub fn followable_renames(
 /// Loads a snapshot for resolving: every migration parsed for the graph, and in full only those
 /// on the branches of conflicting apps, whose operations the overlap analysis reads.
 pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError> {
-    complete(project::load_with(source, Detail::Graph)?, source)
-}
-
-/// The graph of a project loaded for the graph, with the operations the overlap analysis reads
-/// (those on the branches of conflicting apps) read from `source`.
-fn complete(
-    mut project: Project,
-    source: &dyn Source,
-) -> Result<(Project, Graph), project::LoadError> {
+    let mut project = project::load_with(source, Detail::Graph)?;
     let graph = Graph::build(&project);
     let branch_files: Vec<usize> = graph
         .conflicts()
