@@ -166,7 +166,7 @@ pub fn verify(old: &Graph, after: &Project, app: &str) -> Result<Graph, VerifyEr
         ProblemKind::Cycle,
         ProblemKind::SquashCycle,
     ] {
-        if count(&new, kind) > count(&old, kind) {
+        if count(&new, kind) > count(old, kind) {
             let messages: Vec<&str> = new
                 .problems
                 .iter()
