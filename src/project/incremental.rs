@@ -10,6 +10,7 @@
 //! know, which feeds a project-wide note) is declined, and the caller loads the tree.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::edit::FileUpdate;
 use crate::migration::{self, Detail, Migration, Reference};
@@ -69,13 +70,13 @@ impl Project {
                         .unwrap_or(Detail::Graph);
                     match migration::parse_with(&update.new, detail) {
                         Ok(parsed) if self.is_plain(&parsed) => {
-                            project.migrations.push(MigrationFile {
+                            project.migrations.push(Arc::new(MigrationFile {
                                 app: project.apps[app].label.clone(),
                                 name,
                                 path: update.after.clone(),
                                 migration: parsed,
                                 detail,
-                            })
+                            }))
                         }
                         Ok(_) => return None,
                         Err(error) => failures.push(FileError {

@@ -2,7 +2,7 @@
 //! migration module parsed. This is the static twin of Django's `MigrationLoader.load_disk`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -67,8 +67,9 @@ pub struct Project {
     pub config: Config,
     /// In Django's processing order: `app-order` from the configuration, then by path.
     pub apps: Vec<App>,
-    /// In Django's processing order: apps in order, then file name.
-    pub migrations: Vec<MigrationFile>,
+    /// In Django's processing order: apps in order, then file name. Shared, so that the
+    /// project as each step of a resolution leaves it costs a pointer per unchanged file.
+    pub migrations: Vec<Arc<MigrationFile>>,
     pub problems: Vec<Problem>,
     /// What was skipped or left unknown while reading: never a failure by itself.
     pub notes: Vec<Note>,
@@ -262,7 +263,7 @@ impl Project {
         for (i, parsed) in read {
             match parsed {
                 Ok(full) => {
-                    let file = &mut self.migrations[i];
+                    let file = Arc::make_mut(&mut self.migrations[i]);
                     file.migration.operations = full.operations;
                     file.detail = Detail::Full;
                 }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -438,7 +439,7 @@ pub fn arrange(
     detail: Detail,
     problems: &mut Vec<Problem>,
     notes: &mut Vec<Note>,
-) -> Result<(Vec<App>, Vec<MigrationFile>), SourceError> {
+) -> Result<(Vec<App>, Vec<Arc<MigrationFile>>), SourceError> {
     let relocated: BTreeMap<String, (String, Origin)> = labelled
         .iter()
         .filter(|l| l.package.relocated.is_some())
@@ -542,17 +543,15 @@ pub fn arrange(
         seen.insert(entry.label.clone(), entry.app_dir.clone());
         let mut files = entry.package.migrations;
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        migrations.extend(
-            files
-                .into_iter()
-                .map(|(name, path, migration)| MigrationFile {
-                    app: entry.label.clone(),
-                    name,
-                    path,
-                    migration,
-                    detail,
-                }),
-        );
+        migrations.extend(files.into_iter().map(|(name, path, migration)| {
+            Arc::new(MigrationFile {
+                app: entry.label.clone(),
+                name,
+                path,
+                migration,
+                detail,
+            })
+        }));
         apps.push(App {
             label: entry.label,
             package: entry.app_dir,
@@ -667,7 +666,7 @@ pub fn swappable_settings(
 /// left out of the graph, and the app it would point to is unknown.
 pub fn note_unknown_swappable(
     config: &Config,
-    migrations: &[MigrationFile],
+    migrations: &[Arc<MigrationFile>],
     notes: &mut Vec<Note>,
 ) {
     let mut unknown: BTreeMap<&str, (&MigrationFile, u32, usize)> = BTreeMap::new();

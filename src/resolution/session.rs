@@ -69,6 +69,8 @@ pub struct Session<'a> {
     /// Opened when the first app is examined: most runs (hooks on merges with nothing to
     /// resolve) never need git's refs.
     history: std::cell::OnceCell<History>,
+    /// HEAD, read when the first app is examined, to tell "ours" from "theirs".
+    head: std::cell::OnceCell<Option<GitRevision>>,
     operation: Operation,
     options: Options,
     planned: Planned<'a>,
@@ -85,6 +87,7 @@ impl<'a> Session<'a> {
         Session {
             worktree,
             history: std::cell::OnceCell::new(),
+            head: std::cell::OnceCell::new(),
             operation,
             options,
             planned: Planned::new(worktree),
@@ -211,7 +214,10 @@ impl<'a> Session<'a> {
         let read = Rc::make_mut(&mut project).read_operations(&self.planned, &branch_files);
         self.loaded = Some((project.clone(), graph.clone()));
         read?;
-        let analysis = analyze(self.worktree.root(), &project, &graph, &conflict);
+        let head = self
+            .head
+            .get_or_init(|| GitRevision::open(self.worktree.root(), "HEAD").ok());
+        let analysis = analyze(head.as_ref(), &project, &graph, &conflict);
         let history = self.history(&project);
         let sides = facts::sides(&project, &graph, &conflict, history, &self.planned);
         let protected = history.protected_names().to_vec();
@@ -412,13 +418,18 @@ fn order_notes(analysis: &AppOverlap, action: &Action) -> Vec<String> {
 
 /// The overlap of the app's branches, the leaves at HEAD listed first as `check` lists them,
 /// and named "ours"/"theirs" when exactly one leaf is at HEAD.
-fn analyze(root: &Path, project: &Project, graph: &Graph, conflict: &LeafConflict) -> AppOverlap {
+fn analyze(
+    head: Option<&GitRevision>,
+    project: &Project,
+    graph: &Graph,
+    conflict: &LeafConflict,
+) -> AppOverlap {
     let paths: Vec<String> = conflict
         .leaves
         .iter()
         .map(|leaf| migration_path(project, graph, &conflict.app, leaf))
         .collect();
-    let at_head: Option<Vec<bool>> = GitRevision::open(root, "HEAD").ok().map(|head| {
+    let at_head: Option<Vec<bool>> = head.map(|head| {
         paths
             .iter()
             .map(|p| !p.is_empty() && matches!(head.read(p), Ok(Some(_))))
