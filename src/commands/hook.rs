@@ -35,9 +35,10 @@ use anyhow::{Context as _, Result};
 use crate::cli::HookArgs;
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
+use crate::edit::{Journal, journal};
 use crate::git::commit::{self, DirtyPath};
 use crate::git::record::{self, Record};
-use crate::git::{Git, cmd};
+use crate::git::{Git, cmd, recover};
 use crate::project;
 use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
 use crate::source::{self, MergeChanges, Source as _, WorkTree};
@@ -69,7 +70,27 @@ pub fn run(args: &HookArgs) -> Result<Outcome> {
     })
 }
 
+/// The hooks that write the tree, which first settle a write an interrupted run left.
+const WRITING_HOOKS: &[&str] = &["post-merge", "pre-commit", "post-rewrite"];
+
 fn dispatch(args: &HookArgs) -> Result<Verdict> {
+    let recovered = if WRITING_HOOKS.contains(&args.name.as_str()) {
+        let cwd = std::env::current_dir().context("no current directory")?;
+        recover::interrupted_write(&cwd)?
+    } else {
+        None
+    };
+    let mut verdict = dispatch_hook(args)?;
+    if let Some(recovered) = recovered {
+        verdict.line = Some(match verdict.line {
+            Some(line) => format!("{recovered}\n{line}"),
+            None => recovered,
+        });
+    }
+    Ok(verdict)
+}
+
+fn dispatch_hook(args: &HookArgs) -> Result<Verdict> {
     let say = |line: Result<Option<String>>| {
         line.map(|line| Verdict {
             line,
@@ -199,6 +220,8 @@ struct Resolution {
     all_renumbered: bool,
     /// What was written, for the index.
     updates: Vec<crate::edit::FileUpdate>,
+    /// The write's journal, open until what goes with the write (the index, a commit) is done.
+    journal: Journal,
     /// The apps left as they were, each with why (an overlap a person must decide, a plan
     /// that could not be made), `; `-joined; empty when every app was resolved.
     left: String,
@@ -253,6 +276,9 @@ fn resolve_work_tree(
     if !dirty.is_empty() {
         return Ok(refuse_dirty(&dirty));
     }
+    if let Some(why) = resolution::sparse_checkout_refusal(&root)? {
+        return Ok(Attempt::Refused(format!("migmerge: {why}")));
+    }
     let mut summaries = Vec::new();
     let mut left = Vec::new();
     let mut all_renumbered = true;
@@ -288,9 +314,6 @@ fn resolve_work_tree(
             Attempt::Refused(not_resolved(&left.join("; ")))
         });
     }
-    session
-        .write()
-        .context("writing the resolution (nothing was changed)")?;
     let mut paths: Vec<String> = Vec::new();
     for update in session.accepted() {
         for path in update.before.iter().chain(std::iter::once(&update.after)) {
@@ -299,13 +322,120 @@ fn resolve_work_tree(
             }
         }
     }
+    if let Some(line) = autostash_refusal(git, &paths)? {
+        return Ok(Attempt::Refused(line));
+    }
+    let journal = session
+        .write_journaled()
+        .context("writing the resolution (nothing was changed)")?;
     Ok(Attempt::Resolved(Resolution {
         summary: summaries.join("; "),
         paths,
         all_renumbered,
         updates: session.accepted().to_vec(),
+        journal,
         left: left.join("; "),
     }))
+}
+
+/// Where git keeps the stash it re-applies when a `--autostash` rebase or merge (`pull
+/// --autostash` included) is over. `post-rewrite` and `post-merge` run before it is applied
+/// (checked with git 2.47), so a file the resolution moved would get the user's change put
+/// back at its old name, and one it edited would take the change on top of the edit.
+const AUTOSTASH_FILES: &[&str] = &[
+    "rebase-merge/autostash",
+    "rebase-apply/autostash",
+    "MERGE_AUTOSTASH",
+];
+
+/// The line refusing to write a resolution touching `paths` while git still has an autostash
+/// to re-apply that changes one of them; `None` when there is none, or it touches none.
+fn autostash_refusal(git: &Git, paths: &[String]) -> Result<Option<String>> {
+    let Some(stash) = AUTOSTASH_FILES.iter().find_map(|file| {
+        let text = std::fs::read_to_string(git.git_dir().join(file)).ok()?;
+        let hash = text.trim();
+        (!hash.is_empty()).then(|| hash.to_owned())
+    }) else {
+        return Ok(None);
+    };
+    // The stash commit's first parent is the commit it was taken on, its second the index:
+    // what it changes is the work tree's changes and the index's.
+    let mut stashed = Vec::new();
+    for (from, to) in [("^1", ""), ("^1", "^2")] {
+        let out = git.run(&[
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--name-only",
+            &format!("{stash}{from}"),
+            &format!("{stash}{to}"),
+        ])?;
+        stashed.extend(out.split('\0').filter(|p| !p.is_empty()).map(str::to_owned));
+    }
+    let Some(clash) = paths.iter().find(|p| stashed.contains(p)) else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "migmerge: not resolved: the changes git stashed for this operation (--autostash), \
+         which it re-applies next, touch {clash}, which the resolution would rename or edit. \
+         Nothing was changed: once git has applied the stash, run `migmerge resolve`."
+    )))
+}
+
+/// Puts a written resolution (of `paths`, whose write `journal` keeps) into history: `make`
+/// makes the commit of the tree it gives (`sign` says whether to sign it), then `HEAD`'s
+/// branch moves from `old` to it. Any failure on the way (a signature that cannot be made, a
+/// branch that moved) puts every file back, so that git's own commit stands; the error then
+/// says what failed and whether the files are back.
+fn commit_written(
+    git: &Git,
+    paths: &[String],
+    mut journal: Journal,
+    old: &str,
+    reason: &str,
+    make: impl FnOnce(&str, bool) -> Result<String>,
+) -> Result<(String, Journal)> {
+    let committed = || -> Result<String> {
+        let tree = commit::tree_with(git, old, paths)?;
+        let sign = commit::should_sign(git, old)?;
+        let new = make(&tree, sign).with_context(|| {
+            if sign {
+                "cannot sign the new commit as git is configured to (no unsigned commit was made)"
+            } else {
+                "cannot make the new commit"
+            }
+        })?;
+        journal.mark_committed(&new)?;
+        journal::halt_point();
+        commit::move_head(git, &new, old, reason)?;
+        journal::halt_point();
+        Ok(new)
+    };
+    match committed() {
+        Ok(new) => Ok((new, journal)),
+        Err(err) => Err(match journal.roll_back() {
+            Ok(_) => err.context("nothing was changed (every file was put back)"),
+            Err(undo) => err.context(format!(
+                "putting the files back failed too ({undo}); the next migmerge command tries again"
+            )),
+        }),
+    }
+}
+
+/// Stages a resolution in `index` (the repository's own when `None`) and closes its journal:
+/// the files are written and, for a hook that commits, in history, whatever the index says.
+fn stage_and_finish(
+    git: &Git,
+    index: Option<&Path>,
+    journal: Journal,
+    updates: &[crate::edit::FileUpdate],
+) -> Result<()> {
+    let staged = source::stage_resolution(git.work_tree(), index, updates);
+    journal::halt_point();
+    journal.finish()?;
+    staged?;
+    Ok(())
 }
 
 /// The line for apps left to a person.
@@ -359,16 +489,36 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         Attempt::Resolved(r) => r,
     };
     let note = format!("migmerge: {}", resolution.summary);
-    let tree = commit::tree_with(git, &old, &resolution.paths)?;
     let message = git.run(&["log", "-1", "--format=%B", &old])?;
     let message = record::add_note(message.trim_end(), &note);
     let mut author = git.clone();
     for (key, value) in commit::author_of(git, &old)? {
         author = author.with_env(&key, &value);
     }
-    let new = commit::commit_tree(&author, &tree, &commit::parents(git, &old)?, &message)?;
-    commit::move_head(git, &new, &old, "migmerge: resolve migrations in the merge")?;
-    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
+    let parents = commit::parents(git, &old)?;
+    let made = commit_written(
+        git,
+        &resolution.paths,
+        resolution.journal,
+        &old,
+        "migmerge: resolve migrations in the merge",
+        |tree, sign| {
+            Ok(commit::commit_tree(
+                &author, tree, &parents, &message, sign,
+            )?)
+        },
+    );
+    let (new, journal) = match made {
+        Ok(made) => made,
+        Err(err) => {
+            return Ok(Some(format!(
+                "migmerge: not resolved: {err:#}. The merge commit {} is git's own and holds \
+                 conflicting migrations: run `migmerge resolve`, then commit.",
+                short(&old)
+            )));
+        }
+    };
+    stage_and_finish(git, None, journal, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in merge commit {} (undo: git reset --keep {})",
@@ -459,7 +609,12 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
         Attempt::Refused(line) => return Ok((Some(line), true)),
         Attempt::Resolved(r) => r,
     };
-    source::stage_resolution(git.work_tree(), index.index_file(), &resolution.updates)?;
+    stage_and_finish(
+        git,
+        index.index_file(),
+        resolution.journal,
+        &resolution.updates,
+    )?;
     let note = format!("migmerge: {}", resolution.summary);
     // git reads MERGE_MSG after `pre-commit`, so the line reaches the message of a merge
     // concluded with `git commit` (with `-m`, the message is `-m`'s; the record keeps it).
@@ -541,15 +696,33 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     } else {
         "Resolve migration conflicts after rebase"
     };
-    let tree = commit::tree_with(git, &old, &resolution.paths)?;
-    let new = commit::commit_tree(
+    let message = format!("{subject}\n\n{note}\n");
+    let made = commit_written(
         git,
-        &tree,
-        std::slice::from_ref(&old),
-        &format!("{subject}\n\n{note}\n"),
-    )?;
-    commit::move_head(git, &new, &old, "migmerge: resolve migrations after rebase")?;
-    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
+        &resolution.paths,
+        resolution.journal,
+        &old,
+        "migmerge: resolve migrations after rebase",
+        |tree, sign| {
+            Ok(commit::commit_tree(
+                git,
+                tree,
+                std::slice::from_ref(&old),
+                &message,
+                sign,
+            )?)
+        },
+    );
+    let (new, journal) = match made {
+        Ok(made) => made,
+        Err(err) => {
+            return Ok(Some(format!(
+                "migmerge: not resolved: {err:#}. The rebased branch holds conflicting \
+                 migrations: run `migmerge resolve`, then commit."
+            )));
+        }
+    };
+    stage_and_finish(git, None, journal, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in a new commit {} \"{subject}\" (undo: git reset --keep {})",
