@@ -398,7 +398,7 @@ fn three_branches_merged_one_after_another() {
 
 /// A bare `origin` holding the story's main (ours), and a clone whose main has the story's
 /// theirs commit instead, not pushed.
-fn origin_and_clone(story: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn origin_and_clone(story: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = dir.path().join("upstream");
     fs::create_dir(&upstream).unwrap();

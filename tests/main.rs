@@ -10,6 +10,8 @@ mod docs;
 mod fixtures;
 /// migmerge installed in real repositories: merge, pull, rebase and commit resolve by themselves.
 mod git_flows;
+/// Sparse checkouts, signed commits and `--autostash` in real repositories.
+mod git_setups;
 /// `migmerge lint`: scope, opt-outs, configuration, formats, and Django confirming the rules.
 mod lint;
 /// The publication rule in real git flows, for every strategy: what a protected ref held is
