@@ -23,7 +23,7 @@ fn bin_dir() -> PathBuf {
 
 /// PATH with the binary under test first (`with_bin`), or PATH as the tests got it, which
 /// holds no migmerge.
-fn path_var(with_bin: bool) -> OsString {
+pub(crate) fn path_var(with_bin: bool) -> OsString {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&inherited)
         .filter(|d| !d.join("migmerge").exists())
