@@ -208,7 +208,7 @@ enum Attempt {
     Nothing,
     /// Nothing was written; the line says why and what to do.
     Refused(String),
-    Resolved(Resolution),
+    Resolved(Box<Resolution>),
 }
 
 struct Resolution {
@@ -328,14 +328,14 @@ fn resolve_work_tree(
     let journal = session
         .write_journaled()
         .context("writing the resolution (nothing was changed)")?;
-    Ok(Attempt::Resolved(Resolution {
+    Ok(Attempt::Resolved(Box::new(Resolution {
         summary: summaries.join("; "),
         paths,
         all_renumbered,
         updates: session.accepted().to_vec(),
         journal,
         left: left.join("; "),
-    }))
+    })))
 }
 
 /// Where git keeps the stash it re-applies when a `--autostash` rebase or merge (`pull
@@ -486,7 +486,7 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
                 short(&old)
             )));
         }
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
     let note = format!("migmerge: {}", resolution.summary);
     let message = git.run(&["log", "-1", "--format=%B", &old])?;
@@ -607,7 +607,7 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
     let resolution = match resolve_work_tree(git, index, true, Operation::MergeInProgress)? {
         Attempt::Nothing => return Ok((None, false)),
         Attempt::Refused(line) => return Ok((Some(line), true)),
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
     stage_and_finish(
         git,
@@ -688,7 +688,7 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     let resolution = match resolve_work_tree(git, git, false, operation)? {
         Attempt::Nothing => return Ok(None),
         Attempt::Refused(line) => return Ok(Some(line)),
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
     let note = format!("migmerge: {}", resolution.summary);
     let subject = if resolution.all_renumbered {

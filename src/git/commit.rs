@@ -95,10 +95,8 @@ pub fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError
 /// merge -S`, a signed rebase), so that a signed history stays signed. `git commit-tree` reads
 /// neither on its own.
 pub fn should_sign(git: &Git, like: &str) -> Result<bool, GitError> {
-    if let Some(sign) = git.config_bool("commit.gpgsign")? {
-        if sign {
-            return Ok(true);
-        }
+    if git.config_bool("commit.gpgsign")? == Some(true) {
+        return Ok(true);
     }
     let object = git.run(&["cat-file", "commit", like])?;
     Ok(is_signed(&object))
