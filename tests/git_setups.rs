@@ -181,6 +181,51 @@ fn with_commit_gpgsign_the_follow_up_commit_of_a_rebase_is_signed() {
 }
 
 #[test]
+fn with_an_ssh_signing_key_the_rewritten_merge_commit_verifies() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    let key = root.join(".git/signing-key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(&key)
+        .output();
+    let Ok(made) = made else {
+        // git signs with ssh through ssh-keygen: without it, this is skipped only knowingly.
+        assert!(
+            std::env::var("MIGMERGE_SKIP_TOOLS").as_deref() == Ok("1"),
+            "ssh signing needs ssh-keygen on PATH (or MIGMERGE_SKIP_TOOLS=1 to skip it)"
+        );
+        return;
+    };
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = root.join(".git/allowed-signers");
+    fs::write(&allowed, format!("author@example.com {public}")).unwrap();
+    git_ok(root, &["config", "gpg.format", "ssh"]);
+    git_ok(root, &["config", "user.signingkey", key.to_str().unwrap()]);
+    git_ok(
+        root,
+        &[
+            "config",
+            "gpg.ssh.allowedSignersFile",
+            allowed.to_str().unwrap(),
+        ],
+    );
+    git_ok(root, &["config", "commit.gpgsign", "true"]);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(text.contains("in merge commit"), "{text}");
+    let object = git_ok(root, &["cat-file", "commit", "HEAD"]);
+    assert!(object.contains("-----BEGIN SSH SIGNATURE-----"), "{object}");
+    let (verified, said) = git(root, &["verify-commit", "HEAD"]);
+    assert!(verified, "{said}");
+    assert_resolved(root, "ssh-signed merge");
+}
+
+#[test]
 fn a_signature_that_fails_leaves_gits_own_signed_merge_commit() {
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();
@@ -245,6 +290,24 @@ fn rebase_autostash_of_other_files_resolves_and_keeps_the_stash() {
         models
     );
     assert!(!exists(root, AVATAR));
+}
+
+#[test]
+fn merge_autostash_touching_a_migration_to_rename_is_refused() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    // Merging main into the feature renames the feature's 0005_add_avatar.
+    git_ok(root, &["checkout", "-q", "theirs"]);
+    let edited = fs::read_to_string(root.join(AVATAR)).unwrap() + "# my edit\n";
+    fs::write(root.join(AVATAR), &edited).unwrap();
+    let text = git_ok(root, &["merge", "--no-edit", "--autostash", "main"]);
+    let lines = migmerge_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("--autostash"), "{text}");
+    assert_eq!(fs::read_to_string(root.join(AVATAR)).unwrap(), edited);
+    assert!(!exists(root, "users/migrations/0006_add_avatar.py"));
+    let message = git_ok(root, &["log", "-1", "--format=%B"]);
+    assert!(!message.contains("migmerge:"), "{message}");
 }
 
 #[test]

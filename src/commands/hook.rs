@@ -386,24 +386,28 @@ fn autostash_refusal(git: &Git, paths: &[String]) -> Result<Option<String>> {
 /// Puts a written resolution (of `paths`, whose write `journal` keeps) into history: `make`
 /// makes the commit of the tree it gives (`sign` says whether to sign it), then `HEAD`'s
 /// branch moves from `old` to it. Any failure on the way (a signature that cannot be made, a
-/// branch that moved) puts every file back, so that git's own commit stands; the error then
-/// says what failed and whether the files are back.
+/// branch that moved) puts every file back, so that git's own commit stands.
 fn commit_written(
     git: &Git,
     paths: &[String],
     mut journal: Journal,
     old: &str,
     reason: &str,
-    make: impl FnOnce(&str, bool) -> Result<String>,
-) -> Result<(String, Journal)> {
+    make: impl FnOnce(&str, bool) -> std::result::Result<String, cmd::GitError>,
+) -> std::result::Result<(String, Journal), NotCommitted> {
     let committed = || -> Result<String> {
         let tree = commit::tree_with(git, old, paths)?;
         let sign = commit::should_sign(git, old)?;
-        let new = make(&tree, sign).with_context(|| {
+        let new = make(&tree, sign).map_err(|err| {
+            // git's own words (gpg's, ssh-keygen's) say why; the command line adds nothing.
+            let why = match &err {
+                cmd::GitError::Failed { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
             if sign {
-                "cannot sign the new commit as git is configured to (no unsigned commit was made)"
+                anyhow::anyhow!("cannot sign the new commit as git is configured to ({why})")
             } else {
-                "cannot make the new commit"
+                anyhow::anyhow!("cannot make the new commit ({why})")
             }
         })?;
         journal.mark_committed(&new)?;
@@ -414,12 +418,33 @@ fn commit_written(
     };
     match committed() {
         Ok(new) => Ok((new, journal)),
-        Err(err) => Err(match journal.roll_back() {
-            Ok(_) => err.context("nothing was changed (every file was put back)"),
-            Err(undo) => err.context(format!(
-                "putting the files back failed too ({undo}); the next migmerge command tries again"
-            )),
+        Err(why) => Err(NotCommitted {
+            why,
+            left: journal.roll_back().err().map(|e| e.to_string()),
         }),
+    }
+}
+
+/// A written resolution that could not be committed, and was put back (or not: `left`).
+struct NotCommitted {
+    why: anyhow::Error,
+    left: Option<String>,
+}
+
+impl NotCommitted {
+    /// The hook's line; `stands` says what git left and what holds.
+    fn line(&self, stands: &str) -> String {
+        let changed = match &self.left {
+            None => "Nothing was changed".to_owned(),
+            Some(left) => format!(
+                "Putting the files back failed too ({left}); the next migmerge command tries again"
+            ),
+        };
+        format!(
+            "migmerge: not resolved: {:#}. {changed}: {stands}: run `migmerge resolve`, then \
+             commit.",
+            self.why
+        )
     }
 }
 
@@ -502,20 +527,15 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         resolution.journal,
         &old,
         "migmerge: resolve migrations in the merge",
-        |tree, sign| {
-            Ok(commit::commit_tree(
-                &author, tree, &parents, &message, sign,
-            )?)
-        },
+        |tree, sign| commit::commit_tree(&author, tree, &parents, &message, sign),
     );
     let (new, journal) = match made {
         Ok(made) => made,
-        Err(err) => {
-            return Ok(Some(format!(
-                "migmerge: not resolved: {err:#}. The merge commit {} is git's own and holds \
-                 conflicting migrations: run `migmerge resolve`, then commit.",
+        Err(not) => {
+            return Ok(Some(not.line(&format!(
+                "the merge commit {} is git's own, and holds conflicting migrations",
                 short(&old)
-            )));
+            ))));
         }
     };
     stage_and_finish(git, None, journal, &resolution.updates)?;
@@ -703,23 +723,14 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
         resolution.journal,
         &old,
         "migmerge: resolve migrations after rebase",
-        |tree, sign| {
-            Ok(commit::commit_tree(
-                git,
-                tree,
-                std::slice::from_ref(&old),
-                &message,
-                sign,
-            )?)
-        },
+        |tree, sign| commit::commit_tree(git, tree, std::slice::from_ref(&old), &message, sign),
     );
     let (new, journal) = match made {
         Ok(made) => made,
-        Err(err) => {
-            return Ok(Some(format!(
-                "migmerge: not resolved: {err:#}. The rebased branch holds conflicting \
-                 migrations: run `migmerge resolve`, then commit."
-            )));
+        Err(not) => {
+            return Ok(Some(
+                not.line("the rebased branch holds conflicting migrations"),
+            ));
         }
     };
     stage_and_finish(git, None, journal, &resolution.updates)?;
