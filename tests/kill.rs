@@ -162,7 +162,7 @@ fn resolve_killed_at_any_point_of_its_write_is_undone_by_the_next_run() {
         // The next command puts everything back and says so; the tree is as before the run.
         let out = run_migmerge(&["check"], root);
         assert!(
-            stderr(&out).contains("put back as"),
+            stderr(&out).contains("an interrupted migmerge run left a write unfinished"),
             "step {step}: {}",
             stderr(&out)
         );

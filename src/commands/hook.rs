@@ -74,13 +74,14 @@ pub fn run(args: &HookArgs) -> Result<Outcome> {
 const WRITING_HOOKS: &[&str] = &["post-merge", "pre-commit", "post-rewrite"];
 
 fn dispatch(args: &HookArgs) -> Result<Verdict> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    // Finding a journal is one file lookup, without git: cheap enough for every invocation.
     let recovered = if WRITING_HOOKS.contains(&args.name.as_str()) {
-        let cwd = std::env::current_dir().context("no current directory")?;
         recover::interrupted_write(&cwd)?
     } else {
         None
     };
-    let mut verdict = dispatch_hook(args)?;
+    let mut verdict = dispatch_hook(args, &cwd)?;
     if let Some(recovered) = recovered {
         verdict.line = Some(match verdict.line {
             Some(line) => format!("{recovered}\n{line}"),
@@ -90,7 +91,7 @@ fn dispatch(args: &HookArgs) -> Result<Verdict> {
     Ok(verdict)
 }
 
-fn dispatch_hook(args: &HookArgs) -> Result<Verdict> {
+fn dispatch_hook(args: &HookArgs, cwd: &Path) -> Result<Verdict> {
     let say = |line: Result<Option<String>>| {
         line.map(|line| Verdict {
             line,
@@ -101,40 +102,39 @@ fn dispatch_hook(args: &HookArgs) -> Result<Verdict> {
         line: None,
         refuse: false,
     });
-    let cwd = std::env::current_dir().context("no current directory")?;
     let first = args.args.first().map(String::as_str);
     // Each hook first rules out, without starting git, the invocations with nothing to do (most
     // of them): git waits for its hooks, and finding the repository costs a git process.
     match args.name.as_str() {
         "post-merge" => {
             let squash = first == Some("1");
-            if !merge_may_concern_migrations(&cwd, squash) {
+            if !merge_may_concern_migrations(cwd, squash) {
                 return nothing;
             }
-            say(post_merge(&Git::discover(&cwd)?, squash))
+            say(post_merge(&Git::discover(cwd)?, squash))
         }
         "pre-commit" => {
             // Only a commit that concludes a merge can need resolving.
-            if git_dir_lacks(&cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
+            if git_dir_lacks(cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
                 return nothing;
             }
-            pre_commit(&Git::discover(&cwd)?)
+            pre_commit(&Git::discover(cwd)?)
         }
         "post-rewrite" => {
             let mut input = String::new();
             // Hooks get the rewritten commits on stdin; a closed stdin is an empty list.
             let _ = std::io::stdin().read_to_string(&mut input);
-            say(post_rewrite(&Git::discover(&cwd)?, first, &input))
+            say(post_rewrite(&Git::discover(cwd)?, first, &input))
         }
         "prepare-commit-msg" => {
             let Some(file) = args.args.first() else {
                 return nothing;
             };
             // Only a commit that `pre-commit` resolved has a note waiting.
-            if git_dir_lacks(&cwd, |dir| !record::has_note(dir)) {
+            if git_dir_lacks(cwd, |dir| !record::has_note(dir)) {
                 return nothing;
             }
-            say(prepare_commit_msg(&Git::discover(&cwd)?, file))
+            say(prepare_commit_msg(&Git::discover(cwd)?, file))
         }
         // Hooks migmerge does not know (a newer shim, an older binary) do nothing.
         _ => nothing,

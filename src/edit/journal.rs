@@ -488,7 +488,12 @@ mod hex_bytes {
     pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => {
-                let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                let mut text = String::with_capacity(bytes.len() * 2);
+                for byte in bytes {
+                    text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+                    text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+                }
                 s.serialize_some(&text)
             }
             None => s.serialize_none(),

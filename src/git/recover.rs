@@ -46,10 +46,14 @@ pub fn interrupted_write(root: &Path) -> Result<Option<String>, RecoverError> {
         )));
     }
     let put_back = leftover.roll_back()?;
-    Ok(Some(format!(
-        "migmerge: an interrupted migmerge run had half written a resolution; {put_back} \
-         file{} put back as {} were before it (nothing of it is left)",
-        if put_back == 1 { "" } else { "s" },
-        if put_back == 1 { "it" } else { "they" },
-    )))
+    Ok(Some(match put_back {
+        0 => "migmerge: an interrupted migmerge run left a write unfinished; none of its files \
+              had changed yet (its temp files are removed)"
+            .to_owned(),
+        n => format!(
+            "migmerge: an interrupted migmerge run left a write unfinished; {n} file{} put back \
+             as before that run (none of its resolution is left)",
+            if n == 1 { "" } else { "s" }
+        ),
+    }))
 }
