@@ -514,20 +514,23 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         Attempt::Resolved(r) => *r,
     };
     let note = format!("migmerge: {}", resolution.summary);
-    let message = git.run(&["log", "-1", "--format=%B", &old])?;
-    let message = record::add_note(message.trim_end(), &note);
-    let mut author = git.clone();
-    for (key, value) in commit::author_of(git, &old)? {
-        author = author.with_env(&key, &value);
-    }
-    let parents = commit::parents(git, &old)?;
+    // The files are written from here on: whatever fails puts them back (in commit_written).
     let made = commit_written(
         git,
         &resolution.paths,
         resolution.journal,
         &old,
         "migmerge: resolve migrations in the merge",
-        |tree, sign| commit::commit_tree(&author, tree, &parents, &message, sign),
+        |tree, sign| {
+            let message = git.run(&["log", "-1", "--format=%B", &old])?;
+            let message = record::add_note(message.trim_end(), &note);
+            let mut author = git.clone();
+            for (key, value) in commit::author_of(git, &old)? {
+                author = author.with_env(&key, &value);
+            }
+            let parents = commit::parents(git, &old)?;
+            commit::commit_tree(&author, tree, &parents, &message, sign)
+        },
     );
     let (new, journal) = match made {
         Ok(made) => made,

@@ -89,10 +89,28 @@ pub fn location(root: &Path) -> PathBuf {
 }
 
 /// A journal being kept for a write in progress.
+///
+/// Dropped without [`Journal::finish`] or [`Journal::roll_back`] (an early return on an error
+/// path), a journal this process began puts the files back itself, unless a commit already
+/// holds them; the next run would otherwise do it. A journal read back from disk is never
+/// acted on by a drop: only [`Leftover::roll_back`] decides for it.
 #[derive(Debug)]
 pub struct Journal {
     file: PathBuf,
     record: Record,
+    /// Whether this process began the write and has not closed it yet.
+    open: bool,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if self.open && self.record.commit.is_none() {
+            // Best effort: what cannot be put back here is put back by the next run.
+            if restore_entries(&self.record).is_ok() {
+                let _ = remove(&self.file);
+            }
+        }
+    }
 }
 
 impl Journal {
@@ -112,8 +130,13 @@ impl Journal {
             entries: entries(updates, modes),
             commit: None,
         };
-        let journal = Journal { file, record };
+        let mut journal = Journal {
+            file,
+            record,
+            open: false,
+        };
         journal.save(false)?;
+        journal.open = true;
         Ok(journal)
     }
 
@@ -125,13 +148,15 @@ impl Journal {
     }
 
     /// The write is complete: the journal goes.
-    pub fn finish(self) -> io::Result<()> {
+    pub fn finish(mut self) -> io::Result<()> {
+        self.open = false;
         remove(&self.file)
     }
 
     /// Puts every file back as the journal found it, then removes the journal. On failure the
     /// journal stays, for the next run to try again.
-    pub fn roll_back(self) -> Result<usize, RecoveryError> {
+    pub fn roll_back(mut self) -> Result<usize, RecoveryError> {
+        self.open = false;
         let put_back = restore_entries(&self.record)?;
         remove(&self.file).map_err(|source| RecoveryError::Journal {
             file: self.file.clone(),
@@ -220,7 +245,11 @@ pub fn leftover(root: &Path) -> Result<Option<Leftover>, RecoveryError> {
         return Ok(None);
     }
     Ok(Some(Leftover {
-        journal: Journal { file, record },
+        journal: Journal {
+            file,
+            record,
+            open: false,
+        },
     }))
 }
 
@@ -605,6 +634,28 @@ mod tests {
         assert_eq!(leftover.commit(), None);
         journal.finish().unwrap();
         assert!(super::leftover(root).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_journal_dropped_open_puts_the_files_back_unless_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.py"), "A").unwrap();
+        let updates = [update(Some("a.py"), "b.py", Some("A"), "A2")];
+        let journal = Journal::begin(root, &updates, &[]).unwrap();
+        std::fs::rename(root.join("a.py"), root.join("b.py")).unwrap();
+        drop(journal);
+        assert_eq!(std::fs::read_to_string(root.join("a.py")).unwrap(), "A");
+        assert!(!root.join("b.py").exists());
+        assert!(!location(root).exists());
+
+        // Once a commit holds the write, a drop leaves it to the next run's judgement.
+        let mut journal = Journal::begin(root, &updates, &[]).unwrap();
+        std::fs::rename(root.join("a.py"), root.join("b.py")).unwrap();
+        journal.mark_committed("0123abc").unwrap();
+        drop(journal);
+        assert!(root.join("b.py").exists());
+        assert_eq!(leftover(root).unwrap().unwrap().commit(), Some("0123abc"));
     }
 
     #[test]
