@@ -123,7 +123,7 @@ fn resolve_halting_at(root: &Path, step: usize, halt_file: &Path) -> Child {
 }
 
 #[test]
-fn resolve_killed_at_any_point_of_its_write_is_undone_by_the_next_run() {
+fn resolve_killed_at_any_point_of_its_write_is_settled_by_the_next_run() {
     // The tree a complete run leaves, for comparison.
     let reference = merged_by_git();
     let out = run_migmerge(&["resolve", "--yes"], reference.path());
@@ -136,7 +136,7 @@ fn resolve_killed_at_any_point_of_its_write_is_undone_by_the_next_run() {
     );
     let resolved = tree(reference.path());
 
-    let mut killed = 0;
+    let (mut killed, mut kept, mut rolled_back) = (0, 0, 0);
     for step in 0.. {
         let dir = merged_by_git();
         let root = dir.path();
@@ -159,29 +159,47 @@ fn resolve_killed_at_any_point_of_its_write_is_undone_by_the_next_run() {
             "step {step}: no journal to recover from"
         );
 
-        // The next command puts everything back and says so; the tree is as before the run.
+        // The next command settles it and says so: all of the resolution (once it was staged,
+        // it is kept), or none of it, the tree as before the run.
         let out = run_migmerge(&["check"], root);
         assert!(
-            stderr(&out).contains("an interrupted migmerge run left a write unfinished"),
+            stderr(&out).contains("an interrupted"),
             "step {step}: {}",
             stderr(&out)
         );
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "step {step}: the conflict is back"
-        );
         let now = tree(root);
         assert_clean_of_temp_files(&now, step);
-        assert_eq!(now, before, "step {step}");
         assert!(!root.join(JOURNAL).exists(), "step {step}");
-        // And a new run resolves from there as if nothing had happened.
-        let out = run_migmerge(&["resolve", "--yes"], root);
-        assert_eq!(out.status.code(), Some(0), "step {step}: {}", stderr(&out));
-        assert_eq!(tree(root), resolved, "step {step}");
+        // The index agrees with the work tree either way: nothing unstaged, nothing untracked.
+        let status = git_ok(root, &["status", "--porcelain", "--untracked-files=all"]);
+        assert!(
+            status.lines().all(|l| l.as_bytes().get(1) == Some(&b' ')),
+            "step {step}: {status}"
+        );
+        if now == resolved {
+            kept += 1;
+            assert_eq!(out.status.code(), Some(0), "step {step}: {}", stdout(&out));
+        } else {
+            rolled_back += 1;
+            assert_eq!(now, before, "step {step}");
+            assert_eq!(status, "", "step {step}");
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "step {step}: the conflict is back"
+            );
+            // And a new run resolves from there as if nothing had happened.
+            let out = run_migmerge(&["resolve", "--yes"], root);
+            assert_eq!(out.status.code(), Some(0), "step {step}: {}", stderr(&out));
+            assert_eq!(tree(root), resolved, "step {step}");
+        }
     }
     // The journal, a temp file per file, two renames' worth of moves and a removal at least.
     assert!(killed >= 5, "only {killed} halting points");
+    assert!(
+        kept >= 1 && rolled_back >= 5,
+        "kept {kept}, rolled back {rolled_back}"
+    );
 }
 
 #[test]

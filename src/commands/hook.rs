@@ -453,9 +453,11 @@ impl NotCommitted {
 fn stage_and_finish(
     git: &Git,
     index: Option<&Path>,
-    journal: Journal,
+    mut journal: Journal,
     updates: &[crate::edit::FileUpdate],
 ) -> Result<()> {
+    journal.mark_staging(index)?;
+    journal::halt_point();
     let staged = source::stage_resolution(git.work_tree(), index, updates);
     journal::halt_point();
     journal.finish()?;

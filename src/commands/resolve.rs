@@ -121,9 +121,11 @@ pub fn run_with(args: &ResolveArgs, prompt: &mut dyn Prompt) -> Result<Outcome> 
     let write = !args.dry_run && !session.accepted().is_empty();
     let mut staging = None;
     if write {
-        let journal = session
+        let mut journal = session
             .write_journaled()
             .context("writing the resolution (nothing was changed)")?;
+        journal.mark_staging(None)?;
+        crate::edit::journal::halt_point();
         staging = stage(&args.path, session.accepted()).err();
         crate::edit::journal::halt_point();
         journal

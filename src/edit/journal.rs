@@ -52,6 +52,16 @@ struct Record {
     /// Set by a hook once the commit holding the resolution exists: if `HEAD` reached it, the
     /// resolution is in history and is kept.
     commit: Option<String>,
+    /// Set just before the resolution is staged: the index it goes to (`index: None`, the
+    /// repository's own). If that index holds it, the resolution is kept.
+    #[serde(default)]
+    staging: Option<Staging>,
+}
+
+/// The index a resolution is being staged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staging {
+    pub index: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +114,9 @@ pub struct Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        if self.open && self.record.commit.is_none() {
+        // Staged or committed, the resolution may be in the index or in history: the next run
+        // tells which.
+        if self.open && self.record.commit.is_none() && self.record.staging.is_none() {
             // Best effort: what cannot be put back here is put back by the next run.
             if restore_entries(&self.record).is_ok() {
                 let _ = remove(&self.file);
@@ -129,6 +141,7 @@ impl Journal {
             updates: updates.iter().map(UpdateRecord::from).collect(),
             entries: entries(updates, modes),
             commit: None,
+            staging: None,
         };
         let mut journal = Journal {
             file,
@@ -143,8 +156,20 @@ impl Journal {
     /// Notes that `commit` holds the resolution; from here on an interrupted run is judged by
     /// whether `HEAD` reached it.
     pub fn mark_committed(&mut self, commit: &str) -> io::Result<()> {
-        self.record.commit = Some(commit.to_owned());
+        let was = self.record.commit.replace(commit.to_owned());
+        // Unsaved, the mark must not stand in memory either (a drop then puts the files back).
         self.save(true)
+            .inspect_err(|_| self.record.commit = was.clone())
+    }
+
+    /// Notes that the resolution is about to be staged in `index` (the repository's own when
+    /// `None`); from here on an interrupted run is judged by whether that index holds it.
+    pub fn mark_staging(&mut self, index: Option<&Path>) -> io::Result<()> {
+        let was = self.record.staging.replace(Staging {
+            index: index.map(Path::to_path_buf),
+        });
+        self.save(true)
+            .inspect_err(|_| self.record.staging = was.clone())
     }
 
     /// The write is complete: the journal goes.
@@ -257,6 +282,11 @@ impl Leftover {
     /// The commit a hook made of the resolution, if it got that far.
     pub fn commit(&self) -> Option<&str> {
         self.journal.record.commit.as_deref()
+    }
+
+    /// The index the interrupted run was staging the resolution in, if it got that far.
+    pub fn staging(&self) -> Option<&Staging> {
+        self.journal.record.staging.as_ref()
     }
 
     /// The directory the write was under.

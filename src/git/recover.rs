@@ -2,9 +2,10 @@
 //! [`crate::edit::journal`]): the one decision, made here for every command that reads or
 //! writes the tree.
 //!
-//! - The interrupted run was a hook that had already moved the branch to the commit holding
-//!   the resolution, and every file holds what it wrote: the resolution is in history, so the
-//!   files stay, are staged as the hook would have staged them, and the journal goes.
+//! - Every file holds what the run wrote, and the run had got as far as history or the index:
+//!   a hook had moved the branch to the commit holding the resolution, or the index it was
+//!   staging in holds it. Then the resolution stays, staged as the run would have staged it,
+//!   and the journal goes.
 //! - Otherwise every file goes back to what it was before the run, and its temp files go:
 //!   none of the resolution is left, and git's own result stands.
 
@@ -15,13 +16,17 @@ use crate::source::SourceError;
 
 use super::Git;
 
+fn short(hash: &str) -> &str {
+    hash.get(..7).unwrap_or(hash)
+}
+
 /// Why an interrupted write could not be settled.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
     #[error(transparent)]
     Journal(#[from] RecoveryError),
-    #[error("an interrupted migmerge run committed its resolution, but staging it failed: {0}")]
-    Stage(#[from] SourceError),
+    #[error("cannot read or update the index after an interrupted migmerge run: {0}")]
+    Index(#[from] SourceError),
 }
 
 /// Settles the write an interrupted run left for the tree at `root`, if any; returns the line
@@ -30,20 +35,35 @@ pub fn interrupted_write(root: &Path) -> Result<Option<String>, RecoverError> {
     let Some(leftover) = journal::leftover(root)? else {
         return Ok(None);
     };
+    let leftover_commit = leftover.commit().map(str::to_owned);
     let committed = leftover.commit().is_some_and(|commit| {
         Git::discover(leftover.root())
             .and_then(|git| git.rev("HEAD"))
             .is_ok_and(|head| head == commit)
     });
-    if committed && leftover.is_complete() {
-        let commit = leftover.commit().unwrap_or_default().to_owned();
-        crate::source::stage_resolution(leftover.root(), None, &leftover.updates())?;
+    let updates = leftover.updates();
+    let staged = match leftover.staging() {
+        Some(staging) => {
+            crate::source::index_holds(leftover.root(), staging.index.as_deref(), &updates)?
+        }
+        None => false,
+    };
+    if (committed || staged) && leftover.is_complete() {
+        let index = leftover.staging().and_then(|s| s.index.clone());
+        // Staging again is harmless when the index holds it already, and finishes the job when
+        // the run was killed after the commit and before the index.
+        crate::source::stage_resolution(leftover.root(), index.as_deref(), &updates)?;
         leftover.settle()?;
-        return Ok(Some(format!(
-            "migmerge: an interrupted run had committed its resolution ({}); its files are \
-             kept and staged",
-            commit.get(..7).unwrap_or(&commit)
-        )));
+        return Ok(Some(match committed {
+            true => format!(
+                "migmerge: an interrupted run had committed its resolution ({}); its files are \
+                 kept and staged",
+                short(leftover_commit.as_deref().unwrap_or_default())
+            ),
+            false => "migmerge: an interrupted run had written and staged its resolution; it \
+                      is kept"
+                .to_owned(),
+        }));
     }
     let put_back = leftover.roll_back()?;
     Ok(Some(match put_back {

@@ -22,7 +22,7 @@ mod testrepo;
 pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
-pub use stage::{Staged, stage_resolution};
+pub use stage::{Staged, index_holds, stage_resolution};
 
 use std::collections::HashMap;
 use std::io;
