@@ -4,9 +4,11 @@
 //!
 //! The journal is one file in the git directory (`.git/migmerge/write-journal.json`; outside a
 //! repository, `.migmerge-write-journal.json` at the root written to). It is written and synced
-//! before the first temp file is created and removed once the write (and, for the hooks, the
-//! commit that records it) is complete. Any later migmerge run that finds it left behind puts
-//! every file back as the journal found it, removes the temp files, and says so in one line.
+//! before the first temp file is created and removed once the write and what records it (the
+//! index, a hook's commit) are complete. Any later migmerge run that finds it left behind
+//! settles it (see [`crate::git::recover`]): every file put back as the journal found it, or,
+//! when the run had got as far as the index or a commit, all of it kept; the temp files go,
+//! and one line says what was done.
 //!
 //! Only files in one of the two states the journal names (as before, as after) are put back:
 //! a file changed by hand since the interrupted run is never overwritten; the journal is kept
@@ -585,7 +587,8 @@ mod hex_bytes {
 
 /// `MIGMERGE_TEST_HALT_AT=N` (with `MIGMERGE_TEST_HALT_FILE=path`): a test aid, documented as
 /// such. At the N-th halting point of the process (counted from 0: the journal written, each
-/// temp file, each rename, each removal, and a hook's commit steps), migmerge writes its
+/// temp file, each rename, each removal, then marking and moving to the commit a hook makes,
+/// and staging), migmerge writes its
 /// process id to the file and waits there, for a test to kill it with SIGKILL at a known
 /// point of a write. Unset, each point costs one relaxed atomic increment.
 pub fn halt_point() {
