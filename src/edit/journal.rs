@@ -588,9 +588,9 @@ mod hex_bytes {
 /// `MIGMERGE_TEST_HALT_AT=N` (with `MIGMERGE_TEST_HALT_FILE=path`): a test aid, documented as
 /// such. At the N-th halting point of the process (counted from 0: the journal written, each
 /// temp file, each rename, each removal, then marking and moving to the commit a hook makes,
-/// and staging), migmerge writes its
-/// process id to the file and waits there, for a test to kill it with SIGKILL at a known
-/// point of a write. Unset, each point costs one relaxed atomic increment.
+/// and staging), migmerge writes its process id to the file and waits there, for a test to
+/// kill it with SIGKILL at a known point of a write. Unset, each point costs one relaxed
+/// atomic increment.
 pub fn halt_point() {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     static TARGET: std::sync::OnceLock<Option<(usize, PathBuf)>> = std::sync::OnceLock::new();
