@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use crate::migration::encoding::{Encoding, encode, is_single_byte};
 use crate::migration::{Span, StrLit};
 
+pub mod journal;
+
+pub use journal::Journal;
+
 /// Replace the bytes of `range` with `replacement`. An empty range is an insertion, an empty
 /// replacement a deletion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
@@ -410,24 +414,31 @@ fn first_line_name(bytes: &[u8]) -> Option<Span> {
 /// every file ends as it was.
 ///
 /// How:
-/// - Before anything is renamed into place, every source file is re-read and must still hold
-///   the bytes the plan was computed from (so uncommitted changes made since are never
-///   overwritten), no target may exist unless the plan reads it, every directory written to
-///   (targets', and renamed files' old ones) takes a new file, and every new content is written
-///   and synced to a temp file beside its target. Any failure up to here leaves the tree
-///   exactly as it was (the temp files are removed).
+/// - Before anything is written, every source file is re-read and must still hold the bytes
+///   the plan was computed from (so uncommitted changes made since are never overwritten), and
+///   no target may exist unless the plan reads it.
+/// - Then a [`journal`] of every path touched, as it is and as it will be, is written and
+///   synced in the git directory: a process killed from here on leaves a tree that the next
+///   migmerge command puts back.
+/// - Every directory written to (targets', and renamed files' old ones) must take a new file,
+///   and every new content is written and synced to a temp file beside its target.
 /// - Each file then moves into place with one rename, which is atomic on POSIX filesystems:
 ///   a reader sees a file's old bytes or its new bytes, never a mix. Renames that shift names
 ///   (a to b while b moves to c) are ordered so that a file is only overwritten once its own
 ///   content has been moved on. Sources of renames are removed last.
-/// - A failure there puts every file back: each file the plan read gets its old bytes and
+/// - A failure anywhere puts every file back: each file the plan read gets its old bytes and
 ///   mode again, each file it created is removed, and no temp file stays. The error says so,
-///   or, if putting back failed too (the disk gone read-only under it), which paths are left.
+///   or, if putting back failed too (the disk gone read-only under it), which path is left;
+///   the journal then stays, for the next run to try again.
 ///
-/// Not covered: a process killed between the first rename and the end (the temp files are
-/// named `.migmerge-*.tmp`, which neither Django nor migmerge reads), and a power loss
-/// (directory entries are not fsynced).
+/// Not covered: a power loss (directory entries of the tree are not fsynced).
 pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
+    write_journaled(root, updates)?.finish()
+}
+
+/// [`write_atomically`], leaving the journal open for the caller to finish once what must go
+/// with the write is done too (a hook's commit), or to roll back if that fails.
+pub fn write_journaled(root: &Path, updates: &[FileUpdate]) -> io::Result<Journal> {
     let invalid = |err: PlanError| io::Error::new(io::ErrorKind::InvalidInput, err.to_string());
     let sources = check_paths(
         updates.iter().map(|u| u.before.as_deref()),
@@ -454,7 +465,6 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
             }
             originals.push(Original {
                 path: before,
-                bytes: old,
                 permissions: meta.permissions(),
             });
         } else if update.before.is_some() {
@@ -480,14 +490,35 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
         }
     }
 
+    let modes: Vec<(String, u32)> = originals
+        .iter()
+        .filter_map(|o| journal::mode_of(&o.permissions).map(|m| (o.path.to_owned(), m)))
+        .collect();
+    let journal = Journal::begin(root, updates, &modes)?;
+    journal::halt_point();
+    match prepare_and_move(root, updates, &sources, &originals) {
+        Ok(()) => Ok(journal),
+        Err((path, err)) => Err(roll_back(journal, &path, err)),
+    }
+}
+
+/// The temp files, the probes and the renames of [`write_journaled`]; on failure, the path it
+/// failed at.
+fn prepare_and_move(
+    root: &Path,
+    updates: &[FileUpdate],
+    sources: &HashSet<&str>,
+    originals: &[Original<'_>],
+) -> Result<(), (String, io::Error)> {
     // Prepare every temp file before the first rename. Their names (`.migmerge-*.tmp`) are
     // neither migration modules nor importable, so one left behind by a killed process is
-    // ignored by Django and by migmerge.
+    // ignored by Django and by migmerge until the next run removes it.
     let mut prepared = Vec::with_capacity(updates.len());
     for update in updates {
+        journal::halt_point();
         let target = root.join(&update.after);
         let dir = target.parent().unwrap_or(root);
-        let fail = |e| context(&update.after, e);
+        let fail = |e| (update.after.clone(), e);
         let mut temp = tempfile::Builder::new()
             .prefix(".migmerge-")
             .suffix(".tmp")
@@ -518,7 +549,7 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
         .flatten()
         .filter_map(|(_, target, _)| target.parent().map(Path::to_path_buf))
         .collect();
-    for original in &originals {
+    for original in originals {
         let dir = root.join(original.path);
         let dir = dir.parent().unwrap_or(root);
         if !target_dirs.contains(dir) {
@@ -526,41 +557,29 @@ pub fn write_atomically(root: &Path, updates: &[FileUpdate]) -> io::Result<()> {
                 .prefix(".migmerge-")
                 .suffix(".tmp")
                 .tempfile_in(dir)
-                .map_err(|e| {
-                    context(
-                        original.path,
-                        io::Error::new(e.kind(), format!("{e}; nothing was written")),
-                    )
-                })?;
+                .map_err(|e| (original.path.to_owned(), e))?;
         }
     }
 
-    let mut placed = Vec::new();
-    match move_into_place(root, updates, &sources, prepared, &mut placed) {
-        Ok(()) => Ok(()),
-        Err((path, err)) => Err(roll_back(root, &originals, &placed, &path, err)),
-    }
+    move_into_place(root, updates, sources, prepared)
 }
 
 /// A file the plan reads, as it was before the write.
 struct Original<'u> {
     path: &'u str,
-    bytes: &'u [u8],
     permissions: std::fs::Permissions,
 }
 
 /// A prepared update: its temp file, where it goes, and the update.
 type Prepared<'u> = Option<(tempfile::NamedTempFile, PathBuf, &'u FileUpdate)>;
 
-/// The renames and removals of [`write_atomically`], recording in `placed` each target moved
-/// into place; on failure, the path it failed at. The temp files not yet moved are removed
-/// when `prepared` is dropped.
+/// The renames and removals of [`write_atomically`]; on failure, the path it failed at. The
+/// temp files not yet moved are removed when `prepared` is dropped.
 fn move_into_place<'u>(
     root: &Path,
     updates: &'u [FileUpdate],
     sources: &HashSet<&str>,
     mut prepared: Vec<Prepared<'u>>,
-    placed: &mut Vec<&'u str>,
 ) -> Result<(), (String, io::Error)> {
     // A target that another pending update still has to read from waits until that update is
     // in place. A cycle of renames (it takes a chain whose old numbers run against its
@@ -583,6 +602,7 @@ fn move_into_place<'u>(
             break;
         };
         let fail = |err| (update.after.clone(), err);
+        journal::halt_point();
         fault::check(step).map_err(fail)?;
         step += 1;
         let result = if sources.contains(update.after.as_str()) {
@@ -591,7 +611,6 @@ fn move_into_place<'u>(
             temp.persist_noclobber(&target).map(drop)
         };
         result.map_err(|err| fail(err.error))?;
-        placed.push(&update.after);
     }
 
     // Old names of renamed files go last: until then a failure leaves a file twice, not lost.
@@ -603,6 +622,7 @@ fn move_into_place<'u>(
         .collect();
     for old in vacated {
         let fail = |err| (old.to_owned(), err);
+        journal::halt_point();
         fault::check(step).map_err(fail)?;
         step += 1;
         std::fs::remove_file(root.join(old)).map_err(fail)?;
@@ -610,70 +630,16 @@ fn move_into_place<'u>(
     Ok(())
 }
 
-/// Puts every file back as it was after `err` at `path`: the files read get their old bytes,
-/// the new files `placed` so far go. Says what happened.
-fn roll_back(
-    root: &Path,
-    originals: &[Original<'_>],
-    placed: &[&str],
-    path: &str,
-    err: io::Error,
-) -> io::Error {
-    let mut left = Vec::new();
-    for original in originals {
-        let target = root.join(original.path);
-        if std::fs::read(&target).is_ok_and(|now| now == original.bytes) {
-            continue;
-        }
-        if restore(&target, original).is_err() {
-            left.push(original.path);
-        }
-    }
-    let read: HashSet<&str> = originals.iter().map(|o| o.path).collect();
-    for &new in placed {
-        if read.contains(new) {
-            continue;
-        }
-        match std::fs::remove_file(root.join(new)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => left.push(new),
-            _ => {}
-        }
-    }
-    if left.is_empty() {
-        context(
-            path,
-            io::Error::new(
-                err.kind(),
-                format!("{err}; nothing was written (every file was put back as it was)"),
-            ),
-        )
-    } else {
-        context(
-            path,
-            io::Error::new(
-                err.kind(),
-                format!(
-                    "{err}; putting the files back failed too, these are not as they were: {}",
-                    left.join(", ")
-                ),
-            ),
-        )
-    }
-}
-
-/// Writes a file's old bytes and mode back, with a temp file and a rename.
-fn restore(target: &Path, original: &Original<'_>) -> io::Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".migmerge-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temp.write_all(original.bytes)?;
-    temp.as_file()
-        .set_permissions(original.permissions.clone())?;
-    temp.as_file().sync_all()?;
-    temp.persist(target).map_err(|e| e.error)?;
-    Ok(())
+/// Puts every file back as the journal found it after `err` at `path`, and says so.
+fn roll_back(journal: Journal, path: &str, err: io::Error) -> io::Error {
+    let message = match journal.roll_back() {
+        Ok(_) => format!("{err}; nothing was written (every file was put back as it was)"),
+        Err(failure) => format!(
+            "{err}; putting the files back failed too ({failure}); the next migmerge command \
+             tries again"
+        ),
+    };
+    context(path, io::Error::new(err.kind(), message))
 }
 
 /// A failure injected at a given step of the renames and removals, for the tests of the

@@ -23,7 +23,7 @@ fn bin_dir() -> PathBuf {
 
 /// PATH with the binary under test first (`with_bin`), or PATH as the tests got it, which
 /// holds no migmerge.
-fn path_var(with_bin: bool) -> OsString {
+pub(crate) fn path_var(with_bin: bool) -> OsString {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&inherited)
         .filter(|d| !d.join("migmerge").exists())
@@ -398,7 +398,7 @@ fn three_branches_merged_one_after_another() {
 
 /// A bare `origin` holding the story's main (ours), and a clone whose main has the story's
 /// theirs commit instead, not pushed.
-fn origin_and_clone(story: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn origin_and_clone(story: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let upstream = dir.path().join("upstream");
     fs::create_dir(&upstream).unwrap();

@@ -10,6 +10,10 @@ mod docs;
 mod fixtures;
 /// migmerge installed in real repositories: merge, pull, rebase and commit resolve by themselves.
 mod git_flows;
+/// Sparse checkouts, signed commits and `--autostash` in real repositories.
+mod git_setups;
+/// `kill -9` in the middle of `resolve`'s and a hook's write, and the next run recovering.
+mod kill;
 /// `migmerge lint`: scope, opt-outs, configuration, formats, and Django confirming the rules.
 mod lint;
 /// The publication rule in real git flows, for every strategy: what a protected ref held is

@@ -15,6 +15,11 @@ use crate::resolution;
 use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
+    // A half-written resolution is put back first: what is checked is a tree as the user left
+    // it, not one a killed run left between two renames.
+    if args.source.path.is_dir() {
+        super::settle_interrupted_write(&args.source.path)?;
+    }
     let source = open_source(&args.source)?;
     let (project, graph) = resolution::load(source.as_ref())?;
     // A gate that passes on nothing would hide a wrong path or a missing `__init__.py` in CI.

@@ -35,9 +35,10 @@ use anyhow::{Context as _, Result};
 use crate::cli::HookArgs;
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
+use crate::edit::{Journal, journal};
 use crate::git::commit::{self, DirtyPath};
 use crate::git::record::{self, Record};
-use crate::git::{Git, cmd};
+use crate::git::{Git, cmd, recover};
 use crate::project;
 use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
 use crate::source::{self, MergeChanges, Source as _, WorkTree};
@@ -69,7 +70,28 @@ pub fn run(args: &HookArgs) -> Result<Outcome> {
     })
 }
 
+/// The hooks that write the tree, which first settle a write an interrupted run left.
+const WRITING_HOOKS: &[&str] = &["post-merge", "pre-commit", "post-rewrite"];
+
 fn dispatch(args: &HookArgs) -> Result<Verdict> {
+    let cwd = std::env::current_dir().context("no current directory")?;
+    // Finding a journal is one file lookup, without git: cheap enough for every invocation.
+    let recovered = if WRITING_HOOKS.contains(&args.name.as_str()) {
+        recover::interrupted_write(&cwd)?
+    } else {
+        None
+    };
+    let mut verdict = dispatch_hook(args, &cwd)?;
+    if let Some(recovered) = recovered {
+        verdict.line = Some(match verdict.line {
+            Some(line) => format!("{recovered}\n{line}"),
+            None => recovered,
+        });
+    }
+    Ok(verdict)
+}
+
+fn dispatch_hook(args: &HookArgs, cwd: &Path) -> Result<Verdict> {
     let say = |line: Result<Option<String>>| {
         line.map(|line| Verdict {
             line,
@@ -80,40 +102,39 @@ fn dispatch(args: &HookArgs) -> Result<Verdict> {
         line: None,
         refuse: false,
     });
-    let cwd = std::env::current_dir().context("no current directory")?;
     let first = args.args.first().map(String::as_str);
     // Each hook first rules out, without starting git, the invocations with nothing to do (most
     // of them): git waits for its hooks, and finding the repository costs a git process.
     match args.name.as_str() {
         "post-merge" => {
             let squash = first == Some("1");
-            if !merge_may_concern_migrations(&cwd, squash) {
+            if !merge_may_concern_migrations(cwd, squash) {
                 return nothing;
             }
-            say(post_merge(&Git::discover(&cwd)?, squash))
+            say(post_merge(&Git::discover(cwd)?, squash))
         }
         "pre-commit" => {
             // Only a commit that concludes a merge can need resolving.
-            if git_dir_lacks(&cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
+            if git_dir_lacks(cwd, |dir| !dir.join("MERGE_HEAD").exists()) {
                 return nothing;
             }
-            pre_commit(&Git::discover(&cwd)?)
+            pre_commit(&Git::discover(cwd)?)
         }
         "post-rewrite" => {
             let mut input = String::new();
             // Hooks get the rewritten commits on stdin; a closed stdin is an empty list.
             let _ = std::io::stdin().read_to_string(&mut input);
-            say(post_rewrite(&Git::discover(&cwd)?, first, &input))
+            say(post_rewrite(&Git::discover(cwd)?, first, &input))
         }
         "prepare-commit-msg" => {
             let Some(file) = args.args.first() else {
                 return nothing;
             };
             // Only a commit that `pre-commit` resolved has a note waiting.
-            if git_dir_lacks(&cwd, |dir| !record::has_note(dir)) {
+            if git_dir_lacks(cwd, |dir| !record::has_note(dir)) {
                 return nothing;
             }
-            say(prepare_commit_msg(&Git::discover(&cwd)?, file))
+            say(prepare_commit_msg(&Git::discover(cwd)?, file))
         }
         // Hooks migmerge does not know (a newer shim, an older binary) do nothing.
         _ => nothing,
@@ -187,7 +208,7 @@ enum Attempt {
     Nothing,
     /// Nothing was written; the line says why and what to do.
     Refused(String),
-    Resolved(Resolution),
+    Resolved(Box<Resolution>),
 }
 
 struct Resolution {
@@ -199,6 +220,8 @@ struct Resolution {
     all_renumbered: bool,
     /// What was written, for the index.
     updates: Vec<crate::edit::FileUpdate>,
+    /// The write's journal, open until what goes with the write (the index, a commit) is done.
+    journal: Journal,
     /// The apps left as they were, each with why (an overlap a person must decide, a plan
     /// that could not be made), `; `-joined; empty when every app was resolved.
     left: String,
@@ -253,6 +276,9 @@ fn resolve_work_tree(
     if !dirty.is_empty() {
         return Ok(refuse_dirty(&dirty));
     }
+    if let Some(why) = resolution::sparse_checkout_refusal(&root)? {
+        return Ok(Attempt::Refused(format!("migmerge: {why}")));
+    }
     let mut summaries = Vec::new();
     let mut left = Vec::new();
     let mut all_renumbered = true;
@@ -288,9 +314,6 @@ fn resolve_work_tree(
             Attempt::Refused(not_resolved(&left.join("; ")))
         });
     }
-    session
-        .write()
-        .context("writing the resolution (nothing was changed)")?;
     let mut paths: Vec<String> = Vec::new();
     for update in session.accepted() {
         for path in update.before.iter().chain(std::iter::once(&update.after)) {
@@ -299,13 +322,147 @@ fn resolve_work_tree(
             }
         }
     }
-    Ok(Attempt::Resolved(Resolution {
+    if let Some(line) = autostash_refusal(git, &paths)? {
+        return Ok(Attempt::Refused(line));
+    }
+    let journal = session
+        .write_journaled()
+        .context("writing the resolution (nothing was changed)")?;
+    Ok(Attempt::Resolved(Box::new(Resolution {
         summary: summaries.join("; "),
         paths,
         all_renumbered,
         updates: session.accepted().to_vec(),
+        journal,
         left: left.join("; "),
-    }))
+    })))
+}
+
+/// Where git keeps the stash it re-applies when a `--autostash` rebase or merge (`pull
+/// --autostash` included) is over. `post-rewrite` and `post-merge` run before it is applied
+/// (checked with git 2.47), so a file the resolution moved would get the user's change put
+/// back at its old name, and one it edited would take the change on top of the edit.
+const AUTOSTASH_FILES: &[&str] = &[
+    "rebase-merge/autostash",
+    "rebase-apply/autostash",
+    "MERGE_AUTOSTASH",
+];
+
+/// The line refusing to write a resolution touching `paths` while git still has an autostash
+/// to re-apply that changes one of them; `None` when there is none, or it touches none.
+fn autostash_refusal(git: &Git, paths: &[String]) -> Result<Option<String>> {
+    let Some(stash) = AUTOSTASH_FILES.iter().find_map(|file| {
+        let text = std::fs::read_to_string(git.git_dir().join(file)).ok()?;
+        let hash = text.trim();
+        (!hash.is_empty()).then(|| hash.to_owned())
+    }) else {
+        return Ok(None);
+    };
+    // The stash commit's first parent is the commit it was taken on, its second the index:
+    // what it changes is the work tree's changes and the index's.
+    let mut stashed = Vec::new();
+    for (from, to) in [("^1", ""), ("^1", "^2")] {
+        let out = git.run(&[
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--name-only",
+            &format!("{stash}{from}"),
+            &format!("{stash}{to}"),
+        ])?;
+        stashed.extend(out.split('\0').filter(|p| !p.is_empty()).map(str::to_owned));
+    }
+    let Some(clash) = paths.iter().find(|p| stashed.contains(p)) else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "migmerge: not resolved: the changes git stashed for this operation (--autostash), \
+         which it re-applies next, touch {clash}, which the resolution would rename or edit. \
+         Nothing was changed: once git has applied the stash, run `migmerge resolve`."
+    )))
+}
+
+/// Puts a written resolution (of `paths`, whose write `journal` keeps) into history: `make`
+/// makes the commit of the tree it gives (`sign` says whether to sign it), then `HEAD`'s
+/// branch moves from `old` to it. Any failure on the way (a signature that cannot be made, a
+/// branch that moved) puts every file back, so that git's own commit stands.
+fn commit_written(
+    git: &Git,
+    paths: &[String],
+    mut journal: Journal,
+    old: &str,
+    reason: &str,
+    make: impl FnOnce(&str, bool) -> std::result::Result<String, cmd::GitError>,
+) -> std::result::Result<(String, Journal), NotCommitted> {
+    let committed = || -> Result<String> {
+        let tree = commit::tree_with(git, old, paths)?;
+        let sign = commit::should_sign(git, old)?;
+        let new = make(&tree, sign).map_err(|err| {
+            // git's own words (gpg's, ssh-keygen's) say why; the command line adds nothing.
+            let why = match &err {
+                cmd::GitError::Failed { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            if sign {
+                anyhow::anyhow!("cannot sign the new commit as git is configured to ({why})")
+            } else {
+                anyhow::anyhow!("cannot make the new commit ({why})")
+            }
+        })?;
+        journal.mark_committed(&new)?;
+        journal::halt_point();
+        commit::move_head(git, &new, old, reason)?;
+        journal::halt_point();
+        Ok(new)
+    };
+    match committed() {
+        Ok(new) => Ok((new, journal)),
+        Err(why) => Err(NotCommitted {
+            why,
+            left: journal.roll_back().err().map(|e| e.to_string()),
+        }),
+    }
+}
+
+/// A written resolution that could not be committed, and was put back (or not: `left`).
+struct NotCommitted {
+    why: anyhow::Error,
+    left: Option<String>,
+}
+
+impl NotCommitted {
+    /// The hook's line; `stands` says what git left and what holds.
+    fn line(&self, stands: &str) -> String {
+        let changed = match &self.left {
+            None => "Nothing was changed".to_owned(),
+            Some(left) => format!(
+                "Putting the files back failed too ({left}); the next migmerge command tries again"
+            ),
+        };
+        format!(
+            "migmerge: not resolved: {:#}. {changed}: {stands}: run `migmerge resolve`, then \
+             commit.",
+            self.why
+        )
+    }
+}
+
+/// Stages a resolution in `index` (the repository's own when `None`) and closes its journal:
+/// the files are written and, for a hook that commits, in history, whatever the index says.
+fn stage_and_finish(
+    git: &Git,
+    index: Option<&Path>,
+    mut journal: Journal,
+    updates: &[crate::edit::FileUpdate],
+) -> Result<()> {
+    journal.mark_staging(index)?;
+    journal::halt_point();
+    let staged = source::stage_resolution(git.work_tree(), index, updates);
+    journal::halt_point();
+    journal.finish()?;
+    staged?;
+    Ok(())
 }
 
 /// The line for apps left to a person.
@@ -356,19 +513,37 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
                 short(&old)
             )));
         }
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
     let note = format!("migmerge: {}", resolution.summary);
-    let tree = commit::tree_with(git, &old, &resolution.paths)?;
-    let message = git.run(&["log", "-1", "--format=%B", &old])?;
-    let message = record::add_note(message.trim_end(), &note);
-    let mut author = git.clone();
-    for (key, value) in commit::author_of(git, &old)? {
-        author = author.with_env(&key, &value);
-    }
-    let new = commit::commit_tree(&author, &tree, &commit::parents(git, &old)?, &message)?;
-    commit::move_head(git, &new, &old, "migmerge: resolve migrations in the merge")?;
-    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
+    // The files are written from here on: whatever fails puts them back (in commit_written).
+    let made = commit_written(
+        git,
+        &resolution.paths,
+        resolution.journal,
+        &old,
+        "migmerge: resolve migrations in the merge",
+        |tree, sign| {
+            let message = git.run(&["log", "-1", "--format=%B", &old])?;
+            let message = record::add_note(message.trim_end(), &note);
+            let mut author = git.clone();
+            for (key, value) in commit::author_of(git, &old)? {
+                author = author.with_env(&key, &value);
+            }
+            let parents = commit::parents(git, &old)?;
+            commit::commit_tree(&author, tree, &parents, &message, sign)
+        },
+    );
+    let (new, journal) = match made {
+        Ok(made) => made,
+        Err(not) => {
+            return Ok(Some(not.line(&format!(
+                "the merge commit {} is git's own, and holds conflicting migrations",
+                short(&old)
+            ))));
+        }
+    };
+    stage_and_finish(git, None, journal, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in merge commit {} (undo: git reset --keep {})",
@@ -457,9 +632,14 @@ fn stage_resolution(git: &Git, index: &Git, hook: &str) -> Result<(Option<String
     let resolution = match resolve_work_tree(git, index, true, Operation::MergeInProgress)? {
         Attempt::Nothing => return Ok((None, false)),
         Attempt::Refused(line) => return Ok((Some(line), true)),
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
-    source::stage_resolution(git.work_tree(), index.index_file(), &resolution.updates)?;
+    stage_and_finish(
+        git,
+        index.index_file(),
+        resolution.journal,
+        &resolution.updates,
+    )?;
     let note = format!("migmerge: {}", resolution.summary);
     // git reads MERGE_MSG after `pre-commit`, so the line reaches the message of a merge
     // concluded with `git commit` (with `-m`, the message is `-m`'s; the record keeps it).
@@ -533,7 +713,7 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     let resolution = match resolve_work_tree(git, git, false, operation)? {
         Attempt::Nothing => return Ok(None),
         Attempt::Refused(line) => return Ok(Some(line)),
-        Attempt::Resolved(r) => r,
+        Attempt::Resolved(r) => *r,
     };
     let note = format!("migmerge: {}", resolution.summary);
     let subject = if resolution.all_renumbered {
@@ -541,15 +721,24 @@ fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<Str
     } else {
         "Resolve migration conflicts after rebase"
     };
-    let tree = commit::tree_with(git, &old, &resolution.paths)?;
-    let new = commit::commit_tree(
+    let message = format!("{subject}\n\n{note}\n");
+    let made = commit_written(
         git,
-        &tree,
-        std::slice::from_ref(&old),
-        &format!("{subject}\n\n{note}\n"),
-    )?;
-    commit::move_head(git, &new, &old, "migmerge: resolve migrations after rebase")?;
-    source::stage_resolution(git.work_tree(), None, &resolution.updates)?;
+        &resolution.paths,
+        resolution.journal,
+        &old,
+        "migmerge: resolve migrations after rebase",
+        |tree, sign| commit::commit_tree(git, tree, std::slice::from_ref(&old), &message, sign),
+    );
+    let (new, journal) = match made {
+        Ok(made) => made,
+        Err(not) => {
+            return Ok(Some(
+                not.line("the rebased branch holds conflicting migrations"),
+            ));
+        }
+    };
+    stage_and_finish(git, None, journal, &resolution.updates)?;
     let undo = format!("git reset --keep {old}");
     let line = format!(
         "{note}; in a new commit {} \"{subject}\" (undo: git reset --keep {})",

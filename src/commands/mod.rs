@@ -12,7 +12,10 @@ pub mod man;
 pub mod merge_driver;
 pub mod resolve;
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use anyhow::Result;
 
 /// How a command ended, as the process reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,4 +42,17 @@ impl From<ExitStatus> for ExitCode {
 pub struct Outcome {
     pub stdout: String,
     pub status: ExitStatus,
+}
+
+/// Settles the write an interrupted migmerge run left for the tree at `path` (see
+/// [`crate::git::recover`]) before a command reads or writes it, and says so on stderr (so
+/// that what a command prints on stdout, JSON included, stays its own).
+pub fn settle_interrupted_write(path: &Path) -> Result<()> {
+    if let Some(line) = crate::git::recover::interrupted_write(path)? {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{line}");
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub fn run_with(args: &ResolveArgs, prompt: &mut dyn Prompt) -> Result<Outcome> 
     let asking = !args.yes && !args.dry_run;
     let no_terminal = asking && (json || !prompt.interactive());
     let worktree = WorkTree::new(&args.path)?;
+    super::settle_interrupted_write(&args.path)?;
+    if let Some(why) = crate::resolution::sparse_checkout_refusal(&args.path)? {
+        bail!("{why}");
+    }
     let strategy = args.strategy.map(|s| match s {
         ResolveStrategy::Auto => Strategy::Auto,
         ResolveStrategy::Merge => Strategy::Merge,
@@ -117,10 +121,16 @@ pub fn run_with(args: &ResolveArgs, prompt: &mut dyn Prompt) -> Result<Outcome> 
     let write = !args.dry_run && !session.accepted().is_empty();
     let mut staging = None;
     if write {
-        session
-            .write()
+        let mut journal = session
+            .write_journaled()
             .context("writing the resolution (nothing was changed)")?;
+        journal.mark_staging(None)?;
+        crate::edit::journal::halt_point();
         staging = stage(&args.path, session.accepted()).err();
+        crate::edit::journal::halt_point();
+        journal
+            .finish()
+            .context("the resolution is written, but its journal could not be removed")?;
     }
     for result in &mut results {
         result.written = write && result.resolved;

@@ -161,6 +161,17 @@ impl Git {
         })
     }
 
+    /// A boolean configuration value as git reads it (every scope: system, global, the
+    /// repository's own), `None` when unset.
+    pub fn config_bool(&self, key: &str) -> Result<Option<bool>, GitError> {
+        let out = self.output(&["config", "--type=bool", "--get", key])?;
+        match out.status.code() {
+            Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim() == "true")),
+            Some(1) => Ok(None),
+            _ => Err(failed(&format!("config --type=bool --get {key}"), &out)),
+        }
+    }
+
     /// A configuration value of the repository's own file, `None` when unset.
     pub fn local_config(&self, key: &str) -> Result<Option<String>, GitError> {
         let out = self.output(&["config", "--local", "--get", key])?;

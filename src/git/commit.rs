@@ -90,14 +90,44 @@ pub fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError
     ])
 }
 
-/// A new commit of `tree` with `parents` and `message`; returns its hash.
+/// Whether a commit migmerge makes in place of (or on top of) `like` is signed: when
+/// `commit.gpgSign` says so, as `git commit` would, or when `like` is signed itself (a `git
+/// merge -S`, a signed rebase), so that a signed history stays signed. `git commit-tree` reads
+/// neither on its own.
+pub fn should_sign(git: &Git, like: &str) -> Result<bool, GitError> {
+    if git.config_bool("commit.gpgsign")? == Some(true) {
+        return Ok(true);
+    }
+    let object = git.run(&["cat-file", "commit", like])?;
+    Ok(is_signed(&object))
+}
+
+/// Whether a raw commit object carries a signature header.
+fn is_signed(object: &str) -> bool {
+    object
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .any(|line| line.starts_with("gpgsig ") || line.starts_with("gpgsig-sha256 "))
+}
+
+/// A new commit of `tree` with `parents` and `message`; returns its hash. `sign`: signed with
+/// the user's configured program and key (`gpg.program`, `gpg.format`, `user.signingKey`), as
+/// `git commit -S` signs; otherwise explicitly unsigned. A signature that cannot be made is an
+/// error, never an unsigned commit.
 pub fn commit_tree(
     git: &Git,
     tree: &str,
     parents: &[String],
     message: &str,
+    sign: bool,
 ) -> Result<String, GitError> {
-    let mut args = vec!["commit-tree", tree];
+    let mut args = vec![
+        "commit-tree",
+        if sign { "-S" } else { "--no-gpg-sign" },
+        tree,
+    ];
     for parent in parents {
         args.push("-p");
         args.push(parent);
@@ -130,4 +160,18 @@ pub fn inherited_index(work_tree: &Path) -> Option<std::path::PathBuf> {
     } else {
         work_tree.join(index)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_told_from_the_header_only() {
+        let signed = "tree 1\nparent 2\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n -----END PGP \
+                      SIGNATURE-----\n\nmessage\n";
+        assert!(is_signed(signed));
+        assert!(is_signed("tree 1\ngpgsig-sha256 x\n\nm\n"));
+        assert!(!is_signed("tree 1\nparent 2\n\ngpgsig in the message\n"));
+    }
 }

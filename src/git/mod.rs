@@ -9,5 +9,6 @@ pub mod driver;
 pub mod hooks;
 pub mod install;
 pub mod record;
+pub mod recover;
 
 pub use cmd::{Git, GitError};

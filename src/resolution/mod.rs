@@ -8,8 +8,10 @@ pub mod decide;
 pub mod facts;
 pub mod propose;
 pub mod session;
+pub mod sparse;
 
 pub use decide::{Action, Decision, Facts, Origin, WhenUnmovable, decide};
 pub use facts::{History, Operation};
 pub use propose::Candidate;
 pub use session::{Examined, Followed, Options, Session, followable_renames, load, needs_human};
+pub use sparse::sparse_checkout_refusal;

@@ -333,6 +333,12 @@ impl<'a> Session<'a> {
         }
         edit::write_atomically(self.worktree.root(), &self.accepted)
     }
+
+    /// [`Session::write`], leaving the write's journal open for the caller to finish once what
+    /// goes with the write (a commit) is done too, or to roll back if that fails.
+    pub fn write_journaled(&self) -> std::io::Result<edit::Journal> {
+        edit::write_journaled(self.worktree.root(), &self.accepted)
+    }
 }
 
 /// The renames [`Session::follow_renames`] would follow in the tree at `root` (loaded as

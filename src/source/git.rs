@@ -22,7 +22,7 @@ mod testrepo;
 pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
-pub use stage::{Staged, stage_resolution};
+pub use stage::{Staged, index_holds, stage_resolution};
 
 use std::collections::HashMap;
 use std::io;
@@ -397,6 +397,45 @@ impl Source for GitRevision {
             })
             .map_err(git_error)
     }
+}
+
+/// The tracked paths under `path` that a sparse checkout leaves out of the work tree: marked
+/// skip-worktree in the index and absent from disk, relative to `path`, `/`-separated. A
+/// skip-worktree file that is on disk anyway is read like any other, so it is not listed.
+/// Empty outside a repository or in a bare one.
+pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
+    let Located { repo, prefix } = match locate(path) {
+        Ok(located) => located,
+        Err(SourceError::NotARepository { .. }) => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let Some(work_tree) = repo.workdir().map(Path::to_path_buf) else {
+        return Ok(Vec::new());
+    };
+    let index = repo.index().map_err(git_error)?;
+    let under = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    let mut excluded = Vec::new();
+    for entry in index.iter() {
+        let skipped =
+            entry.flags_extended & git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits() != 0;
+        if !skipped {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(&entry.path) else {
+            continue;
+        };
+        let Some(relative) = name.strip_prefix(under.as_str()) else {
+            continue;
+        };
+        if std::fs::symlink_metadata(work_tree.join(name)).is_err() {
+            excluded.push(relative.to_owned());
+        }
+    }
+    Ok(excluded)
 }
 
 /// Records renames in the index of the repository holding `path`, so that `git status` shows

@@ -10,8 +10,8 @@ mod worktree;
 
 pub use git::{
     GitMerge, GitRevision, IndexSnapshot, MergeChanges, Staged, current_branch,
-    default_protected_refs, limit_git_memory, merge_base, stage_added, stage_renames,
-    stage_resolution,
+    default_protected_refs, index_holds, limit_git_memory, merge_base, sparse_excluded,
+    stage_added, stage_renames, stage_resolution,
 };
 pub use worktree::WorkTree;
 

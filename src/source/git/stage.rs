@@ -125,6 +125,42 @@ pub fn stage_resolution(
     Ok(staged)
 }
 
+/// Whether the index (`index_file`, else the repository's own) already holds a resolution
+/// [`stage_resolution`] was staging: some file it writes is staged with its new content. The
+/// index is written whole, so one such file means all of it. `false` when the index is gone
+/// (a commit's lock file git removed) or outside a repository.
+pub fn index_holds(
+    path: &Path,
+    index_file: Option<&Path>,
+    updates: &[FileUpdate],
+) -> Result<bool, SourceError> {
+    let Located { repo, prefix } = match locate(path) {
+        Ok(located) => located,
+        Err(SourceError::NotARepository { .. }) => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    let index = match index_file {
+        Some(file) if !file.exists() => return Ok(false),
+        Some(file) => Index::open(file).map_err(git_error)?,
+        None => repo.index().map_err(git_error)?,
+    };
+    for update in updates {
+        let after = if prefix.is_empty() {
+            PathBuf::from(&update.after)
+        } else {
+            PathBuf::from(format!("{prefix}/{}", update.after))
+        };
+        let new = git2::Oid::hash_object(git2::ObjectType::Blob, &update.new).map_err(git_error)?;
+        if index
+            .get_path(&after, 0)
+            .is_some_and(|entry| entry.id == new)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Command;
