@@ -524,7 +524,7 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         &old,
         "migmerge: resolve migrations in the merge",
         |tree, sign| {
-            let message = git.run(&["log", "-1", "--format=%B", &old])?;
+            let message = commit::message_of(git, &old)?;
             let message = record::add_note(message.trim_end(), &note);
             let mut author = git.clone();
             for (key, value) in commit::author_of(git, &old)? {

@@ -69,6 +69,14 @@ pub fn stage(git: &Git, paths: &[String]) -> Result<(), GitError> {
 /// The tree of commit `base` with `paths` taken from the work tree, built in a throwaway index
 /// so that nothing else the user has staged or changed can slip in.
 pub fn tree_with(git: &Git, base: &str, paths: &[String]) -> Result<String, GitError> {
+    match in_process::tree_with(git, base, paths) {
+        Some(tree) => Ok(tree),
+        None => tree_with_git(git, base, paths),
+    }
+}
+
+/// [`tree_with`] by git's own commands.
+fn tree_with_git(git: &Git, base: &str, paths: &[String]) -> Result<String, GitError> {
     let scratch = tempfile::Builder::new()
         .prefix("migmerge-index-")
         .tempdir_in(git.git_dir())?;
@@ -80,6 +88,9 @@ pub fn tree_with(git: &Git, base: &str, paths: &[String]) -> Result<String, GitE
 
 /// Who wrote a commit and when, to carry over to its rewritten copy.
 pub fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError> {
+    if let Some(original) = in_process::original(git, rev) {
+        return Ok(original.author);
+    }
     let out = git.run(&["log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", rev])?;
     let mut parts = out.trim_end_matches('\n').splitn(3, '\0');
     let mut next = || parts.next().unwrap_or("").to_owned();
@@ -95,6 +106,9 @@ pub fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError
 /// merge -S`, a signed rebase), so that a signed history stays signed. `git commit-tree` reads
 /// neither on its own.
 pub fn should_sign(git: &Git, like: &str) -> Result<bool, GitError> {
+    if let Some(sign) = in_process::should_sign(git, like) {
+        return Ok(sign);
+    }
     if git.config_bool("commit.gpgsign")? == Some(true) {
         return Ok(true);
     }
@@ -145,10 +159,141 @@ pub fn move_head(git: &Git, new: &str, old: &str, reason: &str) -> Result<(), Gi
     Ok(())
 }
 
+/// The message of a commit, as `git log --format=%B` shows it.
+pub fn message_of(git: &Git, rev: &str) -> Result<String, GitError> {
+    if let Some(original) = in_process::original(git, rev) {
+        return Ok(original.message);
+    }
+    git.run(&["log", "-1", "--format=%B", rev])
+}
+
 /// The parents of a commit, first parent first.
 pub fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
+    if let Some(original) = in_process::original(git, rev) {
+        return Ok(original.parents);
+    }
     let out = git.run(&["rev-list", "--parents", "-n", "1", rev])?;
     Ok(out.split_whitespace().skip(1).map(str::to_owned).collect())
+}
+
+/// The same answers as the git commands above, read in-process with libgit2 where it gives
+/// exactly git's answer: hooks run on every merge, and each git process they start costs about
+/// a millisecond. `None` wherever libgit2 might answer differently (a commit in another
+/// encoding, configuration passed on git's command line, a path with a filter driver that only
+/// git runs), and the caller asks git.
+mod in_process {
+    use std::path::Path;
+
+    use git2::{Index, Oid, Repository};
+
+    use super::Git;
+
+    /// What a commit's rewritten copy carries over.
+    pub struct Original {
+        pub message: String,
+        pub author: [(String, String); 3],
+        pub parents: Vec<String>,
+    }
+
+    fn open(git: &Git) -> Option<Repository> {
+        Repository::open(git.git_dir()).ok()
+    }
+
+    fn commit<'r>(repo: &'r Repository, rev: &str) -> Option<git2::Commit<'r>> {
+        repo.revparse_single(rev).ok()?.peel_to_commit().ok()
+    }
+
+    pub fn original(git: &Git, rev: &str) -> Option<Original> {
+        let repo = open(git)?;
+        let commit = commit(&repo, rev)?;
+        // Only UTF-8 commits: git re-encodes others for display, and so would `git log`.
+        if commit.message_encoding().is_some() {
+            return None;
+        }
+        let message = String::from_utf8(commit.message_raw_bytes().to_vec()).ok()?;
+        let author = commit.author();
+        let when = author.when();
+        let offset = when.offset_minutes();
+        let sign = if offset < 0 { '-' } else { '+' };
+        let date = format!(
+            "@{} {sign}{:02}{:02}",
+            when.seconds(),
+            offset.abs() / 60,
+            offset.abs() % 60
+        );
+        Some(Original {
+            message,
+            author: [
+                ("GIT_AUTHOR_NAME".to_owned(), author.name()?.to_owned()),
+                ("GIT_AUTHOR_EMAIL".to_owned(), author.email()?.to_owned()),
+                ("GIT_AUTHOR_DATE".to_owned(), date),
+            ],
+            parents: commit.parent_ids().map(|id| id.to_string()).collect(),
+        })
+    }
+
+    /// Configuration given on git's command line (`git -c ...`) reaches hooks in the
+    /// environment, which libgit2 does not read.
+    fn command_line_config() -> bool {
+        ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"]
+            .iter()
+            .any(|key| std::env::var_os(key).is_some())
+    }
+
+    pub fn should_sign(git: &Git, like: &str) -> Option<bool> {
+        if command_line_config() {
+            return None;
+        }
+        let repo = open(git)?;
+        if repo.config().ok()?.get_bool("commit.gpgsign").ok() == Some(true) {
+            return Some(true);
+        }
+        let commit = commit(&repo, like)?;
+        let signed = commit.header_field_bytes("gpgsig").is_ok()
+            || commit.header_field_bytes("gpgsig-sha256").is_ok();
+        Some(signed)
+    }
+
+    /// The tree of `base` with `paths` taken from the work tree through git's clean filters
+    /// (line endings, `text` attributes), in an index that lives in memory only.
+    pub fn tree_with(git: &Git, base: &str, paths: &[String]) -> Option<String> {
+        if command_line_config() {
+            return None;
+        }
+        let repo = open(git)?;
+        let work_tree = repo.workdir()?.to_path_buf();
+        if work_tree.canonicalize().ok()? != git.work_tree().canonicalize().ok()? {
+            return None;
+        }
+        // A filter driver (`filter=lfs`) is a program that only git runs.
+        let filtered = paths.iter().any(|path| {
+            repo.get_attr(
+                Path::new(path),
+                "filter",
+                git2::AttrCheckFlags::FILE_THEN_INDEX,
+            )
+            .map_or(true, |value| value.is_some())
+        });
+        if filtered {
+            return None;
+        }
+        let tree = commit(&repo, base)?.tree().ok()?;
+        let mut index = Index::new().ok()?;
+        index.read_tree(&tree).ok()?;
+        repo.set_index(&mut index).ok()?;
+        let mut index = repo.index().ok()?;
+        for path in paths {
+            let relative = Path::new(path);
+            let staged = if work_tree.join(relative).symlink_metadata().is_ok() {
+                index.add_path(relative)
+            } else {
+                index.remove_path(relative)
+            };
+            staged.ok()?;
+        }
+        let tree: Oid = index.write_tree_to(&repo).ok()?;
+        Some(tree.to_string())
+    }
 }
 
 /// The index file git told a hook to use, absolute (hooks run at the top of the work tree).
@@ -173,5 +318,72 @@ mod tests {
         assert!(is_signed(signed));
         assert!(is_signed("tree 1\ngpgsig-sha256 x\n\nm\n"));
         assert!(!is_signed("tree 1\nparent 2\n\ngpgsig in the message\n"));
+    }
+}
+
+#[cfg(test)]
+mod in_process_tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::{Git, in_process, tree_with_git};
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The tree built in-process is the one git's own commands build, whatever the line
+    /// endings and attributes say.
+    #[test]
+    fn the_tree_built_in_process_is_gits() {
+        let setups: [(&str, &[&str]); 4] = [
+            ("", &[]),
+            ("*.py text=auto\n", &[]),
+            ("*.py text eol=crlf\n", &[]),
+            ("", &["core.autocrlf", "true"]),
+        ];
+        for (attributes, config) in setups {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let root = dir.path();
+            git(root, &["init", "-q"]);
+            if let [key, value] = config {
+                git(root, &["config", key, value]);
+            }
+            std::fs::write(root.join(".gitattributes"), attributes).unwrap();
+            let migrations = root.join("app/migrations");
+            std::fs::create_dir_all(&migrations).unwrap();
+            std::fs::write(migrations.join("0001_a.py"), "a = 1\n").unwrap();
+            std::fs::write(migrations.join("0002_b.py"), "b = 2\r\n").unwrap();
+            git(root, &["add", "-A"]);
+            git(root, &["commit", "-q", "-m", "base"]);
+            // A rename with other line endings, an edit, a new file.
+            std::fs::remove_file(migrations.join("0002_b.py")).unwrap();
+            std::fs::write(migrations.join("0003_b.py"), "b = 3\r\nc = 4\n").unwrap();
+            std::fs::write(migrations.join("0001_a.py"), "a = 2\r\n").unwrap();
+            std::fs::write(migrations.join("max_migration.txt"), "0003_b\n").unwrap();
+            let paths: Vec<String> = ["0001_a.py", "0002_b.py", "0003_b.py", "max_migration.txt"]
+                .iter()
+                .map(|name| format!("app/migrations/{name}"))
+                .collect();
+            let handle = Git::discover(root).expect("a repository");
+            let built = in_process::tree_with(&handle, "HEAD", &paths).expect("built in-process");
+            let by_git = tree_with_git(&handle, "HEAD", &paths).expect("built by git");
+            assert_eq!(
+                built, by_git,
+                "attributes {attributes:?}, config {config:?}"
+            );
+        }
     }
 }
