@@ -501,10 +501,9 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         return stage_resolution(git, git, "post-merge").map(|(line, _)| line);
     }
     // A fast-forward brings no sibling migrations of its own making.
-    if !git.has_commit("HEAD^2") {
+    let Some(old) = commit::merge_at_head(git)? else {
         return Ok(None);
-    }
-    let old = git.rev("HEAD")?;
+    };
     let resolution = match resolve_work_tree(git, git, false, Operation::MergeCommitted)? {
         Attempt::Nothing => return Ok(None),
         Attempt::Refused(line) => {
@@ -524,14 +523,13 @@ fn post_merge(git: &Git, squash: bool) -> Result<Option<String>> {
         &old,
         "migmerge: resolve migrations in the merge",
         |tree, sign| {
-            let message = commit::message_of(git, &old)?;
-            let message = record::add_note(message.trim_end(), &note);
+            let original = commit::original(git, &old)?;
+            let message = record::add_note(original.message.trim_end(), &note);
             let mut author = git.clone();
-            for (key, value) in commit::author_of(git, &old)? {
+            for (key, value) in original.author {
                 author = author.with_env(&key, &value);
             }
-            let parents = commit::parents(git, &old)?;
-            commit::commit_tree(&author, tree, &parents, &message, sign)
+            commit::commit_tree(&author, tree, &original.parents, &message, sign)
         },
     );
     let (new, journal) = match made {

@@ -86,11 +86,33 @@ fn tree_with_git(git: &Git, base: &str, paths: &[String]) -> Result<String, GitE
     Ok(private.run(&["write-tree"])?.trim().to_owned())
 }
 
-/// Who wrote a commit and when, to carry over to its rewritten copy.
-pub fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError> {
+pub use in_process::Original;
+
+/// What a rewritten copy of commit `rev` carries over: its message, author and parents.
+pub fn original(git: &Git, rev: &str) -> Result<Original, GitError> {
     if let Some(original) = in_process::original(git, rev) {
-        return Ok(original.author);
+        return Ok(original);
     }
+    Ok(Original {
+        message: git.run(&["log", "-1", "--format=%B", rev])?,
+        author: author_of(git, rev)?,
+        parents: parents(git, rev)?,
+    })
+}
+
+/// HEAD's commit when it is a merge commit (it has a second parent); `None` otherwise.
+pub fn merge_at_head(git: &Git) -> Result<Option<String>, GitError> {
+    if let Some(answer) = in_process::merge_at_head(git) {
+        return Ok(answer);
+    }
+    if !git.has_commit("HEAD^2") {
+        return Ok(None);
+    }
+    git.rev("HEAD").map(Some)
+}
+
+/// Who wrote a commit and when, to carry over to its rewritten copy.
+fn author_of(git: &Git, rev: &str) -> Result<[(String, String); 3], GitError> {
     let out = git.run(&["log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", rev])?;
     let mut parts = out.trim_end_matches('\n').splitn(3, '\0');
     let mut next = || parts.next().unwrap_or("").to_owned();
@@ -159,19 +181,8 @@ pub fn move_head(git: &Git, new: &str, old: &str, reason: &str) -> Result<(), Gi
     Ok(())
 }
 
-/// The message of a commit, as `git log --format=%B` shows it.
-pub fn message_of(git: &Git, rev: &str) -> Result<String, GitError> {
-    if let Some(original) = in_process::original(git, rev) {
-        return Ok(original.message);
-    }
-    git.run(&["log", "-1", "--format=%B", rev])
-}
-
 /// The parents of a commit, first parent first.
 pub fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
-    if let Some(original) = in_process::original(git, rev) {
-        return Ok(original.parents);
-    }
     let out = git.run(&["rev-list", "--parents", "-n", "1", rev])?;
     Ok(out.split_whitespace().skip(1).map(str::to_owned).collect())
 }
@@ -189,6 +200,7 @@ mod in_process {
     use super::Git;
 
     /// What a commit's rewritten copy carries over.
+    #[derive(Debug, Clone)]
     pub struct Original {
         pub message: String,
         pub author: [(String, String); 3],
@@ -201,6 +213,13 @@ mod in_process {
 
     fn commit<'r>(repo: &'r Repository, rev: &str) -> Option<git2::Commit<'r>> {
         repo.revparse_single(rev).ok()?.peel_to_commit().ok()
+    }
+
+    /// `Some(None)`: HEAD is no merge commit.
+    pub fn merge_at_head(git: &Git) -> Option<Option<String>> {
+        let repo = open(git)?;
+        let head = commit(&repo, "HEAD")?;
+        Some((head.parent_count() > 1).then(|| head.id().to_string()))
     }
 
     pub fn original(git: &Git, rev: &str) -> Option<Original> {
