@@ -41,7 +41,7 @@ use crate::git::record::{self, Record};
 use crate::git::{Git, cmd, recover};
 use crate::project;
 use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
-use crate::source::{self, MergeChanges, Source as _, WorkTree};
+use crate::source::{self, MergeChanges, WorkTree};
 
 pub fn run(args: &HookArgs) -> Result<Outcome> {
     let verdict = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
@@ -182,9 +182,15 @@ fn changes_concern_migrations(changes: &MergeChanges) -> Result<bool> {
     if changes.changes_a_submodule() {
         return Ok(true);
     }
-    let tree = WorkTree::new(changes.work_tree())?;
-    let pyproject = tree.read(PYPROJECT)?;
-    let config = Config::load(pyproject.as_deref(), tree.read(MIGMERGE_TOML)?.as_deref())?;
+    // The work tree's top is known already: read the two files directly, without finding
+    // the repository a second time.
+    let read = |file: &str| match std::fs::read(changes.work_tree().join(file)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {file}")),
+    };
+    let pyproject = read(PYPROJECT)?;
+    let config = Config::load(pyproject.as_deref(), read(MIGMERGE_TOML)?.as_deref())?;
     let custom_dirs = project::custom_migrations_dirs(&config);
     for path in changes.paths() {
         let concerns = match path.as_str() {
