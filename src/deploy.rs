@@ -40,6 +40,10 @@ pub struct Tooling {
 
 /// The tools the project's migrations show.
 pub fn tooling(project: &Project) -> Tooling {
+    *project.tooling.get_or_init(|| tooling_of(project))
+}
+
+fn tooling_of(project: &Project) -> Tooling {
     let mut found = Tooling::default();
     for file in &project.migrations {
         let deploy = &file.migration.deploy;

@@ -46,6 +46,9 @@ impl Project {
         project
             .migrations
             .retain(|file| !replaced.contains_key(&file.path));
+        // The changed files may show (or no longer show) a staged-deploy tool.
+        project.tooling = std::sync::OnceLock::new();
+        let mut added = Vec::new();
         for update in updates {
             match project.target(&update.after)? {
                 Target::MaxMigration { app } => {
@@ -70,7 +73,7 @@ impl Project {
                         .unwrap_or(Detail::Graph);
                     match migration::parse_with(&update.new, detail) {
                         Ok(parsed) if self.is_plain(&parsed) => {
-                            project.migrations.push(Arc::new(MigrationFile {
+                            added.push(Arc::new(MigrationFile {
                                 app: project.apps[app].label.clone(),
                                 name,
                                 path: update.after.clone(),
@@ -98,9 +101,14 @@ impl Project {
             .enumerate()
             .map(|(i, app)| (app.label.as_str(), i))
             .collect();
-        project.migrations.sort_by(|a, b| {
-            (rank.get(a.app.as_str()), &a.name).cmp(&(rank.get(b.app.as_str()), &b.name))
-        });
+        // The others are in that order already: each changed file goes to its place.
+        let key = |file: &MigrationFile| (rank.get(file.app.as_str()).copied(), file.name.clone());
+        for file in added {
+            let at = project
+                .migrations
+                .partition_point(|other| key(other) <= key(&file));
+            project.migrations.insert(at, file);
+        }
         Some(Ok(project))
     }
 

@@ -2,7 +2,7 @@
 //! migration module parsed. This is the static twin of Django's `MigrationLoader.load_disk`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rayon::prelude::*;
 
@@ -80,6 +80,9 @@ pub struct Project {
     /// What each swappable setting names and where that was read; `config.swappable` holds
     /// the same values for lookups.
     pub swappable: Vec<SwappableFact>,
+    /// Which staged-deploy tools the migrations show, once asked ([`crate::deploy::tooling`]):
+    /// a look at every migration, asked for each conflicting app.
+    pub(crate) tooling: OnceLock<crate::deploy::Tooling>,
 }
 
 /// A migration file that could not be read.
@@ -213,6 +216,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         conflicted,
         settings_files: settings.files,
         swappable,
+        tooling: OnceLock::new(),
     })
 }
 
