@@ -6,11 +6,14 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::commands::{ExitStatus, Outcome};
-use crate::graph::{Graph, NodeKind};
-use crate::lint::{self, Severity, allow, merge, report, scope};
+use rayon::prelude::*;
+
+use crate::graph::Graph;
+use crate::lint::state::Replay;
+use crate::lint::{self, Finding, Severity, merge, report, scope};
 use crate::migration::Detail;
 use crate::project;
-use crate::source::{self, GitMerge, GitRevision, Source, WorkTree};
+use crate::source::{self, GitMerge, GitRevision, Source, SourceError, WorkTree};
 
 pub fn run(args: &LintArgs) -> Result<Outcome> {
     let source: Box<dyn Source> = match &args.against {
@@ -18,7 +21,13 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
         None => Box::new(WorkTree::new(&args.path)?),
     };
     let source = source.as_ref();
-    let mut project = project::load_with(source, Detail::Graph)?;
+    // `--all` reads every migration's operations: parsed once, while loading, not twice.
+    let detail = if args.all {
+        Detail::Full
+    } else {
+        Detail::Graph
+    };
+    let mut project = project::load_with(source, detail)?;
     if project.apps.is_empty() {
         bail!(
             "no Django migrations package (a `migrations` directory with `__init__.py`) in {}; is this the project's root?",
@@ -31,44 +40,27 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
         (0..project.migrations.len()).collect()
     } else {
         let base = base_revision(args, &project)?;
-        scope::changed_since(&project, source, &base)?
+        match &args.against {
+            None => scope::changed_in_work_tree(&project, &args.path, &base)?,
+            Some(_) => {
+                scope::changed_since(&project, source, &GitRevision::open(&args.path, &base)?)?
+            }
+        }
     };
     // Replaced migrations are not in Django's graph: their squash speaks for them.
     let targets: Vec<usize> = candidates
         .into_iter()
         .filter(|i| in_graph.contains(i))
         .collect();
-    // The rules read the state the earlier migrations of each linted app leave.
-    let apps: BTreeSet<&str> = targets
-        .iter()
-        .map(|&i| project.migrations[i].app.as_str())
-        .collect();
-    let mut needed: Vec<usize> = graph
-        .migrations()
-        .into_iter()
-        .filter(|(key, _)| apps.contains(key.app.as_str()))
-        .filter_map(|(key, _)| match graph.node(key)?.kind {
-            NodeKind::Migration(i) => Some(i),
-            _ => None,
-        })
-        .collect();
-    // Where branches meet, the merge-time rule reads both branches' operations.
+    // The rules read the state the earlier migrations of each linted app leave; where
+    // branches meet, the merge-time rule reads both branches' operations.
+    let mut needed = Replay::new(&graph, &project).needed(&targets);
     needed.extend(merge::branch_files(&graph));
     project.read_operations(source, &needed)?;
-    let mut texts = BTreeMap::new();
-    for &i in &targets {
-        let path = &project.migrations[i].path;
-        if let Some(bytes) = source.read(path)? {
-            texts.insert(i, String::from_utf8_lossy(&bytes).into_owned());
-        }
-    }
-    let mut found = lint::lint(&project, &graph, &targets, &texts);
-    for finding in merge::findings(&project, &graph) {
-        let text = source.read(&finding.file)?.unwrap_or_default();
-        if !allow::read(&String::from_utf8_lossy(&text)).allows(finding.rule, finding.line) {
-            found.findings.push(finding);
-        }
-    }
+    let mut findings = lint::findings(&project, &graph, &targets);
+    findings.extend(merge::findings(&project, &graph));
+    let texts = texts_of(source, &findings)?;
+    let found = lint::settle(findings, &texts, targets.len());
     let stdout = match args.format {
         LintFormat::Human => report::human(&found),
         LintFormat::Github => report::github(&found),
@@ -100,9 +92,9 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
 
 /// The revision the scope is measured from: `--since`, else the merge base of HEAD and the
 /// first protected ref that exists.
-fn base_revision(args: &LintArgs, project: &project::Project) -> Result<GitRevision> {
+fn base_revision(args: &LintArgs, project: &project::Project) -> Result<String> {
     if let Some(rev) = &args.since {
-        return Ok(GitRevision::open(&args.path, rev)?);
+        return Ok(rev.clone());
     }
     let protected = match &project.config.protected {
         Some(refs) => refs.clone(),
@@ -117,5 +109,23 @@ fn base_revision(args: &LintArgs, project: &project::Project) -> Result<GitRevis
     let base = source::merge_base(&args.path, "HEAD", first).with_context(|| {
         format!("the branch's new migrations are those since its merge base with {first}; lint with `--since REV` or `--all` instead")
     })?;
-    Ok(GitRevision::open(&args.path, &base)?)
+    Ok(base)
+}
+
+/// The text of each file a finding names, for its opt-out comments, read in parallel.
+fn texts_of(source: &dyn Source, findings: &[Finding]) -> Result<BTreeMap<String, String>> {
+    let files: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+    let files: Vec<&str> = files.into_iter().collect();
+    let texts: Vec<Option<(String, String)>> = files
+        .par_iter()
+        .map(|&path| {
+            Ok(source.read(path)?.map(|bytes| {
+                (
+                    path.to_owned(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                )
+            }))
+        })
+        .collect::<Result<_, SourceError>>()?;
+    Ok(texts.into_iter().flatten().collect())
 }

@@ -189,38 +189,24 @@ pub struct LintReport {
     pub linted: usize,
 }
 
-/// Lints the migrations at `files` (indices into `project.migrations`, operations read, as
-/// are those of their same-app ancestors). `sources` gives each file's text, for opt-outs.
-pub fn lint(
-    project: &Project,
-    graph: &Graph,
-    files: &[usize],
-    sources: &BTreeMap<usize, String>,
-) -> LintReport {
+/// The findings of the rules on the migrations at `files` (indices into `project.migrations`),
+/// graded by the configuration, before opt-outs: sorted by file and line. The operations of
+/// the files [`state::Replay::needed`] names for `files` must be read.
+pub fn findings(project: &Project, graph: &Graph, files: &[usize]) -> Vec<Finding> {
     let config = &project.config;
     let tooling = deploy::tooling(project);
     let staged = tooling.syzygy || tooling.safemigrate;
-    let mut report = LintReport {
-        linted: files.len(),
-        ..LintReport::default()
-    };
-    state::Replay::new(graph, project).each(files, |i, before| {
+    let postgresql = config.database.as_deref() == Some("postgresql");
+    let per_file = state::Replay::new(graph, project).map(files, |i, before| {
         let file = &project.migrations[i];
         let context = rules::Context {
             migration: &file.migration,
             before,
-            postgresql: config.database.as_deref() == Some("postgresql"),
+            postgresql,
         };
-        let text = sources.get(&i).map(String::as_str).unwrap_or_default();
-        let opt_outs = allow::read(text);
-        for note in &opt_outs.notes {
-            report.notes.push(format!("{}:{}", file.path, note));
-        }
         let post_deploy = staged && deploy::migration_stage(&file.migration) == Stage::PostDeploy;
+        let mut found = Vec::new();
         for hit in rules::check(&context) {
-            if opt_outs.allows(hit.rule, hit.line) {
-                continue;
-            }
             let Some(mut severity) = graded(config, hit.rule) else {
                 continue;
             };
@@ -229,7 +215,7 @@ pub fn lint(
             if post_deploy && matches!(hit.rule, Rule::DropColumn | Rule::DropTable) {
                 severity = Severity::Info;
             }
-            report.findings.push(Finding {
+            found.push(Finding {
                 rule: hit.rule,
                 severity,
                 file: file.path.clone(),
@@ -238,11 +224,43 @@ pub fn lint(
                 message: hit.message,
             });
         }
+        found
     });
-    report
-        .findings
-        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    report
+    let mut found: Vec<Finding> = per_file.into_iter().flatten().collect();
+    found.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    found
+}
+
+/// The report of `linted` migrations whose `findings` were found: those the opt-out comments
+/// of their files silence are dropped, and the comments that do not count are noted. `texts`
+/// holds the text of each file a finding names; opt-outs elsewhere silence nothing, so only
+/// those files are read.
+pub fn settle(
+    findings: Vec<Finding>,
+    texts: &BTreeMap<String, String>,
+    linted: usize,
+) -> LintReport {
+    let opt_outs: BTreeMap<&str, allow::OptOuts> = texts
+        .iter()
+        .map(|(path, text)| (path.as_str(), allow::read(text)))
+        .collect();
+    let notes = opt_outs
+        .iter()
+        .flat_map(|(path, found)| found.notes.iter().map(move |note| format!("{path}:{note}")))
+        .collect();
+    let findings = findings
+        .into_iter()
+        .filter(|finding| {
+            opt_outs
+                .get(finding.file.as_str())
+                .is_none_or(|found| !found.allows(finding.rule, finding.line))
+        })
+        .collect();
+    LintReport {
+        findings,
+        notes,
+        linted,
+    }
 }
 
 /// The severity a rule has under the configuration; `None` when switched off.
