@@ -1,19 +1,17 @@
 //! `migmerge lint`: pick the migrations in scope, lint them, render the findings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::commands::{ExitStatus, Outcome};
-use rayon::prelude::*;
-
 use crate::graph::Graph;
 use crate::lint::state::Replay;
-use crate::lint::{self, Finding, Severity, merge, report, scope};
+use crate::lint::{self, Severity, merge, report, scope};
 use crate::migration::Detail;
 use crate::project;
-use crate::source::{self, GitMerge, GitRevision, Source, SourceError, WorkTree};
+use crate::source::{self, GitMerge, GitRevision, Source, WorkTree};
 
 pub fn run(args: &LintArgs) -> Result<Outcome> {
     let source: Box<dyn Source> = match &args.against {
@@ -57,10 +55,7 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     let mut needed = Replay::new(&graph, &project).needed(&targets);
     needed.extend(merge::branch_files(&graph));
     project.read_operations(source, &needed)?;
-    let mut findings = lint::findings(&project, &graph, &targets);
-    findings.extend(merge::findings(&project, &graph));
-    let texts = texts_of(source, &findings)?;
-    let found = lint::settle(findings, &texts, targets.len());
+    let found = lint::lint(&project, &graph, &targets);
     let stdout = match args.format {
         LintFormat::Human => report::human(&found),
         LintFormat::Github => report::github(&found),
@@ -110,22 +105,4 @@ fn base_revision(args: &LintArgs, project: &project::Project) -> Result<String> 
         format!("the branch's new migrations are those since its merge base with {first}; lint with `--since REV` or `--all` instead")
     })?;
     Ok(base)
-}
-
-/// The text of each file a finding names, for its opt-out comments, read in parallel.
-fn texts_of(source: &dyn Source, findings: &[Finding]) -> Result<BTreeMap<String, String>> {
-    let files: BTreeSet<&str> = findings.iter().map(|f| f.file.as_str()).collect();
-    let files: Vec<&str> = files.into_iter().collect();
-    let texts: Vec<Option<(String, String)>> = files
-        .par_iter()
-        .map(|&path| {
-            Ok(source.read(path)?.map(|bytes| {
-                (
-                    path.to_owned(),
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                )
-            }))
-        })
-        .collect::<Result<_, SourceError>>()?;
-    Ok(texts.into_iter().flatten().collect())
 }

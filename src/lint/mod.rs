@@ -189,10 +189,10 @@ pub struct LintReport {
     pub linted: usize,
 }
 
-/// The findings of the rules on the migrations at `files` (indices into `project.migrations`),
-/// graded by the configuration, before opt-outs: sorted by file and line. The operations of
-/// the files [`state::Replay::needed`] names for `files` must be read.
-pub fn findings(project: &Project, graph: &Graph, files: &[usize]) -> Vec<Finding> {
+/// Lints the migrations at `files` (indices into `project.migrations`), and, where the snapshot
+/// holds two branches of an app, runs the merge-time rule on them. The operations of the files
+/// [`state::Replay::needed`] names for `files`, and of [`merge::branch_files`], must be read.
+pub fn lint(project: &Project, graph: &Graph, files: &[usize]) -> LintReport {
     let config = &project.config;
     let tooling = deploy::tooling(project);
     let staged = tooling.syzygy || tooling.safemigrate;
@@ -204,9 +204,18 @@ pub fn findings(project: &Project, graph: &Graph, files: &[usize]) -> Vec<Findin
             before,
             postgresql,
         };
+        let opt_outs = opt_outs(&file.migration);
+        let notes: Vec<String> = opt_outs
+            .notes
+            .iter()
+            .map(|note| format!("{}:{note}", file.path))
+            .collect();
         let post_deploy = staged && deploy::migration_stage(&file.migration) == Stage::PostDeploy;
         let mut found = Vec::new();
         for hit in rules::check(&context) {
+            if opt_outs.allows(hit.rule, hit.line) {
+                continue;
+            }
             let Some(mut severity) = graded(config, hit.rule) else {
                 continue;
             };
@@ -224,43 +233,45 @@ pub fn findings(project: &Project, graph: &Graph, files: &[usize]) -> Vec<Findin
                 message: hit.message,
             });
         }
-        found
+        (found, notes)
     });
-    let mut found: Vec<Finding> = per_file.into_iter().flatten().collect();
-    found.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    found
+    let mut report = LintReport {
+        linted: files.len(),
+        ..LintReport::default()
+    };
+    for (found, notes) in per_file {
+        report.findings.extend(found);
+        report.notes.extend(notes);
+    }
+    report
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    // The merge-time rule's findings follow, each silenced by its own file's opt-outs.
+    let by_path: BTreeMap<&str, &crate::migration::Migration> = project
+        .migrations
+        .iter()
+        .map(|file| (file.path.as_str(), &file.migration))
+        .collect();
+    report.findings.extend(
+        merge::findings(project, graph)
+            .into_iter()
+            .filter(|finding| {
+                by_path
+                    .get(finding.file.as_str())
+                    .is_none_or(|migration| !opt_outs(migration).allows(finding.rule, finding.line))
+            }),
+    );
+    report
 }
 
-/// The report of `linted` migrations whose `findings` were found: those the opt-out comments
-/// of their files silence are dropped, and the comments that do not count are noted. `texts`
-/// holds the text of each file a finding names; opt-outs elsewhere silence nothing, so only
-/// those files are read.
-pub fn settle(
-    findings: Vec<Finding>,
-    texts: &BTreeMap<String, String>,
-    linted: usize,
-) -> LintReport {
-    let opt_outs: BTreeMap<&str, allow::OptOuts> = texts
-        .iter()
-        .map(|(path, text)| (path.as_str(), allow::read(text)))
-        .collect();
-    let notes = opt_outs
-        .iter()
-        .flat_map(|(path, found)| found.notes.iter().map(move |note| format!("{path}:{note}")))
-        .collect();
-    let findings = findings
-        .into_iter()
-        .filter(|finding| {
-            opt_outs
-                .get(finding.file.as_str())
-                .is_none_or(|found| !found.allows(finding.rule, finding.line))
-        })
-        .collect();
-    LintReport {
-        findings,
-        notes,
-        linted,
-    }
+/// The opt-outs a migration's comments make.
+fn opt_outs(migration: &crate::migration::Migration) -> allow::OptOuts {
+    allow::read_lines(
+        migration
+            .migmerge_comments
+            .iter()
+            .map(|(line, text)| (*line, text.as_str())),
+    )
 }
 
 /// The severity a rule has under the configuration; `None` when switched off.
