@@ -16,8 +16,8 @@ pub fn changed_in_work_tree(
     root: &Path,
     base: &str,
 ) -> Result<Vec<usize>, SourceError> {
-    let paths: HashSet<&str> = project.migrations.iter().map(|f| f.path.as_str()).collect();
-    let changed = source::changed_in_work_tree(root, base, &|path: &str| paths.contains(path))?;
+    let paths: Vec<&str> = project.migrations.iter().map(|f| f.path.as_str()).collect();
+    let changed = source::changed_in_work_tree(root, base, &paths)?;
     let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
     Ok(in_project_order(project, |path| changed.contains(path)))
 }
