@@ -38,8 +38,10 @@ takes minutes there).  Its project is generated with --conflicts 0
 --squashes 0, as it cannot run on the main corpus: it reads each migration's
 SQL through `sqlmigrate`, whose loader keeps replaced migrations (a squash
 whose originals are deleted leaves dangling dependencies) and which refuses
-the ambiguous name prefix of two sibling leaves.  It runs once, timed cold
-(no warm-up), with its own timeout (--lint-peer-timeout).
+the ambiguous name prefix of two sibling leaves.  It runs once without its
+cache (`--no-cache`: the migrations a branch adds are new to it), timed cold
+(no warm-up), with its own timeout (--lint-peer-timeout); then with its cache
+of results by file content warm (the warm-up fills it), its best case.
 
 Everything printed, and the Markdown written to --out, comes from the
 measurements of this run: nothing is typed in by hand.
@@ -490,9 +492,15 @@ def lint_peer_commands(size: int, args, cache: Path) -> list:
         Command("lint_peer_mm", "migmerge lint --all (linter's project)", [str(args.migmerge), "lint", "--all"],
                 corpus, peer=True),
         # Exit 1: it finds errors (NOT NULL columns, dropped columns), as migmerge does.
-        Command("lint_peer_dml", "django-migration-linter (lintmigrations)",
-                [args.django_python, "manage.py", "lintmigrations"], corpus, env=env, peer=True, once=True,
-                timeout=args.lint_peer_timeout),
+        # Without its cache, as on the migrations a branch adds, which it has never seen.
+        Command("lint_peer_dml", "django-migration-linter (lintmigrations --no-cache)",
+                [args.django_python, "manage.py", "lintmigrations", "--no-cache"], corpus, env=env, peer=True,
+                once=True, timeout=args.lint_peer_timeout),
+        # With its cache of results by file content warm (the warm-up fills it): every file
+        # linted before, its best case.
+        Command("lint_peer_dml_cached", "django-migration-linter, its cache warm",
+                [args.django_python, "manage.py", "lintmigrations", "--cache-path", str(cache / "linter-cache")],
+                corpus, env=env, peer=True, timeout=args.lint_peer_timeout),
     ]
     return cmds
 
@@ -624,6 +632,8 @@ RATIOS = [
     ("migmerge lint (default scope) / cat floor", "lint_default", "floor"),
     ("migmerge lint --since feature / cat floor", "lint_since", "floor"),
     ("django-migration-linter / migmerge lint --all (same project)", "lint_peer_dml", "lint_peer_mm"),
+    ("django-migration-linter, cache warm / migmerge lint --all (same project)", "lint_peer_dml_cached",
+     "lint_peer_mm"),
 ]
 
 
@@ -657,8 +667,8 @@ def targets(results: dict) -> list:
                         r is not None and r <= 1, fmt_ratio(r))
         r = ratio(k.get("lint_peer_dml"), k.get("lint_peer_mm"))
         if "lint_peer_dml" in k:
-            add("lint at least 100x faster than django-migration-linter", size, r, r is not None and r >= 100,
-                fmt_ratio(r))
+            add("lint at least 100x faster than django-migration-linter (no cache)", size, r,
+                r is not None and r >= 100, fmt_ratio(r))
         if size == 50000 or size == sizes[-1]:
             peaks = [k[x].peak_mb for x in ("worktree", "rev", "against") if x in k and not k[x].error and k[x].walls]
             peak = max(peaks) if peaks else None
@@ -775,7 +785,8 @@ def render_markdown(report: dict) -> str:
     if any(m.command.once for r in report["results"].values() for m in r["measurements"]):
         md += [
             "",
-            "django-migration-linter runs once (no warm-up: it takes minutes), on a project generated "
+            "django-migration-linter runs once without its cache (no warm-up: it takes minutes; the "
+            "migrations a branch adds are new to it), then with its cache warm, on a project generated "
             "with `--conflicts 0 --squashes 0`, beside `migmerge lint --all` on that same project: "
             "it reads each migration's SQL through `sqlmigrate`, whose loader keeps replaced "
             "migrations and refuses the ambiguous prefix of two sibling leaves, so it cannot run "
@@ -823,11 +834,12 @@ def main() -> int:
         "--skip", default="",
         help="comma-separated command keys not to run: worktree, rev, against, floor, django, "
              "makemigrations, dlm, rebase, rebase_mm, lint_all, lint_since, lint_default, lint_peer_mm, "
-             "lint_peer_dml (e.g. to keep a 50k "
+             "lint_peer_dml, lint_peer_dml_cached (e.g. to keep a 50k "
              "run short)",
     )
     parser.add_argument("--lint", action="store_true", help="also measure `migmerge lint` (keys lint_all, lint_since, lint_default), "
-                        "and with a Django Python django-migration-linter beside it (keys lint_peer_dml, lint_peer_mm)")
+                        "and with a Django Python django-migration-linter beside it (keys lint_peer_mm, lint_peer_dml, "
+                        "lint_peer_dml_cached)")
     parser.add_argument("--lint-peer-sizes", default="1000", help="sizes at which django-migration-linter runs (default 1000)")
     parser.add_argument("--lint-peer-timeout", type=float, default=3600.0,
                         help="seconds allowed for django-migration-linter's one run (default 3600)")
@@ -853,6 +865,8 @@ def main() -> int:
             notes.append(f"no Django Python given and {DEFAULT_DJANGO_PYTHON} is missing: Django rows skipped "
                          "(pass --django-python PATH to a Python with Django installed).")
     if args.django_python:
+        # Absolute, as commands run in the corpus; not resolved, which would leave the venv.
+        args.django_python = os.path.abspath(args.django_python)
         check = subprocess.run([args.django_python, "-c", "import django"], capture_output=True, text=True)
         if check.returncode != 0:
             notes.append(f"{args.django_python} cannot import django: Django rows skipped.")
