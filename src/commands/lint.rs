@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::commands::{ExitStatus, Outcome};
+use crate::config::{Config, MIGMERGE_TOML, PYPROJECT};
 use crate::graph::Graph;
 use crate::lint::state::Replay;
 use crate::lint::{self, Severity, merge, report, scope};
@@ -25,7 +26,28 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     } else {
         Detail::Graph
     };
-    let mut project = project::load_with(source, detail)?;
+    // In the work tree, git's answer to which files changed needs no project: it is asked while
+    // the project loads.
+    let (loaded, changed) = std::thread::scope(|scope| {
+        let changed = (!args.all && args.against.is_none()).then(|| {
+            scope.spawn(|| -> Result<_> {
+                let config = Config::load(
+                    source.read(PYPROJECT)?.as_deref(),
+                    source.read(MIGMERGE_TOML)?.as_deref(),
+                )?;
+                let base = base_revision(args, &config)?;
+                Ok(scope::python_files_changed_in_work_tree(&args.path, &base)?)
+            })
+        });
+        let loaded = project::load_with(source, detail);
+        let changed = changed.map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (loaded, changed)
+    });
+    let mut project = loaded?;
     if project.apps.is_empty() {
         bail!(
             "no Django migrations package (a `migrations` directory with `__init__.py`) in {}; is this the project's root?",
@@ -34,15 +56,12 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     }
     let graph = Graph::build(&project);
     let in_graph: BTreeSet<usize> = graph.migrations().into_iter().map(|(_, i)| i).collect();
-    let candidates = if args.all {
-        (0..project.migrations.len()).collect()
-    } else {
-        let base = base_revision(args, &project)?;
-        match &args.against {
-            None => scope::changed_in_work_tree(&project, &args.path, &base)?,
-            Some(_) => {
-                scope::changed_since(&project, source, &GitRevision::open(&args.path, &base)?)?
-            }
+    let candidates = match changed {
+        Some(changed) => scope::migrations_among(&project, &changed?),
+        None if args.all => (0..project.migrations.len()).collect(),
+        None => {
+            let base = GitRevision::open(&args.path, &base_revision(args, &project.config)?)?;
+            scope::changed_since(&project, source, &base)?
         }
     };
     // Replaced migrations are not in Django's graph: their squash speaks for them.
@@ -91,11 +110,11 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
 
 /// The revision the scope is measured from: `--since`, else the merge base of HEAD and the
 /// first protected ref that exists.
-fn base_revision(args: &LintArgs, project: &project::Project) -> Result<String> {
+fn base_revision(args: &LintArgs, config: &Config) -> Result<String> {
     if let Some(rev) = &args.since {
         return Ok(rev.clone());
     }
-    let protected = match &project.config.protected {
+    let protected = match &config.protected {
         Some(refs) => refs.clone(),
         None => source::default_protected_refs(&args.path),
     };

@@ -8,21 +8,24 @@ use std::path::Path;
 use crate::project::Project;
 use crate::source::{self, Source, SourceError};
 
-/// The migrations (indices into `project.migrations`) of the work tree at `root` whose file is
-/// absent from revision `base` or differs from it, in project order. Git's index tells which
-/// files are unchanged, so only the changed ones cost more than a `stat`.
-pub fn changed_in_work_tree(
-    project: &Project,
+/// The root-relative paths of the Python files of the work tree at `root` that are absent from
+/// revision `base` or differ from it. Git's index tells which files are unchanged, so only the
+/// changed ones cost more than a `stat`; and it needs no project, so it can run while the
+/// project loads.
+pub fn python_files_changed_in_work_tree(
     root: &Path,
     base: &str,
-) -> Result<Vec<usize>, SourceError> {
-    let paths: Vec<&str> = project.migrations.iter().map(|f| f.path.as_str()).collect();
-    let changed = source::changed_in_work_tree(root, base, &paths)?;
-    let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
-    Ok(in_project_order(project, |path| changed.contains(path)))
+) -> Result<HashSet<String>, SourceError> {
+    let changed = source::changed_in_work_tree(root, base, &|path: &str| path.ends_with(".py"))?;
+    Ok(changed.into_iter().collect())
 }
 
-/// [`changed_in_work_tree`] for any snapshot `current` (the in-memory merge of `--against`):
+/// The migrations (indices into `project.migrations`) among `changed` paths, in project order.
+pub fn migrations_among(project: &Project, changed: &HashSet<String>) -> Vec<usize> {
+    in_project_order(project, |path| changed.contains(path))
+}
+
+/// [`python_files_changed_in_work_tree`] for any snapshot `current` (the in-memory merge of `--against`):
 /// each migration's bytes compared with those of `base`.
 pub fn changed_since(
     project: &Project,

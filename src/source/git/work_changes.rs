@@ -1,24 +1,24 @@
 //! Which files of the work tree differ from a revision, as `git diff REV` plus `git status`'s
 //! untracked files see them. The index's cached stat data says which files are unchanged, so a
-//! project of thousands of files costs a `stat` each, not a read and a comparison each, and
-//! only the directories that lead to the files asked about are read.
+//! project of thousands of files costs a `stat` each, not a read and a comparison each.
 
 use std::path::Path;
 
 use git2::{Delta, DiffOptions};
 
-use super::super::SourceError;
+use super::super::{PathFilter, SourceError};
 use super::{Located, git_error, locate, resolve_commit};
 
-/// Those of `files` (paths relative to `path`, the snapshot's root, `/`-separated, as
-/// [`super::super::WorkTree`] lists them) whose content in the work tree is not the content
-/// revision `rev` holds at that path: files added since `rev` (committed, staged or untracked),
-/// and files changed since (in any of those ways); sorted. Nothing is written, not even the
-/// index's stat cache.
+/// The root-relative, `/`-separated paths, sorted, of the files under `path` (the snapshot's
+/// root, as [`super::super::WorkTree`] lists it) for which `wanted` is true and whose content in
+/// the work tree is not the content revision `rev` holds at that path: files added since `rev`
+/// (committed, staged or untracked), and files changed since (in any of those ways). Ignored
+/// files are not looked at, as the work tree source does not list them. Nothing is written,
+/// not even the index's stat cache.
 pub fn changed_in_work_tree(
     path: &Path,
     rev: &str,
-    files: &[&str],
+    wanted: PathFilter<'_>,
 ) -> Result<Vec<String>, SourceError> {
     let Located { repo, prefix } = locate(path)?;
     if repo.workdir().is_none() {
@@ -27,23 +27,14 @@ pub fn changed_in_work_tree(
         });
     }
     let tree = resolve_commit(&repo, rev)?.tree().map_err(git_error)?;
-    if files.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut options = DiffOptions::new();
     options
         .include_untracked(true)
         .recurse_untracked_dirs(true)
-        .ignore_submodules(true)
-        // Exact paths, not patterns: libgit2 then skips every directory of the tree, the index
-        // and the work tree that leads to none of them.
-        .disable_pathspec_match(true);
-    for file in files {
-        if prefix.is_empty() {
-            options.pathspec(*file);
-        } else {
-            options.pathspec(format!("{prefix}/{file}"));
-        }
+        .ignore_submodules(true);
+    if !prefix.is_empty() {
+        // libgit2 narrows its walk of the tree, the index and the work tree to the pathspec.
+        options.pathspec(format!("{prefix}/"));
     }
     let diff = repo
         .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))
@@ -71,7 +62,9 @@ pub fn changed_in_work_tree(
                 .strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.strip_prefix('/'))
         };
-        if let Some(relative) = relative {
+        if let Some(relative) = relative
+            && wanted(relative)
+        {
             changed.push(relative.to_owned());
         }
     }
