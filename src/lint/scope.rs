@@ -25,8 +25,8 @@ pub fn migrations_among(project: &Project, changed: &HashSet<String>) -> Vec<usi
     in_project_order(project, |path| changed.contains(path))
 }
 
-/// [`python_files_changed_in_work_tree`] for any snapshot `current` (the in-memory merge of `--against`):
-/// each migration's bytes compared with those of `base`.
+/// The migrations of any snapshot `current` (the in-memory merge of `--against`) whose file is
+/// absent from `base` or differs from it, in project order: each one's bytes compared.
 pub fn changed_since(
     project: &Project,
     current: &dyn Source,
