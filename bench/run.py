@@ -31,7 +31,17 @@ With --lint, `migmerge lint` is measured too: over every migration (`--all`),
 over the migrations the checked-out branch holds that `feature` does not
 (`--since feature`), and with the default scope (the branch since its merge
 base with the protected ref: on `main` itself, none, so the row is the cost of
-deciding the scope).
+deciding the scope).  With --lint and a Django Python, django-migration-linter
+(installed into that venv with pip if missing) lints the same project as
+`migmerge lint --all`, at the sizes of --lint-peer-sizes (default 1000: it
+takes minutes there).  Its project is generated with --conflicts 0
+--squashes 0, as it cannot run on the main corpus: it reads each migration's
+SQL through `sqlmigrate`, whose loader keeps replaced migrations (a squash
+whose originals are deleted leaves dangling dependencies) and which refuses
+the ambiguous name prefix of two sibling leaves.  It runs once without its
+cache (`--no-cache`: the migrations a branch adds are new to it), timed cold
+(no warm-up), with its own timeout (--lint-peer-timeout); then with its cache
+of results by file content warm (the warm-up fills it), its best case.
 
 Everything printed, and the Markdown written to --out, comes from the
 measurements of this run: nothing is typed in by hand.
@@ -165,6 +175,8 @@ class Command:
     ok: tuple = (0, 1)  # conflicts exist, so 1 is the expected answer of the checkers
     probe: list | None = None  # extra untimed run whose JSON stdout feeds the agreement checks
     peer: bool = False  # shown in the separate, optional peers table
+    once: bool = False  # too slow to repeat: one timed run, no warm-up
+    timeout: float | None = None  # overrides --timeout
 
 
 @dataclass
@@ -206,6 +218,10 @@ def describe_failure(cmd: Command, outcome: Outcome) -> str:
 
 
 def measure(cmd: Command, runs: int, timeout: float) -> Measurement:
+    if cmd.timeout is not None:
+        timeout = cmd.timeout
+    if cmd.once:
+        return measure_once(cmd, timeout)
     m = Measurement(cmd)
     progress(f"    {cmd.label:<44} warm-up ...")
     # The warm-up fills the page cache (and Python's bytecode cache) and, under
@@ -240,6 +256,23 @@ def measure(cmd: Command, runs: int, timeout: float) -> Measurement:
     return m
 
 
+def measure_once(cmd: Command, timeout: float) -> Measurement:
+    """One timed run, under GNU time for the peak RSS (its fork is noise at this scale)."""
+    m = Measurement(cmd)
+    progress(f"    {cmd.label:<44} one run (timeout {timeout:.0f} s) ...")
+    outcome = run_process(cmd.argv, cmd.cwd, cmd.env, timeout, capture=True, exact_rss=True)
+    if outcome.timed_out or outcome.code not in cmd.ok:
+        m.error = describe_failure(cmd, outcome)
+        progress(f"    {cmd.label:<44} FAILED: {m.error}")
+        return m
+    m.probe_stdout = outcome.stdout
+    m.walls.append(outcome.wall)
+    m.codes.append(outcome.code)
+    m.rss_kb = outcome.rss_kb
+    progress(f"    {cmd.label:<44} {m.median_ms:10.1f} ms, one run, {m.peak_text} MB")
+    return m
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -254,10 +287,14 @@ def generator_fingerprint() -> str:
     return hashlib.sha256((BENCH / "generate.py").read_bytes()).hexdigest()[:16]
 
 
-def ensure_corpus(size: int, seed: int, cache: Path, timeout: float, conflicts: int | None = None) -> tuple[Path, dict]:
-    """The generated project of this size, reused while the generator is unchanged. `conflicts`
-    (default: the generator's) sets how many apps end with sibling leaves on `main`."""
-    key = f"n{size}-s{seed}" + ("" if conflicts is None else f"-c{conflicts}")
+def ensure_corpus(
+    size: int, seed: int, cache: Path, timeout: float, conflicts: int | None = None, variant: tuple = ()
+) -> tuple[Path, dict]:
+    """The generated project of this size and seed, reused while the generator is unchanged.
+    `conflicts` (default: the generator's) sets how many apps end with sibling leaves on `main`;
+    `variant` is (key suffix, extra generate.py arguments)."""
+    suffix, extra = variant if variant else ("", [])
+    key = f"n{size}-s{seed}" + ("" if conflicts is None else f"-c{conflicts}") + suffix
     root, stamp = cache / key, cache / f"{key}.json"
     fingerprint = generator_fingerprint()
     if stamp.is_file() and root.is_dir():
@@ -274,7 +311,7 @@ def ensure_corpus(size: int, seed: int, cache: Path, timeout: float, conflicts: 
         manifest_path = Path(tmp) / "manifest.json"
         argv = [
             sys.executable, str(BENCH / "generate.py"), str(root), "--migrations", str(size),
-            "--seed", str(seed), "--git", "--max-migration", "--manifest", str(manifest_path),
+            "--seed", str(seed), "--git", "--max-migration", "--manifest", str(manifest_path), *extra,
         ]
         if conflicts is not None:
             argv += ["--conflicts", str(conflicts)]
@@ -384,28 +421,29 @@ def main_commands(corpus: Path, args, cache: Path) -> list:
 PEER_PACKAGES = {"django_linear_migrations": "django-linear-migrations", "rebase_migrations": "rebase-migrations"}
 
 
-def peer_modules(py: str) -> dict:
-    """Which peer packages import in the Django venv: {module: bool}."""
+def peer_modules(py: str, packages: dict = PEER_PACKAGES) -> dict:
+    """Which of `packages` import in the Django venv: {module: bool}."""
     found = {}
-    for module in PEER_PACKAGES:
+    for module in packages:
         probe = subprocess.run([py, "-c", f"import {module}"], capture_output=True)
         found[module] = probe.returncode == 0
     return found
 
 
-def install_peers(py: str, notes: list) -> dict:
-    found = peer_modules(py)
-    missing = [PEER_PACKAGES[m] for m, ok in found.items() if not ok]
+def install_peers(py: str, notes: list, packages: dict = PEER_PACKAGES) -> dict:
+    """Installs the missing `packages` ({module: PyPI name}) into `py`: {module: importable}."""
+    found = peer_modules(py, packages)
+    missing = [packages[m] for m, ok in found.items() if not ok]
     if missing:
         progress(f"  installing {', '.join(missing)} into {py} with pip (rebase-migrations builds from source) ...")
         result = subprocess.run([py, "-m", "pip", "install", "--quiet", *missing], capture_output=True, text=True)
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-5:])
             notes.append(f"pip install {' '.join(missing)} failed; those peers are skipped. pip said: {tail}")
-        found = peer_modules(py)
+        found = peer_modules(py, packages)
     for module, ok in found.items():
         if not ok:
-            notes.append(f"{PEER_PACKAGES[module]} is not importable by {py}: skipped.")
+            notes.append(f"{packages[module]} is not importable by {py}: skipped.")
     return found
 
 
@@ -443,6 +481,48 @@ def peer_commands(corpus: Path, key: str, args, cache: Path, available: dict, no
     return cmds
 
 
+LINT_PEER = {"django_migration_linter": "django-migration-linter"}
+# The linter's project: see the module docstring for why it has no conflicts or squashes.
+LINT_PEER_VARIANT = ("-lintpeer", ["--conflicts", "0", "--squashes", "0"])
+
+
+def lint_peer_commands(size: int, args, cache: Path) -> list:
+    """django-migration-linter and `migmerge lint --all` on the linter's project of this size."""
+    corpus, _ = ensure_corpus(size, args.seed, cache, timeout=max(args.timeout, 1200), variant=LINT_PEER_VARIANT)
+    settings_dir = cache / "peer-settings"
+    settings_dir.mkdir(parents=True, exist_ok=True)
+    (settings_dir / "bench_linter_settings.py").write_text(
+        "from benchproject.settings import *  # noqa: F403\n\n"
+        'INSTALLED_APPS = [*INSTALLED_APPS, "django_migration_linter"]  # noqa: F405\n'
+    )
+    env = python_env(cache, {"DJANGO_SETTINGS_MODULE": "bench_linter_settings", "PYTHONPATH": str(settings_dir)})
+    cmds = [
+        Command("lint_peer_mm", "migmerge lint --all (linter's project)", [str(args.migmerge), "lint", "--all"],
+                corpus, peer=True),
+        # Exit 1: it finds errors (NOT NULL columns, dropped columns), as migmerge does.
+        # Without its cache, as on the migrations a branch adds, which it has never seen.
+        Command("lint_peer_dml", "django-migration-linter (lintmigrations --no-cache)",
+                [args.django_python, "manage.py", "lintmigrations", "--no-cache"], corpus, env=env, peer=True,
+                once=True, timeout=args.lint_peer_timeout),
+        # With its cache of results by file content warm (the warm-up fills it): every file
+        # linted before, its best case.
+        Command("lint_peer_dml_cached", "django-migration-linter, its cache warm",
+                [args.django_python, "manage.py", "lintmigrations", "--cache-path", str(cache / "linter-cache")],
+                corpus, env=env, peer=True, timeout=args.lint_peer_timeout),
+    ]
+    return cmds
+
+
+def linter_total(m: Measurement | None) -> int | None:
+    """How many migrations django-migration-linter's summary says it looked at."""
+    if m is None or m.error:
+        return None
+    for line in m.probe_stdout.splitlines():
+        if line.startswith("Valid migrations:"):
+            return int(line.rsplit("/", 1)[1])
+    return None
+
+
 # ---------------------------------------------------------------------------
 # Agreement checks: the benchmark is only meaningful if every tool saw the
 # conflicts the generator planted.
@@ -478,6 +558,10 @@ def agreement(by_key: dict, manifest: dict) -> list:
     lines.append(verdict("migmerge check vs planted conflicts", work, expected))
     lines.append(verdict("migmerge check --rev HEAD vs planted conflicts", rev, expected))
     lines.append(verdict("migmerge check --against feature vs planted", against, manifest["against_feature_conflict_apps"]))
+    linted = linter_total(by_key.get("lint_peer_dml"))
+    if linted is not None:
+        project = by_key["lint_peer_dml"].command.cwd.name
+        lines.append(f"django-migration-linter linted {linted} migrations of its project ({project})")
     if django is not None:
         lines.append(verdict("Django loader vs planted conflicts", django, expected))
         if work is not None:
@@ -552,6 +636,12 @@ RATIOS = [
     ("check --rev / work-tree check", "rev", "worktree"),
     ("django-linear-migrations check / migmerge check", "dlm", "worktree"),
     ("rebase-migrations / migmerge (same mid-rebase tree)", "rebase", "rebase_mm"),
+    ("migmerge lint --all / cat floor", "lint_all", "floor"),
+    ("migmerge lint (default scope) / cat floor", "lint_default", "floor"),
+    ("migmerge lint --since feature / cat floor", "lint_since", "floor"),
+    ("django-migration-linter / migmerge lint --all (same project)", "lint_peer_dml", "lint_peer_mm"),
+    ("django-migration-linter, cache warm / migmerge lint --all (same project)", "lint_peer_dml_cached",
+     "lint_peer_mm"),
 ]
 
 
@@ -576,6 +666,17 @@ def targets(results: dict) -> list:
             add("check at least 3x faster than rebase-migrations", size, r, r >= 3, fmt_ratio(r))
         r = ratio(k.get("against"), k.get("worktree"))
         add("check --against within 3x of the work-tree check", size, r, r is not None and r <= 3, fmt_ratio(r))
+        if size == 10000 or (10000 not in results and size == sizes[-1]):
+            for key, label in (("lint_default", "lint (default scope)"), ("lint_since", "lint --since feature"),
+                               ("lint_all", "lint --all")):
+                if key in k:
+                    r = ratio(k.get(key), k.get("floor"))
+                    add(f"{label} within the check target, 1x the cat floor (set for 10k)", size, r,
+                        r is not None and r <= 1, fmt_ratio(r))
+        r = ratio(k.get("lint_peer_dml"), k.get("lint_peer_mm"))
+        if "lint_peer_dml" in k:
+            add("lint at least 100x faster than django-migration-linter (no cache)", size, r,
+                r is not None and r >= 100, fmt_ratio(r))
         if size == 50000 or size == sizes[-1]:
             peaks = [k[x].peak_mb for x in ("worktree", "rev", "against") if x in k and not k[x].error and k[x].walls]
             peak = max(peaks) if peaks else None
@@ -620,7 +721,7 @@ def render_text(report: dict) -> str:
         out.append(f"\n== {size:,} migration files, {man['apps']} apps ==")
         out += [TEXT_HEADER, *text_rows(core)]
         if peers:
-            out += ["-- peers (optional, --peers) --", *text_rows(peers)]
+            out += ["-- peers (optional: --peers; --lint with a Django Python) --", *text_rows(peers)]
         out += [f"  {name}: {value}" for name, value in ratio_rows(res["measurements"])]
         out += [f"  check: {line}" for line in res["agreement"]]
     out.append("\n== scaling (median ms per 1,000 migration files) ==")
@@ -628,7 +729,7 @@ def render_text(report: dict) -> str:
     out.append(f"{'command':<46} " + " ".join(f"{s:>10,}" for s in sizes))
     for label, per in scaling_rows(report).items():
         out.append(f"{label:<46} " + " ".join(f"{v:>10}" for v in per))
-    out.append("\n== targets (issue 6) ==")
+    out.append("\n== targets (issues 6 and 15) ==")
     for name, size, value, verdict in report["targets"]:
         out.append(f"  {name} [n={size}]: {value} -> {verdict}")
     for note in report["notes"]:
@@ -689,6 +790,16 @@ def render_markdown(report: dict) -> str:
         "Django's processes keep their compiled bytecode between runs (`PYTHONPYCACHEPREFIX`), "
         "its best case. Exit 1 is the expected answer of the checkers: the trees have conflicts.",
     ]
+    if any(m.command.once for r in report["results"].values() for m in r["measurements"]):
+        md += [
+            "",
+            "django-migration-linter runs once without its cache (no warm-up: it takes minutes; the "
+            "migrations a branch adds are new to it), then with its cache warm, on a project generated "
+            "with `--conflicts 0 --squashes 0`, beside `migmerge lint --all` on that same project: "
+            "it reads each migration's SQL through `sqlmigrate`, whose loader keeps replaced "
+            "migrations and refuses the ambiguous prefix of two sibling leaves, so it cannot run "
+            "on the main corpus.",
+        ]
     for size, res in sorted(report["results"].items()):
         man = res["manifest"]
         core = [m for m in res["measurements"] if not m.command.peer]
@@ -696,7 +807,7 @@ def render_markdown(report: dict) -> str:
         md += ["", f"## {size:,} migration files ({man['apps']} apps)", ""]
         md += markdown_table(core)
         if peers:
-            md += ["", "Peers (optional, `--peers`):", ""] + markdown_table(peers)
+            md += ["", "Peers (optional: `--peers`; `--lint` with a Django Python):", ""] + markdown_table(peers)
         md += ["", "| ratio (medians) | value |", "|---|---:|"]
         md += [f"| {name} | {value} |" for name, value in ratio_rows(res["measurements"])]
         md += [""] + [f"- {line}" for line in res["agreement"]]
@@ -705,7 +816,7 @@ def render_markdown(report: dict) -> str:
     md += ["| command | " + " | ".join(f"{s:,}" for s in sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for label, per in scaling_rows(report).items():
         md.append(f"| {label} | " + " | ".join(per) + " |")
-    md += ["", "## Targets (issue 6)", "", "| target | size | measured | verdict |", "|---|---:|---:|---|"]
+    md += ["", "## Targets (issues 6 and 15)", "", "| target | size | measured | verdict |", "|---|---:|---:|---|"]
     md += [f"| {n} | {s} | {v} | {ok} |" for n, s, v, ok in report["targets"]]
     if report["notes"]:
         md += ["", "## Notes", ""] + [f"- {n}" for n in report["notes"]]
@@ -730,10 +841,16 @@ def main() -> int:
     parser.add_argument(
         "--skip", default="",
         help="comma-separated command keys not to run: worktree, rev, against, floor, django, "
-             "makemigrations, dlm, rebase, rebase_mm, lint_all, lint_since, lint_default (e.g. to keep a 50k "
+             "makemigrations, dlm, rebase, rebase_mm, lint_all, lint_since, lint_default, lint_peer_mm, "
+             "lint_peer_dml, lint_peer_dml_cached (e.g. to keep a 50k "
              "run short)",
     )
-    parser.add_argument("--lint", action="store_true", help="also measure `migmerge lint` (keys lint_all, lint_since, lint_default)")
+    parser.add_argument("--lint", action="store_true", help="also measure `migmerge lint` (keys lint_all, lint_since, lint_default), "
+                        "and with a Django Python django-migration-linter beside it (keys lint_peer_mm, lint_peer_dml, "
+                        "lint_peer_dml_cached)")
+    parser.add_argument("--lint-peer-sizes", default="1000", help="sizes at which django-migration-linter runs (default 1000)")
+    parser.add_argument("--lint-peer-timeout", type=float, default=3600.0,
+                        help="seconds allowed for django-migration-linter's one run (default 3600)")
     parser.add_argument("--out", type=Path, default=BENCH / "results.md")
     args = parser.parse_args()
 
@@ -756,6 +873,8 @@ def main() -> int:
             notes.append(f"no Django Python given and {DEFAULT_DJANGO_PYTHON} is missing: Django rows skipped "
                          "(pass --django-python PATH to a Python with Django installed).")
     if args.django_python:
+        # Absolute, as commands run in the corpus; not resolved, which would leave the venv.
+        args.django_python = os.path.abspath(args.django_python)
         check = subprocess.run([args.django_python, "-c", "import django"], capture_output=True, text=True)
         if check.returncode != 0:
             notes.append(f"{args.django_python} cannot import django: Django rows skipped.")
@@ -784,6 +903,12 @@ def main() -> int:
         "notes": notes,
     }
     available = install_peers(args.django_python, notes) if args.peers and args.django_python else {}
+    lint_peer_sizes = {int(s) for s in args.lint_peer_sizes.split(",") if s.strip()}
+    lint_peer = bool(args.lint and args.django_python and lint_peer_sizes)
+    if lint_peer:
+        lint_peer = all(install_peers(args.django_python, notes, LINT_PEER).values())
+    elif args.lint and not args.django_python:
+        notes.append("--lint without a Django Python: django-migration-linter skipped.")
 
     try:
         for size in sizes:
@@ -792,6 +917,8 @@ def main() -> int:
             cmds = main_commands(corpus, args, cache)
             if available:
                 cmds += peer_commands(corpus, f"n{size}-s{args.seed}", args, cache, available, notes)
+            if lint_peer and size in lint_peer_sizes:
+                cmds += lint_peer_commands(size, args, cache)
             skipped = {k.strip() for k in args.skip.split(",") if k.strip()}
             measurements = [measure(c, args.runs, args.timeout) for c in cmds if c.key not in skipped]
             by_key = {m.command.key: m for m in measurements}

@@ -69,10 +69,20 @@ fn rules_of(dir: &Path) -> Vec<String> {
 
 /// What Django's `migrate` does with 0002 after 0001 (see tests/oracle/lint_consequences.py).
 fn django_migrates(python: &Path, dir: &Path, rows: Option<&str>) -> serde_json::Value {
+    django_migrates_to(python, dir, ("0001_initial", "0002_change"), rows)
+}
+
+/// What Django's `migrate` does with `shop`'s migration `steps.1` after `steps.0`.
+fn django_migrates_to(
+    python: &Path,
+    dir: &Path,
+    steps: (&str, &str),
+    rows: Option<&str>,
+) -> serde_json::Value {
     let mut command = Command::new(python);
     command
         .arg(project_root().join("tests/oracle/lint_consequences.py"))
-        .args([dir.to_str().unwrap(), "shop", "0001_initial", "0002_change"]);
+        .args([dir.to_str().unwrap(), "shop", steps.0, steps.1]);
     if let Some(rows) = rows {
         command.args(["--rows", rows]);
     }
@@ -445,5 +455,302 @@ fn a_blank_string_field_is_filled_by_django_and_the_finding_says_so() {
     for python in &pythons {
         let migrated = django_migrates(python, dir.path(), Some("Book:2"));
         assert!(migrated["forward"].is_null(), "{migrated}");
+    }
+}
+
+/// A migration of `shop` on `parent` with `operations` (and `head` before the class).
+fn shop_migration(head: &str, parent: &str, operations: &str) -> String {
+    format!(
+        "import uuid\n\nfrom django.db import migrations, models\n{head}\n\ndef forwards(apps, schema_editor):\n    pass\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"{parent}\")]\n    operations = [\n{operations}\n    ]\n"
+    )
+}
+
+const PUBLISHED_INITIAL: &str = r#"from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Book",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                ("title", models.CharField(max_length=200, default="")),
+                ("pages", models.IntegerField(default=0)),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Author",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                ("name", models.CharField(max_length=100, default="")),
+            ],
+        ),
+        migrations.CreateModel(name="Shelf", fields=[("id", models.AutoField(primary_key=True))]),
+        migrations.CreateModel(name="Tag", fields=[("id", models.AutoField(primary_key=True))]),
+    ]
+"#;
+
+/// The branch's migrations after the published ones: (name, operations, the rules the default
+/// scope must report on it, how it reaches git: "commit", "stage" or "untracked").
+const BRANCH: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "0004_fill",
+        "        migrations.RunPython(forwards),",
+        &["irreversible-run-python"],
+        "commit",
+    ),
+    (
+        "0005_sql",
+        "        migrations.RunSQL(\"UPDATE shop_book SET title = ''\"),",
+        &["irreversible-run-sql"],
+        "commit",
+    ),
+    (
+        "0006_drop_title",
+        // No reason: the opt-out does not count.
+        "        migrations.RemoveField(\"book\", \"title\"),  # migmerge: allow drop-column",
+        &["drop-column"],
+        "commit",
+    ),
+    (
+        "0007_drop_tag",
+        "        # migmerge: allow drop-table -- Tag never reached a release\n        migrations.DeleteModel(\"Tag\"),",
+        &[],
+        "commit",
+    ),
+    (
+        "0008_rename_name",
+        "        migrations.RenameField(\"author\", \"name\", \"full_name\"),",
+        &["rename-column"],
+        "commit",
+    ),
+    (
+        "0009_rename_shelf",
+        "        migrations.RenameModel(\"Shelf\", \"Rack\"),",
+        &["rename-table"],
+        "commit",
+    ),
+    (
+        "0010_born",
+        "        migrations.AddField(\"author\", \"born\", models.IntegerField()),",
+        &["not-null-without-default"],
+        "commit",
+    ),
+    (
+        "0011_token",
+        "        migrations.AddField(\"book\", \"token\", models.UUIDField(default=uuid.uuid4, unique=True)),",
+        &["volatile-default", "non-concurrent-index"],
+        "stage",
+    ),
+    (
+        "0012_index",
+        "        migrations.AddIndex(\"book\", models.Index(fields=[\"token\"], name=\"book_token_idx\")),",
+        &["non-concurrent-index"],
+        "stage",
+    ),
+    (
+        "0013_shorter_name",
+        "        migrations.AlterField(\"author\", \"full_name\", models.CharField(max_length=50, default=\"\")),",
+        &["alter-field-rewrite"],
+        "untracked",
+    ),
+    (
+        "0014_bio",
+        "        migrations.AddField(\"author\", \"bio\", models.TextField(null=True)),\n        migrations.RunPython(forwards, migrations.RunPython.noop),",
+        &["run-python-with-schema-changes"],
+        "untracked",
+    ),
+];
+
+/// `(file, rule)` of each finding of `lint ARGS --format json` in `dir`, and the exit code.
+fn findings_of(dir: &Path, args: &[&str]) -> (Vec<(String, String)>, i32) {
+    let mut argv = vec!["lint"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["--format", "json"]);
+    let out = run_migmerge(&argv, dir);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let found = value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let name = file.rsplit('/').next().unwrap().trim_end_matches(".py");
+            (name.to_owned(), f["rule"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    (found, out.status.code().unwrap())
+}
+
+/// A repository whose Django project lives in `backend/`, with unsafe migrations already
+/// pushed to `origin/main`, and a branch adding one unsafe migration of each kind: committed,
+/// staged, or not yet known to git at all. The default scope reports exactly the branch's, the
+/// reasoned opt-out silences its finding, `--all` adds the published ones, and GitHub
+/// annotations carry each finding; Django confirms that what the rules call irreversible or
+/// failing is.
+#[test]
+fn a_branch_adding_each_kind_of_unsafe_migration_beside_published_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let project = repo.join("backend");
+    let migrations = project.join("shop/migrations");
+    fs::create_dir_all(&migrations).unwrap();
+    fs::write(project.join("shop/__init__.py"), "").unwrap();
+    fs::write(migrations.join("__init__.py"), "").unwrap();
+    fs::write(migrations.join("0001_initial.py"), PUBLISHED_INITIAL).unwrap();
+    // Unsafe, but deployed long ago: not the branch's business.
+    fs::write(
+        migrations.join("0002_backfill.py"),
+        shop_migration(
+            "",
+            "0001_initial",
+            "        migrations.RunPython(forwards),",
+        ),
+    )
+    .unwrap();
+    fs::write(
+        migrations.join("0003_drop_pages.py"),
+        shop_migration(
+            "",
+            "0002_backfill",
+            "        migrations.RemoveField(\"book\", \"pages\"),",
+        ),
+    )
+    .unwrap();
+    git_ok(dir.path(), &["init", "-q", "--bare", "origin.git"]);
+    git_ok(&repo, &["init", "-q", "-b", "main"]);
+    git_ok(&repo, &["add", "-A"]);
+    git_ok(&repo, &["commit", "-qm", "published"]);
+    git_ok(&repo, &["remote", "add", "origin", "../origin.git"]);
+    git_ok(&repo, &["push", "-q", "-u", "origin", "main"]);
+    git_ok(&repo, &["remote", "set-head", "origin", "main"]);
+
+    git_ok(&repo, &["checkout", "-qb", "feature"]);
+    fs::write(
+        project.join("pyproject.toml"),
+        "[tool.migmerge]\ndatabase = \"postgresql\"\n",
+    )
+    .unwrap();
+    let mut parent = "0003_drop_pages";
+    for (name, operations, _, how) in BRANCH {
+        fs::write(
+            migrations.join(format!("{name}.py")),
+            shop_migration("", parent, operations),
+        )
+        .unwrap();
+        match *how {
+            "commit" => {
+                git_ok(&repo, &["add", "-A"]);
+                git_ok(&repo, &["commit", "-qm", name]);
+            }
+            "stage" => {
+                git_ok(&repo, &["add", "-A"]);
+            }
+            _ => {}
+        }
+        parent = name;
+    }
+    let status = git_ok(&repo, &["status", "--porcelain"]);
+    assert!(
+        status.contains("A  backend/shop/migrations/0011_token.py")
+            && status.contains("?? backend/shop/migrations/0013_shorter_name.py"),
+        "{status}"
+    );
+
+    let expected: Vec<(String, String)> = BRANCH
+        .iter()
+        .flat_map(|(name, _, rules, _)| {
+            rules
+                .iter()
+                .map(move |rule| ((*name).to_owned(), (*rule).to_owned()))
+        })
+        .collect();
+    let (found, code) = findings_of(&project, &[]);
+    assert_eq!(found, expected);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings_of(&project, &["--since", "origin/main"]).0,
+        expected
+    );
+    // Since the last commit: what is staged or not yet added.
+    let (found, _) = findings_of(&project, &["--since", "HEAD"]);
+    let uncommitted: Vec<(String, String)> = expected
+        .iter()
+        .filter(|(name, _)| name.as_str() >= "0011")
+        .cloned()
+        .collect();
+    assert_eq!(found, uncommitted);
+    // Every migration: the published ones too.
+    let (found, _) = findings_of(&project, &["--all"]);
+    let mut everything = vec![
+        (
+            "0002_backfill".to_owned(),
+            "irreversible-run-python".to_owned(),
+        ),
+        ("0003_drop_pages".to_owned(), "drop-column".to_owned()),
+    ];
+    everything.extend(expected.iter().cloned());
+    assert_eq!(found, everything);
+
+    let out = run_migmerge(&["lint", "--format", "github"], &project);
+    assert_eq!(out.status.code(), Some(1));
+    let annotations: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|line| line.starts_with("::error") || line.starts_with("::warning"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(annotations.len(), expected.len(), "{}", stdout(&out));
+    assert!(
+        annotations.contains(
+            &"::error file=shop/migrations/0006_drop_title.py,line=13,title=migmerge lint%3A drop-column::RemoveField drops column title of book, which the running code still selects; stop using the field in one release, drop it in the next (shop.0006_drop_title)".to_owned()
+        ),
+        "{annotations:#?}"
+    );
+    assert!(
+        annotations.iter().any(|a| a.starts_with(
+            "::warning file=shop/migrations/0004_fill.py,line=13,title=migmerge lint%3A irreversible-run-python::"
+        )),
+        "{annotations:#?}"
+    );
+    assert!(
+        !stdout(&out).contains("0007_drop_tag") && !stdout(&out).contains("0002_backfill"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(
+            "::notice::shop/migrations/0006_drop_title.py:13: opt-out of drop-column has no reason and does not count"
+        ),
+        "{}",
+        stdout(&out)
+    );
+
+    let Some(pythons) = django_pythons() else {
+        return;
+    };
+    // (previous, target, rows, the direction Django refuses)
+    let premises = [
+        ("0001_initial", "0002_backfill", None, "backward"),
+        ("0003_drop_pages", "0004_fill", None, "backward"),
+        ("0004_fill", "0005_sql", None, "backward"),
+        (
+            "0009_rename_shelf",
+            "0010_born",
+            Some("Author:2"),
+            "forward",
+        ),
+        ("0010_born", "0011_token", Some("Book:2"), "forward"),
+    ];
+    for python in &pythons {
+        for (previous, target, rows, fails) in premises {
+            let answer = django_migrates_to(python, &project, (previous, target), rows);
+            assert!(
+                answer[fails].is_string() && answer[fails] != "skipped",
+                "{target}: Django did not refuse it {fails}: {answer}"
+            );
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! `migmerge lint`: pick the migrations in scope, lint them, render the findings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::commands::{ExitStatus, Outcome};
-use crate::graph::{Graph, NodeKind};
-use crate::lint::{self, Severity, allow, merge, report, scope};
+use crate::config::{Config, MIGMERGE_TOML, PYPROJECT};
+use crate::graph::Graph;
+use crate::lint::state::Replay;
+use crate::lint::{self, Severity, merge, report, scope};
 use crate::migration::Detail;
 use crate::project;
 use crate::source::{self, GitMerge, GitRevision, Source, WorkTree};
@@ -18,7 +20,34 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
         None => Box::new(WorkTree::new(&args.path)?),
     };
     let source = source.as_ref();
-    let mut project = project::load_with(source, Detail::Graph)?;
+    // `--all` reads every migration's operations: parsed once, while loading, not twice.
+    let detail = if args.all {
+        Detail::Full
+    } else {
+        Detail::Graph
+    };
+    // In the work tree, git's answer to which files changed needs no project: it is asked while
+    // the project loads.
+    let (loaded, changed) = std::thread::scope(|scope| {
+        let changed = (!args.all && args.against.is_none()).then(|| {
+            scope.spawn(|| -> Result<_> {
+                let config = Config::load(
+                    source.read(PYPROJECT)?.as_deref(),
+                    source.read(MIGMERGE_TOML)?.as_deref(),
+                )?;
+                let base = base_revision(args, &config)?;
+                Ok(scope::python_files_changed_in_work_tree(&args.path, &base)?)
+            })
+        });
+        let loaded = project::load_with(source, detail);
+        let changed = changed.map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (loaded, changed)
+    });
+    let mut project = loaded?;
     if project.apps.is_empty() {
         bail!(
             "no Django migrations package (a `migrations` directory with `__init__.py`) in {}; is this the project's root?",
@@ -27,48 +56,29 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     }
     let graph = Graph::build(&project);
     let in_graph: BTreeSet<usize> = graph.migrations().into_iter().map(|(_, i)| i).collect();
-    let candidates = if args.all {
-        (0..project.migrations.len()).collect()
-    } else {
-        let base = base_revision(args, &project)?;
-        scope::changed_since(&project, source, &base)?
+    let candidates = match changed {
+        Some(changed) => scope::migrations_among(&project, &changed?),
+        None if args.all => (0..project.migrations.len()).collect(),
+        None => {
+            let base = GitRevision::open(&args.path, &base_revision(args, &project.config)?)?;
+            scope::changed_since(&project, source, &base)?
+        }
     };
     // Replaced migrations are not in Django's graph: their squash speaks for them.
     let targets: Vec<usize> = candidates
         .into_iter()
         .filter(|i| in_graph.contains(i))
         .collect();
-    // The rules read the state the earlier migrations of each linted app leave.
-    let apps: BTreeSet<&str> = targets
-        .iter()
-        .map(|&i| project.migrations[i].app.as_str())
-        .collect();
-    let mut needed: Vec<usize> = graph
-        .migrations()
-        .into_iter()
-        .filter(|(key, _)| apps.contains(key.app.as_str()))
-        .filter_map(|(key, _)| match graph.node(key)?.kind {
-            NodeKind::Migration(i) => Some(i),
-            _ => None,
-        })
-        .collect();
-    // Where branches meet, the merge-time rule reads both branches' operations.
+    // The rules read the state the earlier migrations of each linted app leave; where
+    // branches meet, the merge-time rule reads both branches' operations.
+    let mut needed = Replay::new(&graph, &project).needed(&targets);
     needed.extend(merge::branch_files(&graph));
     project.read_operations(source, &needed)?;
-    let mut texts = BTreeMap::new();
-    for &i in &targets {
-        let path = &project.migrations[i].path;
-        if let Some(bytes) = source.read(path)? {
-            texts.insert(i, String::from_utf8_lossy(&bytes).into_owned());
-        }
-    }
-    let mut found = lint::lint(&project, &graph, &targets, &texts);
-    for finding in merge::findings(&project, &graph) {
-        let text = source.read(&finding.file)?.unwrap_or_default();
-        if !allow::read(&String::from_utf8_lossy(&text)).allows(finding.rule, finding.line) {
-            found.findings.push(finding);
-        }
-    }
+    let found = lint::lint(&project, &graph, &targets);
+    // As in `check`: the process exits next, and freeing the parsed operations of thousands of
+    // migrations one allocation at a time is time spent for nothing. `lint` runs once per
+    // process, so nothing accumulates.
+    std::mem::forget((project, graph));
     let stdout = match args.format {
         LintFormat::Human => report::human(&found),
         LintFormat::Github => report::github(&found),
@@ -100,11 +110,11 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
 
 /// The revision the scope is measured from: `--since`, else the merge base of HEAD and the
 /// first protected ref that exists.
-fn base_revision(args: &LintArgs, project: &project::Project) -> Result<GitRevision> {
+fn base_revision(args: &LintArgs, config: &Config) -> Result<String> {
     if let Some(rev) = &args.since {
-        return Ok(GitRevision::open(&args.path, rev)?);
+        return Ok(rev.clone());
     }
-    let protected = match &project.config.protected {
+    let protected = match &config.protected {
         Some(refs) => refs.clone(),
         None => source::default_protected_refs(&args.path),
     };
@@ -117,5 +127,5 @@ fn base_revision(args: &LintArgs, project: &project::Project) -> Result<GitRevis
     let base = source::merge_base(&args.path, "HEAD", first).with_context(|| {
         format!("the branch's new migrations are those since its merge base with {first}; lint with `--since REV` or `--all` instead")
     })?;
-    Ok(GitRevision::open(&args.path, &base)?)
+    Ok(base)
 }

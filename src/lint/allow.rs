@@ -26,9 +26,18 @@ impl OptOuts {
 
 /// Reads every opt-out comment of a file's text.
 pub fn read(text: &str) -> OptOuts {
+    read_lines(
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| (u32::try_from(i + 1).unwrap_or(u32::MAX), line)),
+    )
+}
+
+/// Reads the opt-out comments of a file's lines, given as (1-based number, text): all of them,
+/// or only those [`crate::migration::Migration::migmerge_comments`] kept.
+pub fn read_lines<'t>(lines: impl IntoIterator<Item = (u32, &'t str)>) -> OptOuts {
     let mut out = OptOuts::default();
-    for (i, line) in text.lines().enumerate() {
-        let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+    for (number, line) in lines {
         let Some(hash) = line.find('#') else { continue };
         let comment = line[hash + 1..].trim_start();
         let Some(rest) = comment.strip_prefix(MARKER) else {
@@ -94,6 +103,23 @@ mod tests {
             assert_eq!(opt.notes.len(), 1, "{text}");
             assert!(opt.notes[0].contains("no reason"), "{:?}", opt.notes);
         }
+    }
+
+    #[test]
+    fn a_parsed_migration_keeps_the_lines_its_opt_outs_are_on() {
+        let text = "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = [\n        # migmerge: allow drop-table -- never released\n        migrations.DeleteModel('Tag'),\n        migrations.RemoveField('book', 'pages'),  # migmerge: allow drop-column\n    ]\n";
+        let migration = crate::migration::parse(text.as_bytes()).unwrap();
+        let kept = read_lines(
+            migration
+                .migmerge_comments
+                .iter()
+                .map(|(line, text)| (*line, text.as_str())),
+        );
+        assert_eq!(kept, read(text));
+        assert!(kept.allows(Rule::DropTable, 7));
+        assert!(!kept.allows(Rule::DropColumn, 8));
+        assert_eq!(kept.notes.len(), 1, "{:?}", kept.notes);
+        assert!(kept.notes[0].starts_with("8: "), "{:?}", kept.notes);
     }
 
     #[test]

@@ -189,34 +189,29 @@ pub struct LintReport {
     pub linted: usize,
 }
 
-/// Lints the migrations at `files` (indices into `project.migrations`, operations read, as
-/// are those of their same-app ancestors). `sources` gives each file's text, for opt-outs.
-pub fn lint(
-    project: &Project,
-    graph: &Graph,
-    files: &[usize],
-    sources: &BTreeMap<usize, String>,
-) -> LintReport {
+/// Lints the migrations at `files` (indices into `project.migrations`), and, where the snapshot
+/// holds two branches of an app, runs the merge-time rule on them. The operations of the files
+/// [`state::Replay::needed`] names for `files`, and of [`merge::branch_files`], must be read.
+pub fn lint(project: &Project, graph: &Graph, files: &[usize]) -> LintReport {
     let config = &project.config;
     let tooling = deploy::tooling(project);
     let staged = tooling.syzygy || tooling.safemigrate;
-    let mut report = LintReport {
-        linted: files.len(),
-        ..LintReport::default()
-    };
-    state::Replay::new(graph, project).each(files, |i, before| {
+    let postgresql = config.database.as_deref() == Some("postgresql");
+    let per_file = state::Replay::new(graph, project).map(files, |i, before| {
         let file = &project.migrations[i];
         let context = rules::Context {
             migration: &file.migration,
             before,
-            postgresql: config.database.as_deref() == Some("postgresql"),
+            postgresql,
         };
-        let text = sources.get(&i).map(String::as_str).unwrap_or_default();
-        let opt_outs = allow::read(text);
-        for note in &opt_outs.notes {
-            report.notes.push(format!("{}:{}", file.path, note));
-        }
+        let opt_outs = opt_outs(&file.migration);
+        let notes: Vec<String> = opt_outs
+            .notes
+            .iter()
+            .map(|note| format!("{}:{note}", file.path))
+            .collect();
         let post_deploy = staged && deploy::migration_stage(&file.migration) == Stage::PostDeploy;
+        let mut found = Vec::new();
         for hit in rules::check(&context) {
             if opt_outs.allows(hit.rule, hit.line) {
                 continue;
@@ -229,7 +224,7 @@ pub fn lint(
             if post_deploy && matches!(hit.rule, Rule::DropColumn | Rule::DropTable) {
                 severity = Severity::Info;
             }
-            report.findings.push(Finding {
+            found.push(Finding {
                 rule: hit.rule,
                 severity,
                 file: file.path.clone(),
@@ -238,11 +233,45 @@ pub fn lint(
                 message: hit.message,
             });
         }
+        (found, notes)
     });
+    let mut report = LintReport {
+        linted: files.len(),
+        ..LintReport::default()
+    };
+    for (found, notes) in per_file {
+        report.findings.extend(found);
+        report.notes.extend(notes);
+    }
     report
         .findings
         .sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    // The merge-time rule's findings follow, each silenced by its own file's opt-outs.
+    let by_path: BTreeMap<&str, &crate::migration::Migration> = project
+        .migrations
+        .iter()
+        .map(|file| (file.path.as_str(), &file.migration))
+        .collect();
+    report.findings.extend(
+        merge::findings(project, graph)
+            .into_iter()
+            .filter(|finding| {
+                by_path
+                    .get(finding.file.as_str())
+                    .is_none_or(|migration| !opt_outs(migration).allows(finding.rule, finding.line))
+            }),
+    );
     report
+}
+
+/// The opt-outs a migration's comments make.
+fn opt_outs(migration: &crate::migration::Migration) -> allow::OptOuts {
+    allow::read_lines(
+        migration
+            .migmerge_comments
+            .iter()
+            .map(|(line, text)| (*line, text.as_str())),
+    )
 }
 
 /// The severity a rule has under the configuration; `None` when switched off.

@@ -9,7 +9,7 @@ use crate::migration::{FieldDef, Migration, Operation};
 pub struct Context<'a> {
     pub migration: &'a Migration,
     /// The app's models before this migration runs.
-    pub before: &'a AppState,
+    pub before: &'a AppState<'a>,
     /// `[tool.migmerge] database = "postgresql"`: rules about PostgreSQL's locks apply.
     pub postgresql: bool,
 }
@@ -63,8 +63,8 @@ pub fn check(cx: &Context<'_>) -> Vec<Hit> {
     let operations = cx.migration.operations.as_deref().unwrap_or_default();
     let mut hits = Vec::new();
     // The state as the operations before the current one leave it: AlterField compares with
-    // the field's definition just before it. Copied only when a later operation reads it, as
-    // an app's state is large and most migrations hold no such pair.
+    // the field's definition just before it. Copied only when a later operation reads it; the
+    // copy shares every model it does not change.
     let mut running = std::borrow::Cow::Borrowed(cx.before);
     for (i, op) in operations.iter().enumerate() {
         check_operation(cx, &running, op, &mut hits);
@@ -79,7 +79,7 @@ pub fn check(cx: &Context<'_>) -> Vec<Hit> {
     hits
 }
 
-fn check_operation(cx: &Context<'_>, running: &AppState, op: &Operation, hits: &mut Vec<Hit>) {
+fn check_operation(cx: &Context<'_>, running: &AppState<'_>, op: &Operation, hits: &mut Vec<Hit>) {
     let mut hit = |rule: Rule, message: String| {
         hits.push(Hit {
             rule,
@@ -371,8 +371,9 @@ class Migration(migrations.Migration):
     /// The hits on a migration with these operations (and this class body prefix), after
     /// INITIAL.
     fn lint_with(head: &str, operations: &str, postgresql: bool) -> Vec<(Rule, u32)> {
+        let initial = parse(INITIAL.as_bytes()).unwrap().operations.unwrap();
         let mut before = AppState::default();
-        before.apply_all(&parse(INITIAL.as_bytes()).unwrap().operations.unwrap());
+        before.apply_all(&initial);
         let source = format!(
             "class Migration(migrations.Migration):\n{head}    operations = [\n{operations}\n    ]\n"
         );

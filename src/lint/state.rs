@@ -3,39 +3,52 @@
 //! `AlterModelTable` in Django's order, so that a rule can ask whether a table already existed
 //! and what a field looked like before an operation changes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::graph::{Graph, Key, NodeKind};
 use crate::migration::{FieldDef, Operation};
 use crate::project::Project;
 
-/// One model as the replayed migrations define it.
+/// One model as the replayed migrations define it. Field definitions are borrowed from the
+/// operations that made them: a replay over thousands of migrations copies none of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ModelState {
+pub struct ModelState<'a> {
     /// By lower-cased field name.
-    pub fields: BTreeMap<String, FieldDef>,
+    pub fields: BTreeMap<String, &'a FieldDef>,
     /// The model names its table (`db_table`), so a rename of the model keeps the table.
     pub db_table: bool,
 }
 
-/// The models of one app, by lower-cased model name.
+/// The models of one app, by lower-cased model name. Each model is shared until changed, so
+/// a copy of the whole state (a rule looking one operation ahead) costs a pointer per model,
+/// and a change copies only the model it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AppState {
-    pub models: BTreeMap<String, ModelState>,
+pub struct AppState<'a> {
+    pub models: BTreeMap<String, Arc<ModelState<'a>>>,
 }
 
-impl AppState {
-    pub fn model(&self, name: &str) -> Option<&ModelState> {
-        self.models.get(&name.to_lowercase())
+impl<'a> AppState<'a> {
+    pub fn model(&self, name: &str) -> Option<&ModelState<'a>> {
+        self.models.get(&name.to_lowercase()).map(Arc::as_ref)
     }
 
     /// The field `field` of `model`, as last defined.
-    pub fn field(&self, model: &str, field: &str) -> Option<&FieldDef> {
-        self.model(model)?.fields.get(&field.to_lowercase())
+    pub fn field(&self, model: &str, field: &str) -> Option<&'a FieldDef> {
+        self.model(model)?
+            .fields
+            .get(&field.to_lowercase())
+            .copied()
+    }
+
+    fn model_mut(&mut self, name: &str) -> Option<&mut ModelState<'a>> {
+        self.models.get_mut(name).map(Arc::make_mut)
     }
 
     /// Applies every operation of a migration, in order.
-    pub fn apply_all(&mut self, operations: &[Operation]) {
+    pub fn apply_all(&mut self, operations: &'a [Operation]) {
         for op in operations {
             self.apply(op);
         }
@@ -43,7 +56,7 @@ impl AppState {
 
     /// Applies one operation to the models it changes. Operations whose arguments are not
     /// literals change nothing they cannot name.
-    pub fn apply(&mut self, op: &Operation) {
+    pub fn apply(&mut self, op: &'a Operation) {
         let model = op.model.as_deref().map(str::to_lowercase);
         let field = op.field.as_deref().map(str::to_lowercase);
         match (op.class.as_str(), model) {
@@ -51,12 +64,13 @@ impl AppState {
                 let fields = op
                     .fields
                     .iter()
-                    .map(|f| (f.name.to_lowercase(), f.clone()))
+                    .map(|f| (f.name.to_lowercase(), f))
                     .collect();
                 let db_table = op
                     .argument(2, "options")
                     .is_some_and(|options| options.contains("db_table"));
-                self.models.insert(model, ModelState { fields, db_table });
+                self.models
+                    .insert(model, Arc::new(ModelState { fields, db_table }));
             }
             ("DeleteModel", Some(model)) => {
                 self.models.remove(&model);
@@ -69,33 +83,29 @@ impl AppState {
                 }
             }
             ("AlterModelTable", Some(model)) => {
-                if let Some(state) = self.models.get_mut(&model) {
+                if let Some(state) = self.model_mut(&model) {
                     state.db_table = op.argument(1, "table").is_some_and(|t| t != "None");
                 }
             }
-            ("AlterModelOptions", Some(model)) => {
-                // `db_table` is not among the options AlterModelOptions changes; nothing to do,
-                // but the model must stay as it is.
-                let _ = model;
-            }
             ("AddField" | "AlterField", Some(model)) => {
                 if let (Some(field), Some(def)) = (field, op.fields.first())
-                    && let Some(state) = self.models.get_mut(&model)
+                    && let Some(state) = self.model_mut(&model)
                 {
-                    state.fields.insert(field, def.clone());
+                    state.fields.insert(field, def);
                 }
             }
             ("RemoveField", Some(model)) => {
-                if let (Some(field), Some(state)) = (field, self.models.get_mut(&model)) {
+                if let (Some(field), Some(state)) = (field, self.model_mut(&model)) {
                     state.fields.remove(&field);
                 }
             }
             ("RenameField", Some(model)) => {
                 if let (Some(old), Some(new), Some(state)) =
-                    (&op.old_name, &op.new_name, self.models.get_mut(&model))
-                    && let Some(mut def) = state.fields.remove(&old.to_lowercase())
+                    (&op.old_name, &op.new_name, self.model_mut(&model))
+                    && let Some(def) = state.fields.remove(&old.to_lowercase())
                 {
-                    def.name.clone_from(new);
+                    // The definition keeps its old `name`; the state knows it by the new one,
+                    // and the rules read only its class and arguments.
                     state.fields.insert(new.to_lowercase(), def);
                 }
             }
@@ -114,21 +124,53 @@ pub struct Replay<'a> {
     project: &'a Project,
 }
 
+/// What the replay of one app walks: its migrations in Django's order up to the last wanted
+/// one (nothing after it can change what a wanted migration sees).
+struct AppWalk<'a> {
+    app: &'a str,
+    order: Vec<&'a Key>,
+    wanted: HashSet<usize>,
+}
+
 impl<'a> Replay<'a> {
     pub fn new(graph: &'a Graph, project: &'a Project) -> Self {
         Replay { graph, project }
     }
 
-    /// Calls `visit(index, state_before)` for each migration file index in `wanted`, in
-    /// Django's order within each app. `wanted` files must have their operations read, and so
-    /// must their same-app ancestors.
-    pub fn each(&self, wanted: &[usize], mut visit: impl FnMut(usize, &AppState)) {
-        let mut by_app: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    /// The migration files whose operations [`Replay::map`] reads for `wanted`: the apps with
+    /// a wanted migration, each up to its last wanted one in Django's order. Apps without one
+    /// are not replayed at all.
+    pub fn needed(&self, wanted: &[usize]) -> Vec<usize> {
+        self.walks(wanted)
+            .iter()
+            .flat_map(|walk| walk.order.iter().filter_map(|key| self.file_of(key)))
+            .collect()
+    }
+
+    /// Calls `visit(index, state_before)` for each migration file index in `wanted` and
+    /// returns the answers, apps in name order, each app's migrations in Django's order. Apps
+    /// are replayed in parallel. The files [`Replay::needed`] names must have their operations
+    /// read.
+    pub fn map<T: Send>(
+        &self,
+        wanted: &[usize],
+        visit: impl Fn(usize, &AppState<'a>) -> T + Sync,
+    ) -> Vec<T> {
+        let walks = self.walks(wanted);
+        let per_app: Vec<Vec<T>> = walks
+            .par_iter()
+            .map(|walk| self.replay(walk, &visit))
+            .collect();
+        per_app.into_iter().flatten().collect()
+    }
+
+    fn walks(&self, wanted: &[usize]) -> Vec<AppWalk<'a>> {
+        let mut by_app: BTreeMap<&'a str, HashSet<usize>> = BTreeMap::new();
         for &i in wanted {
             by_app
                 .entry(self.project.migrations[i].app.as_str())
                 .or_default()
-                .push(i);
+                .insert(i);
         }
         let mut keys_by_app: BTreeMap<&str, Vec<&'a Key>> = BTreeMap::new();
         for (key, _) in self.graph.migrations() {
@@ -136,41 +178,53 @@ impl<'a> Replay<'a> {
                 keys_by_app.entry(key.app.as_str()).or_default().push(key);
             }
         }
-        for (app, files) in by_app {
-            let wanted: std::collections::HashSet<usize> = files.iter().copied().collect();
-            let order = self.app_order(app, keys_by_app.remove(app).unwrap_or_default());
-            let mut state = AppState::default();
-            let mut last: Option<&Key> = None;
-            for key in &order {
-                let Some(i) = self.file_of(key) else { continue };
-                let parents: Vec<&Key> = self
-                    .graph
-                    .parents(key)
-                    .into_iter()
-                    .filter(|p| p.app == app)
-                    .collect();
-                // A linear history keeps one running state; after a branch point or at a
-                // merge the state is rebuilt from the ancestors alone, so that a sibling
-                // branch's operations never leak into it.
-                let continues = match (last, parents.as_slice()) {
-                    (None, []) => true,
-                    (Some(last), [parent]) => *parent == last,
-                    _ => false,
-                };
-                if !continues {
-                    state = self.state_before(key, &order);
-                }
-                if wanted.contains(&i) {
-                    visit(i, &state);
-                }
-                state.apply_all(self.operations(i));
-                last = Some(key);
+        by_app
+            .into_iter()
+            .map(|(app, wanted)| {
+                let mut order = self.app_order(app, keys_by_app.remove(app).unwrap_or_default());
+                let last = order
+                    .iter()
+                    .rposition(|key| self.file_of(key).is_some_and(|i| wanted.contains(&i)));
+                order.truncate(last.map_or(0, |at| at + 1));
+                AppWalk { app, order, wanted }
+            })
+            .collect()
+    }
+
+    fn replay<T>(&self, walk: &AppWalk<'a>, visit: &impl Fn(usize, &AppState<'a>) -> T) -> Vec<T> {
+        let mut answers = Vec::with_capacity(walk.wanted.len());
+        let mut state = AppState::default();
+        let mut last: Option<&Key> = None;
+        for key in &walk.order {
+            let Some(i) = self.file_of(key) else { continue };
+            let parents: Vec<&Key> = self
+                .graph
+                .parents(key)
+                .into_iter()
+                .filter(|p| p.app == walk.app)
+                .collect();
+            // A linear history keeps one running state; after a branch point or at a merge
+            // the state is rebuilt from the ancestors alone, so that a sibling branch's
+            // operations never leak into it.
+            let continues = match (last, parents.as_slice()) {
+                (None, []) => true,
+                (Some(last), [parent]) => *parent == last,
+                _ => false,
+            };
+            if !continues {
+                state = self.state_before(key, &walk.order);
             }
+            if walk.wanted.contains(&i) {
+                answers.push(visit(i, &state));
+            }
+            state.apply_all(self.operations(i));
+            last = Some(key);
         }
+        answers
     }
 
     /// The same-app ancestors of `key` (itself excluded), replayed in `order`.
-    fn state_before(&self, key: &Key, order: &[&Key]) -> AppState {
+    fn state_before(&self, key: &Key, order: &[&Key]) -> AppState<'a> {
         let ancestors = self.graph.ancestors(key);
         let mut state = AppState::default();
         for other in order {
@@ -285,15 +339,16 @@ mod tests {
 
     fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
         let all: Vec<usize> = (0..project.migrations.len()).collect();
-        let mut seen = BTreeMap::new();
-        Replay::new(graph, project).each(&all, |i, state| {
-            let fields = state
-                .model("Book")
-                .map(|m| m.fields.keys().cloned().collect())
-                .unwrap_or_default();
-            seen.insert(project.migrations[i].name.clone(), fields);
-        });
-        seen
+        Replay::new(graph, project)
+            .map(&all, |i, state| {
+                let fields = state
+                    .model("Book")
+                    .map(|m| m.fields.keys().cloned().collect())
+                    .unwrap_or_default();
+                (project.migrations[i].name.clone(), fields)
+            })
+            .into_iter()
+            .collect()
     }
 
     #[test]

@@ -274,6 +274,9 @@ pub struct Migration {
     pub atomic: Option<bool>,
     /// What staged-deploy tooling reads (see `crate::deploy`).
     pub deploy: DeployAttrs,
+    /// Each line holding a `migmerge:` comment (a lint opt-out), with its 1-based number, as
+    /// written: kept from the one read of the file, so that nothing reads it again for them.
+    pub migmerge_comments: Vec<(u32, String)>,
 }
 
 /// What django-syzygy and django-safemigrate read from a migration module, as written.

@@ -169,7 +169,22 @@ fn parse_scanned(
         .ok_or_else(|| error_at_start("no `Migration` class"))?;
     let mut migration = read_class(&src, module, class)?;
     migration.deploy = deploy::read(&src, &parsed.syntax().body, class)?;
+    migration.migmerge_comments = migmerge_comments(text);
     Ok(migration)
+}
+
+/// The lines of `text` where a comment may speak to migmerge (`# migmerge: ...`), numbered
+/// from 1. One substring search answers for the files that have none: nearly all of them.
+fn migmerge_comments(text: &str) -> Vec<(u32, String)> {
+    const MARKER: &str = "migmerge:";
+    if !text.contains(MARKER) {
+        return Vec::new();
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains('#') && line.contains(MARKER))
+        .map(|(i, line)| (u32::try_from(i + 1).unwrap_or(u32::MAX), line.to_owned()))
+        .collect()
 }
 
 /// `text` with the insides of `ranges` turned to spaces, line breaks kept; `None` when there is

@@ -18,11 +18,13 @@ mod merge;
 mod stage;
 #[cfg(test)]
 mod testrepo;
+mod work_changes;
 
 pub use changes::MergeChanges;
 pub use index::IndexSnapshot;
 pub use merge::GitMerge;
 pub use stage::{Staged, index_holds, stage_resolution};
+pub use work_changes::changed_in_work_tree;
 
 use std::collections::HashMap;
 use std::io;
