@@ -373,7 +373,9 @@ fn consequence_words(consequence: Consequence) -> &'static str {
 }
 
 /// GitHub Actions workflow commands, one annotation per conflict and problem.
-pub fn check_github(report: &CheckReport) -> String {
+/// `place` is where the checked directory is in its repository (`backend`, or empty): GitHub
+/// reads an annotation's file relative to the top of the repository.
+pub fn check_github(report: &CheckReport, place: &str) -> String {
     let mut out = String::new();
     for conflict in &report.conflicts {
         let file = conflict
@@ -381,7 +383,7 @@ pub fn check_github(report: &CheckReport) -> String {
             .iter()
             .flat_map(|b| b.migrations.iter())
             .find(|m| m.app == conflict.app && conflict.leaves.contains(&m.name))
-            .map(|m| m.path.clone());
+            .map(|m| in_repository(place, &m.path));
         let mut message = format!(
             "App {} has {} leaf migrations ({}); overlap: {}. Run `migmerge resolve`.",
             conflict.app,
@@ -412,7 +414,10 @@ pub fn check_github(report: &CheckReport) -> String {
     for problem in &report.problems {
         let mut props = Vec::new();
         if let Some(file) = &problem.file {
-            props.push(format!("file={}", escape_property(file)));
+            props.push(format!(
+                "file={}",
+                escape_property(&in_repository(place, file))
+            ));
         }
         if let Some(line) = problem.line {
             props.push(format!("line={line}"));
@@ -458,10 +463,13 @@ pub fn check_error_json(error: &CheckError) -> String {
 }
 
 /// One `::error` annotation, on the file and line when known.
-pub fn check_error_github(error: &CheckError) -> String {
+pub fn check_error_github(error: &CheckError, place: &str) -> String {
     let mut props = Vec::new();
     if let Some(file) = &error.file {
-        props.push(format!("file={}", escape_property(file)));
+        props.push(format!(
+            "file={}",
+            escape_property(&in_repository(place, file))
+        ));
     }
     if let Some(line) = error.line {
         props.push(format!("line={line}"));
@@ -475,6 +483,15 @@ pub fn check_error_github(error: &CheckError) -> String {
         props.join(","),
         escape_data(&error.message)
     )
+}
+
+/// `path` (relative to a directory at `place` in the repository) relative to the repository.
+pub(crate) fn in_repository(place: &str, path: &str) -> String {
+    if place.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{place}/{path}")
+    }
 }
 
 /// GitHub's escaping for a workflow command's message.

@@ -106,6 +106,38 @@ fn siblings_exit_one_and_name_app_leaves_and_next_step() {
     );
 }
 
+/// GitHub reads an annotation's file from the top of the repository: a project in a
+/// subdirectory has its files named from there.
+#[test]
+fn annotations_name_files_from_the_top_of_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("backend");
+    std::fs::create_dir_all(&project).unwrap();
+    app(&project);
+    for field in ["phone", "avatar"] {
+        write(
+            &project,
+            &format!("users/migrations/0002_add_{field}.py"),
+            &child("0001_initial", field),
+        );
+    }
+    crate::common::git_ok(dir.path(), &["init", "-q"]);
+    let out = run_migmerge(&["check", "--format", "github"], &project);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("::error file=backend/users/migrations/"),
+        "{}",
+        stdout(&out)
+    );
+    // Asked from the top, with the project named: the same names.
+    let out = run_migmerge(&["check", "--format", "github", "backend"], dir.path());
+    assert!(
+        stdout(&out).starts_with("::error file=backend/users/migrations/"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn syntax_error_exits_two_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

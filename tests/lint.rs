@@ -695,6 +695,7 @@ fn a_branch_adding_each_kind_of_unsafe_migration_beside_published_ones() {
     everything.extend(expected.iter().cloned());
     assert_eq!(found, everything);
 
+    // GitHub reads an annotation's file from the top of the repository, where `backend/` is.
     let out = run_migmerge(&["lint", "--format", "github"], &project);
     assert_eq!(out.status.code(), Some(1));
     let annotations: Vec<String> = stdout(&out)
@@ -705,13 +706,13 @@ fn a_branch_adding_each_kind_of_unsafe_migration_beside_published_ones() {
     assert_eq!(annotations.len(), expected.len(), "{}", stdout(&out));
     assert!(
         annotations.contains(
-            &"::error file=shop/migrations/0006_drop_title.py,line=13,title=migmerge lint%3A drop-column::RemoveField drops column title of book, which the running code still selects; stop using the field in one release, drop it in the next (shop.0006_drop_title)".to_owned()
+            &"::error file=backend/shop/migrations/0006_drop_title.py,line=13,title=migmerge lint%3A drop-column::RemoveField drops column title of book, which the running code still selects; stop using the field in one release, drop it in the next (shop.0006_drop_title)".to_owned()
         ),
         "{annotations:#?}"
     );
     assert!(
         annotations.iter().any(|a| a.starts_with(
-            "::warning file=shop/migrations/0004_fill.py,line=13,title=migmerge lint%3A irreversible-run-python::"
+            "::warning file=backend/shop/migrations/0004_fill.py,line=13,title=migmerge lint%3A irreversible-run-python::"
         )),
         "{annotations:#?}"
     );

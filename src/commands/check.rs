@@ -12,7 +12,7 @@ use crate::overlap;
 use crate::project::{LoadError, Project};
 use crate::report::{self, CheckError, CheckReport, ConflictReport};
 use crate::resolution;
-use crate::source::{GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
+use crate::source::{self, GitMerge, GitRevision, IndexSnapshot, Source, WorkTree};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // A half-written resolution is put back first: what is checked is a tree as the user left
@@ -61,7 +61,9 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let stdout = match args.format {
         CheckFormat::Human => report::check_human(&report),
         CheckFormat::Json => report::check_json(&report) + "\n",
-        CheckFormat::Github => report::check_github(&report),
+        CheckFormat::Github => {
+            report::check_github(&report, &source::place_in_repository(&args.source.path))
+        }
     };
     let status = if report.is_clean() {
         ExitStatus::Success
@@ -74,7 +76,11 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
 /// What `check` prints on stdout when it could not run, for the formats scripts read: one JSON
 /// object, or one annotation. `None` for human output, which only goes to stderr.
 pub fn error_output(args: &CheckArgs, error: &anyhow::Error) -> Option<String> {
-    render_error(args.format, &locate(error))
+    let place = match args.format {
+        CheckFormat::Github => source::place_in_repository(&args.source.path),
+        _ => String::new(),
+    };
+    render_error(args.format, &locate(error), &place)
 }
 
 /// [`error_output`] for a command line clap refused (`args` as the process got them, program
@@ -102,14 +108,15 @@ pub fn argument_error_output(args: &[String], message: &str) -> Option<String> {
         file: None,
         line: None,
     };
-    render_error(format?, &error)
+    // No file is named: the argument error is about the command line.
+    render_error(format?, &error, "")
 }
 
-fn render_error(format: CheckFormat, error: &CheckError) -> Option<String> {
+fn render_error(format: CheckFormat, error: &CheckError, place: &str) -> Option<String> {
     match format {
         CheckFormat::Human => None,
         CheckFormat::Json => Some(report::check_error_json(error) + "\n"),
-        CheckFormat::Github => Some(report::check_error_github(error)),
+        CheckFormat::Github => Some(report::check_error_github(error, place)),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     std::mem::forget((project, graph));
     let stdout = match args.format {
         LintFormat::Human => report::human(&found),
-        LintFormat::Github => report::github(&found),
+        LintFormat::Github => report::github(&found, &source::place_in_repository(&args.path)),
         LintFormat::Json | LintFormat::Sarif => {
             // Machine output stays one document; the notes are for the person reading the log.
             #[allow(clippy::print_stderr)]

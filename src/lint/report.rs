@@ -62,8 +62,9 @@ pub fn json(report: &LintReport) -> String {
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
 
-/// One workflow command per finding (`::error`, `::warning` or `::notice`).
-pub fn github(report: &LintReport) -> String {
+/// One workflow command per finding (`::error`, `::warning` or `::notice`), its file relative
+/// to the repository (`place`: where the linted directory is in it).
+pub fn github(report: &LintReport, place: &str) -> String {
     let mut out = String::new();
     for finding in &report.findings {
         let command = match finding.severity {
@@ -74,7 +75,7 @@ pub fn github(report: &LintReport) -> String {
         let _ = writeln!(
             out,
             "::{command} file={},line={},title={}::{}",
-            escape_property(&finding.file),
+            escape_property(&crate::report::in_repository(place, &finding.file)),
             finding.line,
             escape_property(&format!("migmerge lint: {}", finding.rule.code())),
             escape_data(&format!("{} ({})", finding.message, finding.migration))

@@ -405,6 +405,15 @@ impl Source for GitRevision {
 /// skip-worktree in the index and absent from disk, relative to `path`, `/`-separated. A
 /// skip-worktree file that is on disk anyway is read like any other, so it is not listed.
 /// Empty outside a repository or in a bare one.
+/// Where the directory `path` is in its repository's work tree, `/`-separated, empty at the
+/// top or outside any repository: what turns a path relative to a project in a subdirectory
+/// into one relative to the repository, as CI annotations name files.
+pub fn place_in_repository(path: &Path) -> String {
+    locate(path)
+        .map(|located| located.prefix)
+        .unwrap_or_default()
+}
+
 pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
     let Located { repo, prefix } = match locate(path) {
         Ok(located) => located,

@@ -11,7 +11,7 @@ mod worktree;
 pub use git::{
     GitMerge, GitRevision, IndexSnapshot, MergeChanges, Staged, changed_in_work_tree,
     current_branch, default_protected_refs, index_holds, limit_git_memory, merge_base,
-    sparse_excluded, stage_added, stage_renames, stage_resolution,
+    place_in_repository, sparse_excluded, stage_added, stage_renames, stage_resolution,
 };
 pub use worktree::WorkTree;
 
