@@ -12,18 +12,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
 
-use git2::{Index, IndexEntryExtendedFlag, Oid, Repository};
+use git2::{Index, IndexEntryExtendedFlag, Oid};
 
 use super::super::prune::{is_pruned_path, venv_dirs};
 use super::super::{ConflictedPath, PathFilter, Source, SourceError};
 use super::merge::merged_files;
-use super::{Located, git_error, locate, lock};
+use super::{Located, ReaderPool, git_error, locate};
 
 /// The staged files of a repository, rooted at a directory inside its work tree.
 pub struct IndexSnapshot {
-    repo: Mutex<Repository>,
+    /// Blobs are read on every core, each thread through a handle of its own.
+    readers: ReaderPool,
     /// Every staged regular file under the root, conflicted ones included.
     files: BTreeMap<String, Oid>,
     /// Directories of `files` holding a `pyvenv.cfg`, which listing does not enter.
@@ -69,7 +69,7 @@ impl IndexSnapshot {
         }
         let venvs = venv_dirs(files.keys().map(String::as_str));
         Ok(IndexSnapshot {
-            repo: Mutex::new(repo),
+            readers: ReaderPool::new(&repo),
             files,
             venvs,
             conflicts,
@@ -96,9 +96,11 @@ impl Source for IndexSnapshot {
         let Some(id) = self.files.get(path) else {
             return Ok(None);
         };
-        let repo = lock(&self.repo);
-        let blob = repo.find_blob(*id).map_err(git_error)?;
-        Ok(Some(blob.content().to_vec()))
+        let content = self
+            .readers
+            .with(|repo| Ok(repo.find_blob(*id)?.content().to_vec()))
+            .map_err(git_error)?;
+        Ok(Some(content))
     }
 
     fn conflicted(&self) -> &[ConflictedPath] {
@@ -110,7 +112,7 @@ impl Source for IndexSnapshot {
 mod tests {
     use super::super::testrepo::TestRepo;
     use super::*;
-    use git2::IndexEntry;
+    use git2::{IndexEntry, Repository};
     use std::fs;
 
     fn everything(_: &str) -> bool {
