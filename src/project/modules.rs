@@ -19,6 +19,19 @@ pub struct ModuleIndex<'a> {
     /// Every listed `.py` file, root-relative, sorted.
     files: &'a [String],
     parsed: HashMap<String, Option<Parsed>>,
+    /// The files by their last path component and by their last two, made on the first
+    /// lookup by suffix: every app's `apps.py` imports a module (`django.apps`) that is not
+    /// in the project, and scanning every file for each would cost apps x files.
+    by_tail: std::cell::OnceCell<HashMap<&'a str, Vec<&'a str>>>,
+}
+
+/// The last `n` components of a `/`-separated path; `None` when it has fewer.
+fn tail(path: &str, n: usize) -> Option<&str> {
+    let mut slashes = path.bytes().enumerate().rev().filter(|(_, b)| *b == b'/');
+    match slashes.nth(n - 1) {
+        Some((at, _)) => Some(&path[at + 1..]),
+        None => (path.split('/').count() == n).then_some(path),
+    }
 }
 
 impl<'a> ModuleIndex<'a> {
@@ -27,7 +40,33 @@ impl<'a> ModuleIndex<'a> {
             source,
             files,
             parsed: HashMap::new(),
+            by_tail: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The files whose path ends with `/` and `suffix` (itself a relative path).
+    fn ending_with(&self, suffix: &str) -> impl Iterator<Item = &'a str> + use<'a, '_> {
+        let index = self.by_tail.get_or_init(|| {
+            let mut index: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
+            for file in self.files {
+                for n in 1..=2 {
+                    if let Some(key) = tail(file, n).filter(|t| t.len() < file.len()) {
+                        index.entry(key).or_default().push(file);
+                    }
+                }
+            }
+            index
+        });
+        // A longer path ending with `/suffix` ends with the suffix's last two components (or
+        // its only one).
+        let key = tail(suffix, 2).unwrap_or(suffix);
+        let wanted = format!("/{suffix}");
+        index
+            .get(key)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |file| file.ends_with(wanted.as_str()))
     }
 
     pub fn files(&self) -> impl Iterator<Item = &'a str> + use<'a> {
@@ -61,12 +100,11 @@ impl<'a> ModuleIndex<'a> {
         if let Some(found) = candidates.iter().find(|c| self.has_file(c)) {
             return Some(found.clone());
         }
-        let suffixes = candidates.map(|c| format!("/{c}"));
-        self.files
+        candidates
             .iter()
-            .filter(|p| suffixes.iter().any(|s| p.ends_with(s.as_str())))
-            .min_by_key(|p| (p.len(), p.as_str()))
-            .cloned()
+            .flat_map(|c| self.ending_with(c))
+            .min_by_key(|p| (p.len(), *p))
+            .map(str::to_owned)
     }
 
     /// The directory of a dotted package: where its `__init__.py` is, or where a module of
@@ -161,6 +199,52 @@ mod tests {
         }
         fn read(&self, _: &str) -> Result<Option<Vec<u8>>, SourceError> {
             Ok(None)
+        }
+    }
+
+    #[test]
+    fn tails_are_the_last_components() {
+        assert_eq!(super::tail("a/b/c.py", 1), Some("c.py"));
+        assert_eq!(super::tail("a/b/c.py", 2), Some("b/c.py"));
+        assert_eq!(super::tail("b/c.py", 2), Some("b/c.py"));
+        assert_eq!(super::tail("c.py", 1), Some("c.py"));
+        assert_eq!(super::tail("c.py", 2), None);
+    }
+
+    /// The index by tails finds what scanning every file for the suffix finds.
+    #[test]
+    fn a_lookup_by_suffix_finds_what_a_scan_finds() {
+        let files: Vec<String> = [
+            "apps.py",
+            "a/apps.py",
+            "x/a/apps.py",
+            "x/y/a/apps.py",
+            "a/apps/__init__.py",
+            "z/a/apps/__init__.py",
+            "deep/x/a/b/c.py",
+            "b/c.py",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let index = ModuleIndex::new(&NoSource, &files);
+        for suffix in [
+            "apps.py",
+            "a/apps.py",
+            "a/apps/__init__.py",
+            "b/c.py",
+            "a/b/c.py",
+            "c.py",
+            "q.py",
+        ] {
+            let mut found: Vec<&str> = index.ending_with(suffix).collect();
+            let mut scanned: Vec<&str> = files
+                .iter()
+                .map(String::as_str)
+                .filter(|f| f.ends_with(&format!("/{suffix}")))
+                .collect();
+            found.sort_unstable();
+            scanned.sort_unstable();
+            assert_eq!(found, scanned, "{suffix}");
         }
     }
 
