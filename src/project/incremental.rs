@@ -52,16 +52,9 @@ impl Project {
         for update in updates {
             match project.target(&update.after)? {
                 Target::MaxMigration { app } => {
-                    let text = String::from_utf8_lossy(&update.new);
-                    let name = text
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty())
-                        .unwrap_or_default()
-                        .to_owned();
                     project.apps[app].max_migration = Some(MaxMigration {
                         path: update.after.clone(),
-                        name,
+                        name: MaxMigration::name_in(&update.new),
                     });
                 }
                 Target::Migration { app, name, .. } => {

@@ -400,17 +400,23 @@ fn read_max_files(
             continue;
         }
         if let Some(bytes) = source.read(&path)? {
-            let text = String::from_utf8_lossy(&bytes);
-            let name = text
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or_default()
-                .to_owned();
+            let name = MaxMigration::name_in(&bytes);
             max_files.insert(app.migrations_dir.clone(), MaxMigration { path, name });
         }
     }
     Ok(max_files)
+}
+
+impl MaxMigration {
+    /// The migration name a `max_migration.txt` holds: its first non-blank line, trimmed.
+    pub(crate) fn name_in(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    }
 }
 
 /// Takes a lock; a panic while it was held (which aborts this binary anyway) leaves a list
