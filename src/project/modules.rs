@@ -19,19 +19,15 @@ pub struct ModuleIndex<'a> {
     /// Every listed `.py` file, root-relative, sorted.
     files: &'a [String],
     parsed: HashMap<String, Option<Parsed>>,
-    /// The files by their last path component and by their last two, made on the first
-    /// lookup by suffix: every app's `apps.py` imports a module (`django.apps`) that is not
+    /// The files by their last path component (file name), made on the first lookup by
+    /// suffix: every app's `apps.py` imports a module (`django.apps`) that is not
     /// in the project, and scanning every file for each would cost apps x files.
     by_tail: std::cell::OnceCell<HashMap<&'a str, Vec<&'a str>>>,
 }
 
-/// The last `n` components of a `/`-separated path; `None` when it has fewer.
-fn tail(path: &str, n: usize) -> Option<&str> {
-    let mut slashes = path.bytes().enumerate().rev().filter(|(_, b)| *b == b'/');
-    match slashes.nth(n - 1) {
-        Some((at, _)) => Some(&path[at + 1..]),
-        None => (path.split('/').count() == n).then_some(path),
-    }
+/// The last component of a `/`-separated path.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 impl<'a> ModuleIndex<'a> {
@@ -49,17 +45,12 @@ impl<'a> ModuleIndex<'a> {
         let index = self.by_tail.get_or_init(|| {
             let mut index: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
             for file in self.files {
-                for n in 1..=2 {
-                    if let Some(key) = tail(file, n).filter(|t| t.len() < file.len()) {
-                        index.entry(key).or_default().push(file);
-                    }
-                }
+                index.entry(file_name(file)).or_default().push(file);
             }
             index
         });
-        // A longer path ending with `/suffix` ends with the suffix's last two components (or
-        // its only one).
-        let key = tail(suffix, 2).unwrap_or(suffix);
+        // A longer path ending with `/suffix` has the suffix's file name.
+        let key = file_name(suffix);
         let wanted = format!("/{suffix}");
         index
             .get(key)
@@ -202,16 +193,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tails_are_the_last_components() {
-        assert_eq!(super::tail("a/b/c.py", 1), Some("c.py"));
-        assert_eq!(super::tail("a/b/c.py", 2), Some("b/c.py"));
-        assert_eq!(super::tail("b/c.py", 2), Some("b/c.py"));
-        assert_eq!(super::tail("c.py", 1), Some("c.py"));
-        assert_eq!(super::tail("c.py", 2), None);
-    }
-
-    /// The index by tails finds what scanning every file for the suffix finds.
+    /// The index by file name finds what scanning every file for the suffix finds.
     #[test]
     fn a_lookup_by_suffix_finds_what_a_scan_finds() {
         let files: Vec<String> = [
