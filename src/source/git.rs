@@ -414,6 +414,18 @@ pub fn place_in_repository(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The format version in an index file's header (`DIRC`, then the version, big-endian).
+fn index_version(file: &Path) -> Option<u32> {
+    use std::io::Read as _;
+    let mut header = [0u8; 8];
+    std::fs::File::open(file)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    let (signature, version) = header.split_at(4);
+    (signature == b"DIRC").then(|| u32::from_be_bytes(version.try_into().unwrap_or_default()))
+}
+
 pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
     let Located { repo, prefix } = match locate(path) {
         Ok(located) => located,
@@ -423,6 +435,11 @@ pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
     let Some(work_tree) = repo.workdir().map(Path::to_path_buf) else {
         return Ok(Vec::new());
     };
+    // Skip-worktree is an extended flag, which an index of version 2 cannot hold: git writes
+    // version 2 unless some entry needs more, so most repositories answer from the header.
+    if index_version(&repo.path().join("index")) == Some(2) {
+        return Ok(Vec::new());
+    }
     let index = repo.index().map_err(git_error)?;
     let under = if prefix.is_empty() {
         String::new()
