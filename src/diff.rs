@@ -80,15 +80,7 @@ fn push_line(out: &mut String, line: &str, style: Option<&str>, color: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn update(before: Option<&str>, after: &str, old: Option<&str>, new: &str) -> FileUpdate {
-        FileUpdate {
-            before: before.map(str::to_owned),
-            after: after.to_owned(),
-            old: old.map(|o| o.as_bytes().to_vec()),
-            new: new.as_bytes().to_vec(),
-        }
-    }
+    use crate::edit::testing::update;
 
     #[test]
     fn new_file_comes_from_dev_null() {

@@ -1714,3 +1714,24 @@ mod tests {
         );
     }
 }
+
+/// Updates written briefly, for the tests of the modules that take them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::FileUpdate;
+
+    /// An update of `after` to `new`, read from `before` (holding `old`); `None`s for a new file.
+    pub(crate) fn update(
+        before: Option<&str>,
+        after: &str,
+        old: Option<&str>,
+        new: &str,
+    ) -> FileUpdate {
+        FileUpdate {
+            before: before.map(str::to_owned),
+            after: after.to_owned(),
+            old: old.map(|o| o.as_bytes().to_vec()),
+            new: new.as_bytes().to_vec(),
+        }
+    }
+}

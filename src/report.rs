@@ -383,7 +383,7 @@ pub fn check_github(report: &CheckReport, place: &str) -> String {
             .iter()
             .flat_map(|b| b.migrations.iter())
             .find(|m| m.app == conflict.app && conflict.leaves.contains(&m.name))
-            .map(|m| in_repository(place, &m.path));
+            .map(|m| crate::source::in_repository(place, &m.path));
         let mut message = format!(
             "App {} has {} leaf migrations ({}); overlap: {}. Run `migmerge resolve`.",
             conflict.app,
@@ -416,7 +416,7 @@ pub fn check_github(report: &CheckReport, place: &str) -> String {
         if let Some(file) = &problem.file {
             props.push(format!(
                 "file={}",
-                escape_property(&in_repository(place, file))
+                escape_property(&crate::source::in_repository(place, file))
             ));
         }
         if let Some(line) = problem.line {
@@ -468,7 +468,7 @@ pub fn check_error_github(error: &CheckError, place: &str) -> String {
     if let Some(file) = &error.file {
         props.push(format!(
             "file={}",
-            escape_property(&in_repository(place, file))
+            escape_property(&crate::source::in_repository(place, file))
         ));
     }
     if let Some(line) = error.line {
@@ -483,15 +483,6 @@ pub fn check_error_github(error: &CheckError, place: &str) -> String {
         props.join(","),
         escape_data(&error.message)
     )
-}
-
-/// `path` (relative to a directory at `place` in the repository) relative to the repository.
-pub(crate) fn in_repository(place: &str, path: &str) -> String {
-    if place.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{place}/{path}")
-    }
 }
 
 /// GitHub's escaping for a workflow command's message.

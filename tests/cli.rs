@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{git_ok, run_migmerge, stderr, stdout};
+use crate::common::{assert_status, git_ok, run_migmerge, stderr, stdout};
 
 const INITIAL: &str = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n    initial = True\n\n    dependencies = []\n\n    operations = [\n        migrations.CreateModel(\n            name=\"User\",\n            fields=[(\"id\", models.AutoField(primary_key=True))],\n        ),\n    ]\n";
 
@@ -320,13 +320,7 @@ fn against_simulates_the_merge_without_writing() {
         &["check", "--against", "feature", "--format", "json"],
         dir.path(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 1);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         json["conflicts"][0]["leaves"],
@@ -461,23 +455,11 @@ fn staged_reads_the_index_not_the_work_tree() {
     // The work tree has siblings; what would be committed does not.
     assert_eq!(run_migmerge(&["check"], root).status.code(), Some(1));
     let out = run_migmerge(&["check", "--staged"], root);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
 
     git_ok(root, &["add", "users/migrations/0002_add_avatar.py"]);
     let out = run_migmerge(&["check", "--staged"], root);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 1);
     let text = stdout(&out);
     assert!(
         text.contains("users: 2 leaves: 0002_add_avatar, 0002_add_phone"),
@@ -508,13 +490,7 @@ fn staged_reads_the_index_not_the_work_tree() {
         .env("GIT_INDEX_FILE", ".git/other-index")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
 
     let out = run_migmerge(&["check", "--staged", "--rev", "HEAD"], root);
     assert_eq!(out.status.code(), Some(2), "--staged with --rev");

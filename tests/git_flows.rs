@@ -11,7 +11,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{django_pythons, project_root, run_migmerge, stderr, stdout, story_repo};
+use crate::common::{
+    assert_status, django_pythons, project_root, run_migmerge, stderr, stdout, story_repo,
+};
 
 /// The directory of the binary under test, for the shims and the driver to find it.
 fn bin_dir() -> PathBuf {
@@ -59,13 +61,7 @@ pub(crate) fn install(dir: &Path, extra: &[&str]) -> String {
     let mut args = vec!["install", "--repo", "."];
     args.extend(extra);
     let out = run_migmerge(&args, dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
     stdout(&out)
 }
 

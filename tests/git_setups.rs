@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{run_migmerge, stderr, stdout};
+use crate::common::{assert_status, run_migmerge, stderr, stdout};
 use crate::git_flows::{
     assert_resolved, exists, git, git_ok, head, migmerge_lines, origin_and_clone, story,
 };
@@ -72,13 +72,7 @@ fn a_sparse_checkout_hiding_a_dependent_app_leaves_the_merge_as_git_made_it() {
     // With the whole tree back, the dependent app follows the renumbering.
     git_ok(root, &["sparse-checkout", "disable"]);
     let out = run_migmerge(&["resolve", "--yes"], root);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
     let orders =
         fs::read_to_string(root.join("orders/migrations/0002_order_contact_phone.py")).unwrap();
     assert!(orders.contains("0005_customer_phone"), "{orders}");
@@ -328,13 +322,7 @@ fn pull_rebase_autostash_touching_a_migration_to_rename_is_refused() {
     // Once the stash is applied and committed, `resolve` finishes the job.
     git_ok(&local, &["commit", "-q", "-am", "my edit"]);
     let out = run_migmerge(&["resolve", "--yes"], &local);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
     let moved = fs::read_to_string(local.join("users/migrations/0006_add_avatar.py")).unwrap();
     assert!(moved.contains("# my edit"), "{moved}");
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{migmerge, run_migmerge, stderr, stdout};
+use crate::common::{assert_status, migmerge, run_migmerge, stderr, stdout};
 use crate::git_flows::{git_ok, story};
 
 /// Every file of the work tree (outside `.git` and the test home), with its bytes.
@@ -127,13 +127,7 @@ fn resolve_killed_at_any_point_of_its_write_is_settled_by_the_next_run() {
     // The tree a complete run leaves, for comparison.
     let reference = merged_by_git();
     let out = run_migmerge(&["resolve", "--yes"], reference.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
     let resolved = tree(reference.path());
 
     let (mut killed, mut kept, mut rolled_back) = (0, 0, 0);

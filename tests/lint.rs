@@ -5,7 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{django_pythons, git_ok, project_root, run_migmerge, stderr, stdout};
+use crate::common::{
+    assert_status, django_pythons, git_ok, project_root, run_migmerge, stderr, stdout,
+};
 
 const INITIAL: &str = r#"from django.db import migrations, models
 
@@ -412,13 +414,7 @@ fn against_a_branch_that_removes_what_this_branch_alters() {
     let out = run_migmerge(&["lint"], root);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let out = run_migmerge(&["lint", "--against", "main", "--format", "json"], root);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 1);
     let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let findings = value["findings"].as_array().unwrap();
     let merge: Vec<_> = findings

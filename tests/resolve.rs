@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::{
-    django_pythons, git_ok, project_root, run_migmerge, stderr, stdout, story_repo,
+    assert_status, django_pythons, git_ok, project_root, run_migmerge, stderr, stdout, story_repo,
 };
 
 /// A fixture story in a repository, with `theirs` merged into `main` by git.
@@ -355,13 +355,7 @@ fn auto_does_not_decide_an_overlap_conflict() {
     let dir = merged_story("overlap_remove_vs_alter_field");
     let before = snapshot(dir.path());
     let out = run_migmerge(&["resolve", "--yes"], dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 1);
     let text = stdout(&out);
     assert!(text.contains("CONFLICT"), "{text}");
     assert!(text.contains("shop: not resolved"), "{text}");

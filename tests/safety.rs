@@ -7,7 +7,7 @@ use std::process::Output;
 
 use migmerge::git::install::{ATTRIBUTES_LINE, DRIVER_COMMAND};
 
-use crate::common::{clean_git, stderr, stdout};
+use crate::common::{assert_status, clean_git, stderr, stdout};
 
 /// PATH with `first` ahead of what the tests got, minus any other migmerge.
 fn path_with(first: &Path) -> std::ffi::OsString {
@@ -460,13 +460,7 @@ fn resolve_into_a_directory_it_cannot_write_changes_nothing() {
     let out =
         crate::common::run_migmerge(&["resolve", ".", "--yes", "--strategy", "renumber"], root);
     drop(locked);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 2);
     assert!(
         stderr(&out).contains("orders/migrations/"),
         "{}",
@@ -515,13 +509,7 @@ fn a_latin1_migration_is_read_and_renumbered_in_latin1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let out =
         crate::common::run_migmerge(&["resolve", ".", "--yes", "--strategy", "renumber"], root);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
     let renamed = root.join("users/migrations/0006_add_avatar.py");
     let after = fs::read(renamed).expect("renamed");
     // Byte for byte the old file, but for the parent's name, in the file's own encoding.
@@ -534,13 +522,7 @@ fn a_latin1_migration_is_read_and_renumbered_in_latin1() {
     expected.splice(at..at + old_parent.len(), b"0005_add_phone".iter().copied());
     assert_eq!(after, expected);
     let out = crate::common::run_migmerge(&["check", "."], root);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_status(&out, 0);
 }
 
 #[test]

@@ -36,7 +36,7 @@ use crate::cli::HookArgs;
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
 use crate::edit::{Journal, journal};
-use crate::git::commit::{self, DirtyPath};
+use crate::git::commit::{self, DirtyPath, short};
 use crate::git::record::{self, Record};
 use crate::git::{Git, cmd, recover};
 use crate::project;
@@ -486,10 +486,6 @@ fn describe_dirty(dirty: &[DirtyPath]) -> String {
         shown.push(format!("and {} more", dirty.len() - 3));
     }
     shown.join(", ")
-}
-
-fn short(hash: &str) -> &str {
-    hash.get(..7).unwrap_or(hash)
 }
 
 /// The lines a hook prints: what it resolved, and, loudly, what it left.

@@ -73,8 +73,6 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     if our_name == their_name {
         return merge_file(args);
     }
-    // Every max_migration.txt of the merge asks the same questions of the same two commits:
-    // answered once, by the first invocation, for all of them.
     // The name written here is only half of the resolution: the hooks write the other half.
     // Where they will refuse, git's own conflict must stand, so the merge stops as it would
     // without migmerge instead of committing two leaves. That depends on the work tree, which

@@ -81,23 +81,10 @@ struct UpdateRecord {
 /// naming one), else at `root`. Every writer and every reader asks here, so they agree.
 pub fn location(root: &Path) -> PathBuf {
     let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    for dir in absolute.ancestors() {
-        let dot_git = dir.join(".git");
-        let Ok(meta) = std::fs::metadata(&dot_git) else {
-            continue;
-        };
-        if meta.is_dir() {
-            return dot_git.join(IN_GIT_DIR);
-        }
-        if let Some(target) = std::fs::read_to_string(&dot_git)
-            .ok()
-            .and_then(|link| link.strip_prefix("gitdir:").map(|t| t.trim().to_owned()))
-            .filter(|t| !t.is_empty())
-        {
-            return dir.join(target).join(IN_GIT_DIR);
-        }
+    match absolute.ancestors().find_map(crate::git::cmd::dot_git_dir) {
+        Some(git_dir) => git_dir.join(IN_GIT_DIR),
+        None => absolute.join(AT_ROOT),
     }
-    absolute.join(AT_ROOT)
 }
 
 /// A journal being kept for a write in progress.
@@ -617,15 +604,7 @@ pub fn halt_point() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn update(before: Option<&str>, after: &str, old: Option<&str>, new: &str) -> FileUpdate {
-        FileUpdate {
-            before: before.map(str::to_owned),
-            after: after.to_owned(),
-            old: old.map(|o| o.as_bytes().to_vec()),
-            new: new.as_bytes().to_vec(),
-        }
-    }
+    use crate::edit::testing::update;
 
     #[test]
     fn a_chain_of_renames_is_recorded_path_by_path() {

@@ -198,6 +198,13 @@ pub fn hook_git_dir(dir: &Path, git_dir_env: Option<&std::ffi::OsStr>) -> Option
     if let Some(env) = git_dir_env.filter(|env| !env.is_empty()) {
         return Some(dir.join(env));
     }
+    dot_git_dir(dir)
+}
+
+/// The git directory the `.git` in `dir` stands for: `dir/.git` when it is a directory, else
+/// the directory a `.git` file points to (a linked worktree's, a submodule's, a separate git
+/// directory's). `None` when `dir` holds no `.git`.
+pub fn dot_git_dir(dir: &Path) -> Option<PathBuf> {
     let dot_git = dir.join(".git");
     let meta = std::fs::metadata(&dot_git).ok()?;
     if meta.is_dir() {

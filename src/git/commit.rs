@@ -88,6 +88,11 @@ fn tree_with_git(git: &Git, base: &str, paths: &[String]) -> Result<String, GitE
 
 pub use in_process::Original;
 
+/// A commit hash as git abbreviates it in messages: its first seven digits.
+pub fn short(hash: &str) -> &str {
+    hash.get(..7).unwrap_or(hash)
+}
+
 /// What a rewritten copy of commit `rev` carries over: its message, author and parents.
 pub fn original(git: &Git, rev: &str) -> Result<Original, GitError> {
     if let Some(original) = in_process::original(git, rev) {
@@ -182,7 +187,7 @@ pub fn move_head(git: &Git, new: &str, old: &str, reason: &str) -> Result<(), Gi
 }
 
 /// The parents of a commit, first parent first.
-pub fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
+fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
     let out = git.run(&["rev-list", "--parents", "-n", "1", rev])?;
     Ok(out.split_whitespace().skip(1).map(str::to_owned).collect())
 }

@@ -15,10 +15,7 @@ use crate::edit::journal::{self, RecoveryError};
 use crate::source::SourceError;
 
 use super::Git;
-
-fn short(hash: &str) -> &str {
-    hash.get(..7).unwrap_or(hash)
-}
+use super::commit::short;
 
 /// Why an interrupted write could not be settled.
 #[derive(Debug, thiserror::Error)]

@@ -75,7 +75,7 @@ pub fn github(report: &LintReport, place: &str) -> String {
         let _ = writeln!(
             out,
             "::{command} file={},line={},title={}::{}",
-            escape_property(&crate::report::in_repository(place, &finding.file)),
+            escape_property(&crate::source::in_repository(place, &finding.file)),
             finding.line,
             escape_property(&format!("migmerge lint: {}", finding.rule.code())),
             escape_data(&format!("{} ({})", finding.message, finding.migration))

@@ -74,7 +74,7 @@ pub struct Session<'a> {
     operation: Operation,
     options: Options,
     planned: Planned<'a>,
-    /// Every accepted update, composed: what [`Session::write`] writes.
+    /// Every accepted update, composed: what [`Session::write_journaled`] writes.
     accepted: Vec<FileUpdate>,
     /// How many plans were accepted: which tree a candidate was proposed on.
     accepted_plans: usize,
@@ -292,7 +292,7 @@ impl<'a> Session<'a> {
         self.propose(examined, &action)
     }
 
-    /// Lays a candidate over the tree, for the apps after it and for [`Session::write`]; the
+    /// Lays a candidate over the tree, for the apps after it and for [`Session::write_journaled`]; the
     /// tree it was verified on becomes the loaded one when it was proposed on the tree as it
     /// stands.
     pub fn accept_candidate(&mut self, candidate: &Candidate) {
@@ -309,7 +309,7 @@ impl<'a> Session<'a> {
         self.accepted_plans += 1;
     }
 
-    /// Lays verified updates over the tree, for the apps after it and for [`Session::write`].
+    /// Lays verified updates over the tree, for the apps after it and for [`Session::write_journaled`].
     pub fn accept(&mut self, updates: &[FileUpdate]) {
         self.absorb(updates);
         // The project is brought up to date file by file where it can be; otherwise (or if
@@ -326,16 +326,9 @@ impl<'a> Session<'a> {
         &self.accepted
     }
 
-    /// Writes every accepted plan at once: all of it, or (on any failure) none of it.
-    pub fn write(&self) -> std::io::Result<()> {
-        if self.accepted.is_empty() {
-            return Ok(());
-        }
-        edit::write_atomically(self.worktree.root(), &self.accepted)
-    }
-
-    /// [`Session::write`], leaving the write's journal open for the caller to finish once what
-    /// goes with the write (a commit) is done too, or to roll back if that fails.
+    /// Writes every accepted plan at once: all of it, or (on any failure) none of it. The
+    /// write's journal stays open for the caller to finish once what goes with the write (the
+    /// index, a commit) is done too, or to roll back if that fails.
     pub fn write_journaled(&self) -> std::io::Result<edit::Journal> {
         edit::write_journaled(self.worktree.root(), &self.accepted)
     }
@@ -573,13 +566,9 @@ impl Source for Planned<'_> {
 mod tests {
     use super::*;
 
+    /// An update read from `before` (holding `old`; nothing for a new file).
     fn update(before: Option<&str>, after: &str, old: &str, new: &str) -> FileUpdate {
-        FileUpdate {
-            before: before.map(str::to_owned),
-            after: after.to_owned(),
-            old: before.map(|_| old.as_bytes().to_vec()),
-            new: new.as_bytes().to_vec(),
-        }
+        crate::edit::testing::update(before, after, before.map(|_| old), new)
     }
 
     #[test]

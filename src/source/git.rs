@@ -414,6 +414,25 @@ pub fn place_in_repository(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A path from the top of the work tree (as the index and trees name files) relative to
+/// `place`, a snapshot's root in the repository; `None` when it lies outside `place`.
+fn below_place<'p>(place: &str, in_repo: &'p str) -> Option<&'p str> {
+    if place.is_empty() {
+        return Some(in_repo);
+    }
+    in_repo.strip_prefix(place)?.strip_prefix('/')
+}
+
+/// The path from the top of the work tree of `path`, relative to `place` (a directory's place
+/// in the repository, empty at the top): how the index, trees and CI annotations name it.
+pub fn in_repository(place: &str, path: &str) -> String {
+    if place.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{place}/{path}")
+    }
+}
+
 /// The format version in an index file's header (`DIRC`, then the version, big-endian).
 fn index_version(file: &Path) -> Option<u32> {
     use std::io::Read as _;
@@ -441,11 +460,6 @@ pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
         return Ok(Vec::new());
     }
     let index = repo.index().map_err(git_error)?;
-    let under = if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{prefix}/")
-    };
     let mut excluded = Vec::new();
     for entry in index.iter() {
         let skipped =
@@ -456,7 +470,7 @@ pub fn sparse_excluded(path: &Path) -> Result<Vec<String>, SourceError> {
         let Ok(name) = std::str::from_utf8(&entry.path) else {
             continue;
         };
-        let Some(relative) = name.strip_prefix(under.as_str()) else {
+        let Some(relative) = below_place(&prefix, name) else {
             continue;
         };
         if std::fs::symlink_metadata(work_tree.join(name)).is_err() {
@@ -528,13 +542,7 @@ fn edit_index(
     if repo.workdir().is_none() {
         return Ok(());
     }
-    let in_repo = |p: &str| {
-        if prefix.is_empty() {
-            p.to_owned()
-        } else {
-            format!("{prefix}/{p}")
-        }
-    };
+    let in_repo = |p: &str| in_repository(&prefix, p);
     let mut index = repo.index().map_err(git_error)?;
     if edit(&mut index, &in_repo).map_err(git_error)? {
         index.write().map_err(git_error)?;

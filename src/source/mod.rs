@@ -10,8 +10,8 @@ mod worktree;
 
 pub use git::{
     GitMerge, GitRevision, IndexSnapshot, MergeChanges, Staged, changed_in_work_tree,
-    current_branch, default_protected_refs, index_holds, limit_git_memory, merge_base,
-    place_in_repository, sparse_excluded, stage_added, stage_renames, stage_resolution,
+    current_branch, default_protected_refs, in_repository, index_holds, limit_git_memory,
+    merge_base, place_in_repository, sparse_excluded, stage_added, stage_renames, stage_resolution,
 };
 pub use worktree::WorkTree;
 

@@ -18,7 +18,7 @@ use git2::{Index, IndexEntryExtendedFlag, Oid};
 use super::super::prune::{is_pruned_path, venv_dirs};
 use super::super::{ConflictedPath, PathFilter, Source, SourceError};
 use super::merge::merged_files;
-use super::{Located, ReaderPool, git_error, locate};
+use super::{Located, ReaderPool, below_place, git_error, locate};
 
 /// The staged files of a repository, rooted at a directory inside its work tree.
 pub struct IndexSnapshot {
@@ -55,16 +55,9 @@ impl IndexSnapshot {
             let extended = IndexEntryExtendedFlag::from_bits_truncate(entry.flags_extended);
             if extended.is_intent_to_add()
                 && let Ok(full) = std::str::from_utf8(&entry.path)
+                && let Some(relative) = below_place(&prefix, full)
             {
-                let relative = if prefix.is_empty() {
-                    Some(full)
-                } else {
-                    full.strip_prefix(prefix.as_str())
-                        .and_then(|rest| rest.strip_prefix('/'))
-                };
-                if let Some(relative) = relative {
-                    files.remove(relative);
-                }
+                files.remove(relative);
             }
         }
         let venvs = venv_dirs(files.keys().map(String::as_str));

@@ -18,7 +18,9 @@ use git2::{ErrorCode, Index, IndexConflict, IndexEntry, Oid, Repository};
 
 use super::super::prune::{is_pruned_path, venv_dirs};
 use super::super::{ConflictedPath, PathFilter, Source, SourceError};
-use super::{Located, ReaderPool, git_error, is_regular_file, locate, lock, resolve_commit};
+use super::{
+    Located, ReaderPool, below_place, git_error, is_regular_file, locate, lock, resolve_commit,
+};
 
 /// Backends libgit2 ships use priorities 1 (loose) and 2 (packs); anything above wins writes.
 const MEMPACK_PRIORITY: i32 = 1000;
@@ -158,12 +160,7 @@ pub(super) fn merged_files(
 /// An entry's path relative to the root, `None` when it lies outside it or is not UTF-8.
 fn entry_path(entry: &IndexEntry, prefix: &str) -> Option<String> {
     let path = std::str::from_utf8(&entry.path).ok()?;
-    if prefix.is_empty() {
-        return Some(path.to_owned());
-    }
-    path.strip_prefix(prefix)?
-        .strip_prefix('/')
-        .map(str::to_owned)
+    below_place(prefix, path).map(str::to_owned)
 }
 
 /// The content a conflicted path is read as: ours if it is a file there, else theirs.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Index;
 
-use super::{Located, git_error, locate};
+use super::{Located, git_error, in_repository, locate};
 use crate::edit::FileUpdate;
 use crate::source::SourceError;
 
@@ -46,13 +46,7 @@ pub fn stage_resolution(
     if repo.workdir().is_none() || updates.is_empty() {
         return Ok(Staged::default());
     }
-    let in_repo = |p: &str| {
-        if prefix.is_empty() {
-            PathBuf::from(p)
-        } else {
-            PathBuf::from(format!("{prefix}/{p}"))
-        }
-    };
+    let in_repo = |p: &str| PathBuf::from(in_repository(&prefix, p));
     // Compare-and-swap: what is staged is what migmerge wrote, not a later edit.
     for update in updates {
         let file = path.join(&update.after);
@@ -145,11 +139,7 @@ pub fn index_holds(
         None => repo.index().map_err(git_error)?,
     };
     for update in updates {
-        let after = if prefix.is_empty() {
-            PathBuf::from(&update.after)
-        } else {
-            PathBuf::from(format!("{prefix}/{}", update.after))
-        };
+        let after = PathBuf::from(in_repository(&prefix, &update.after));
         let new = git2::Oid::hash_object(git2::ObjectType::Blob, &update.new).map_err(git_error)?;
         if index
             .get_path(&after, 0)
@@ -163,6 +153,7 @@ pub fn index_holds(
 
 #[cfg(test)]
 mod tests {
+    use crate::edit::testing::update;
     use std::process::Command;
 
     use super::*;
@@ -202,15 +193,6 @@ mod tests {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
-    }
-
-    fn update(before: Option<&str>, after: &str, old: Option<&str>, new: &str) -> FileUpdate {
-        FileUpdate {
-            before: before.map(str::to_owned),
-            after: after.to_owned(),
-            old: old.map(|o| o.as_bytes().to_vec()),
-            new: new.as_bytes().to_vec(),
-        }
     }
 
     /// Writes the updates as the edit engine would.

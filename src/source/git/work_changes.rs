@@ -7,7 +7,7 @@ use std::path::Path;
 use git2::{Delta, DiffOptions};
 
 use super::super::{PathFilter, SourceError};
-use super::{Located, git_error, locate, resolve_commit};
+use super::{Located, below_place, git_error, locate, resolve_commit};
 
 /// The root-relative, `/`-separated paths, sorted, of the files under `path` (the snapshot's
 /// root, as [`super::super::WorkTree`] lists it) for which `wanted` is true and whose content in
@@ -55,14 +55,7 @@ pub fn changed_in_work_tree(
         else {
             continue;
         };
-        let relative = if prefix.is_empty() {
-            Some(in_repo)
-        } else {
-            in_repo
-                .strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-        };
-        if let Some(relative) = relative
+        if let Some(relative) = below_place(&prefix, in_repo)
             && wanted(relative)
         {
             changed.push(relative.to_owned());
