@@ -5,6 +5,7 @@
 mod deploy;
 mod evaluate;
 mod operations;
+mod plain;
 pub(super) mod prescan;
 
 use std::cell::Cell;
@@ -34,8 +35,35 @@ pub fn parse(source: &[u8]) -> Result<Migration, ParseError> {
 /// true): they are most of a migration's text and the graph needs nothing from them. The rest of
 /// the module is parsed as with [`Detail::Full`]; inside those lists, only what the prescan
 /// checks (terminated strings, balanced brackets) is checked, and a syntax error there is
-/// found by [`Detail::Full`] alone.
+/// found by [`Detail::Full`] alone. A module of the plain form `makemigrations` writes is
+/// read without a syntax tree ([`plain`]), with the same result.
 pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError> {
+    read_module(source, detail, detail == Detail::Graph)
+}
+
+/// [`parse_with`]; `plain`: whether the plain reader may answer (the syntax tree answers alike,
+/// so only the tests comparing the two tell them apart).
+fn read_module(source: &[u8], detail: Detail, plain: bool) -> Result<Migration, ParseError> {
+    let (decoded, scan) = prepare(source)?;
+    let text = decoded.text.as_ref();
+    // Most modules have a plain form that needs no syntax tree for the graph.
+    let plain = match detail {
+        Detail::Graph if plain => plain::read(text, &scan.operations),
+        _ => None,
+    };
+    let mut migration = match plain {
+        Some(migration) => migration,
+        None if scan.depth > INLINE_DEPTH => on_parse_stack(|| parse_scanned(text, &scan, detail))?,
+        None => parse_scanned(text, &scan, detail)?,
+    };
+    if decoded.is_transcoded() {
+        to_file_offsets(&mut migration, &decoded);
+    }
+    Ok(migration)
+}
+
+/// The source decoded and prescanned, or why it cannot be parsed at all.
+fn prepare(source: &[u8]) -> Result<(encoding::Decoded<'_>, prescan::Prescan), ParseError> {
     // Syntax tree offsets are `u32`, so a larger file cannot be described by spans.
     if u32::try_from(source.len()).is_err() {
         return Err(error_at_start("file is too large (4 GiB or more)"));
@@ -53,15 +81,7 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
                 .to_owned(),
         });
     }
-    let mut migration = if scan.depth > INLINE_DEPTH {
-        on_parse_stack(|| parse_scanned(text, &scan, detail))
-    } else {
-        parse_scanned(text, &scan, detail)
-    }?;
-    if decoded.is_transcoded() {
-        to_file_offsets(&mut migration, &decoded);
-    }
-    Ok(migration)
+    Ok((decoded, scan))
 }
 
 /// Moves every span of `migration` from offsets in the decoded text to offsets in the file's
@@ -220,15 +240,11 @@ fn read_class(
     module: &[Stmt],
     class: &StmtClassDef,
 ) -> Result<Migration, ParseError> {
-    let class_line = src.line(class.name.range.start());
-    let lists = evaluate::class_lists(src, module, class)?;
     let mut migration = Migration {
-        class_line,
-        dependencies: lists.dependencies,
-        replaces: lists.replaces,
-        run_before: lists.run_before,
+        class_line: src.line(class.name.range.start()),
         ..Migration::default()
     };
+    evaluate::class_lists(src, module, class, &mut migration)?;
     for stmt in &class.body {
         match stmt {
             Stmt::Assign(assign) => {
@@ -304,19 +320,14 @@ fn assign_to(
         }
         _ => return Ok(()),
     };
+    if let Some(flag) = flag(migration, name) {
+        *flag = match value {
+            Value::Known(Expr::BooleanLiteral(literal)) => Some(literal.value),
+            _ => None,
+        };
+        return Ok(());
+    }
     match name {
-        "initial" => {
-            migration.initial = match value {
-                Value::Known(Expr::BooleanLiteral(literal)) => Some(literal.value),
-                _ => None,
-            };
-        }
-        "atomic" => {
-            migration.atomic = match value {
-                Value::Known(Expr::BooleanLiteral(literal)) => Some(literal.value),
-                _ => None,
-            };
-        }
         // Left as it is (`None`) when not wanted: the caller asked for the graph only.
         "operations" if src.detail == Detail::Full => {
             migration.operations = match value {
@@ -327,6 +338,29 @@ fn assign_to(
         _ => {}
     }
     Ok(())
+}
+
+/// The class attributes holding references to other migrations, by name.
+const REFERENCE_LISTS: [&str; 3] = ["dependencies", "replaces", "run_before"];
+
+/// Where the class attribute `name` (one of [`REFERENCE_LISTS`]) is kept.
+fn reference_list<'m>(migration: &'m mut Migration, name: &str) -> Option<&'m mut ListAttr> {
+    match name {
+        "dependencies" => Some(&mut migration.dependencies),
+        "replaces" => Some(&mut migration.replaces),
+        "run_before" => Some(&mut migration.run_before),
+        _ => None,
+    }
+}
+
+/// Where the class attribute `name` is kept when it is one Django reads as a flag: `Some(b)`
+/// for `True`/`False` as written, `None` for anything else.
+fn flag<'m>(migration: &'m mut Migration, name: &str) -> Option<&'m mut Option<bool>> {
+    match name {
+        "initial" => Some(&mut migration.initial),
+        "atomic" => Some(&mut migration.atomic),
+        _ => None,
+    }
 }
 
 fn list_attr(src: &Source<'_>, value: &Expr) -> Result<ListAttr, ParseError> {
@@ -373,17 +407,24 @@ fn reference(src: &Source<'_>, elt: &Expr) -> Result<Reference, ParseError> {
         return Ok(swapper);
     }
     if let Expr::Call(call) = elt
-        && callee_name(&call.func) == Some("swappable_dependency")
         && call.arguments.keywords.is_empty()
         && let [Expr::Attribute(setting)] = &*call.arguments.args
+        && let Some(swappable) = swappable_dependency(callee_name(&call.func), &setting.attr)
     {
-        return Ok(Reference::Swappable {
-            setting: setting.attr.id.as_str().to_owned(),
-            default: None,
-        });
+        return Ok(swappable);
     }
     Ok(Reference::Unknown {
         text: src.slice(elt.range())?.to_owned(),
+    })
+}
+
+/// Django's `migrations.swappable_dependency(settings.AUTH_USER_MODEL)`: a call whose callee's
+/// last name is `callee` and whose one (positional) argument is an attribute whose last name is
+/// `setting`. `None` when the callee is another function.
+fn swappable_dependency(callee: Option<&str>, setting: &str) -> Option<Reference> {
+    (callee == Some("swappable_dependency")).then(|| Reference::Swappable {
+        setting: setting.to_owned(),
+        default: None,
     })
 }
 

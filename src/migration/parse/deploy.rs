@@ -19,17 +19,13 @@ pub(super) fn read(
 ) -> Result<DeployAttrs, ParseError> {
     let mut attrs = DeployAttrs::default();
     for stmt in module {
-        let roots: Vec<&str> = match stmt {
+        let modules: Vec<&str> = match stmt {
             Stmt::Import(import) => import.names.iter().map(|a| a.name.id.as_str()).collect(),
             Stmt::ImportFrom(import) => import.module.iter().map(|m| m.id.as_str()).collect(),
             _ => continue,
         };
-        for root in roots
-            .iter()
-            .map(|name| name.split('.').next().unwrap_or(name))
-        {
-            attrs.imports_syzygy |= root == SYZYGY;
-            attrs.imports_safemigrate |= root == SAFEMIGRATE;
+        for imported in modules {
+            note_import(&mut attrs, imported);
         }
     }
     for stmt in &class.body {
@@ -43,15 +39,35 @@ pub(super) fn read(
         };
         for target in targets {
             let Expr::Name(name) = target else { continue };
-            match name.id.as_str() {
-                "stage" => attrs.stage = Some(value_of(src, value)?),
-                "safe" => attrs.safe = Some(value_of(src, value)?),
-                "operations" => attrs.operation_stages = operation_stages(src, value)?,
-                _ => {}
+            let name = name.id.as_str();
+            if let Some(slot) = class_value(&mut attrs, name) {
+                *slot = Some(value_of(src, value)?);
+            } else if name == "operations" {
+                attrs.operation_stages = operation_stages(src, value)?;
             }
         }
     }
     Ok(attrs)
+}
+
+/// Records an import of `module` (a dotted name, as in `import a.b` or `from a.b import c`).
+pub(super) fn note_import(attrs: &mut DeployAttrs, module: &str) {
+    let root = module.split('.').next().unwrap_or(module);
+    attrs.imports_syzygy |= root == SYZYGY;
+    attrs.imports_safemigrate |= root == SAFEMIGRATE;
+}
+
+/// Where the `Migration` class attribute `name` is kept when the tools read it as written
+/// (`stage`, `safe`).
+pub(super) fn class_value<'a>(
+    attrs: &'a mut DeployAttrs,
+    name: &str,
+) -> Option<&'a mut Option<DeployValue>> {
+    match name {
+        "stage" => Some(&mut attrs.stage),
+        "safe" => Some(&mut attrs.safe),
+        _ => None,
+    }
 }
 
 fn value_of(src: &Source<'_>, value: &Expr) -> Result<DeployValue, ParseError> {

@@ -19,32 +19,27 @@ use std::collections::{HashMap, HashSet};
 use rustpython_ruff_python_ast::{ExceptHandler, Expr, Operator, Stmt, StmtClassDef};
 use rustpython_ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::{Source, list_attr, reference};
-use crate::migration::{Entry, ListAttr, ParseError, Reference};
+use super::{REFERENCE_LISTS, Source, list_attr, reference, reference_list};
+use crate::migration::{Entry, ListAttr, Migration, ParseError, Reference};
 
-/// The three list attributes of the class as the module leaves them.
-pub(super) struct ClassLists {
-    pub dependencies: ListAttr,
-    pub replaces: ListAttr,
-    pub run_before: ListAttr,
-}
-
-/// Runs `module` and reads the list attributes of `class`, one of its top-level statements.
+/// Runs `module` and sets the list attributes of `migration` as the module leaves those of
+/// `class`, one of its top-level statements.
 pub(super) fn class_lists<'a>(
     src: &Source<'_>,
     module: &'a [Stmt],
     class: &'a StmtClassDef,
-) -> Result<ClassLists, ParseError> {
+    migration: &mut Migration,
+) -> Result<(), ParseError> {
     let machine = Machine { class };
     let mut state = State::default();
     machine.exec(&mut state, module);
     let attrs = state.captured.take().unwrap_or_default();
-    let read = |name: &str| state.to_attr(src, attrs.get(name));
-    Ok(ClassLists {
-        dependencies: read("dependencies")?,
-        replaces: read("replaces")?,
-        run_before: read("run_before")?,
-    })
+    for name in REFERENCE_LISTS {
+        if let Some(slot) = reference_list(migration, name) {
+            *slot = state.to_attr(src, attrs.get(name))?;
+        }
+    }
+    Ok(())
 }
 
 /// What a name is bound to.
