@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
                 self.futures_allowed = false;
                 self.import()?;
             }
-            "from" => self.from_import()?,
+            "from" => self.import_from()?,
             "class" if !self.class_seen => {
                 self.futures_allowed = false;
                 return self.class();
@@ -186,11 +186,9 @@ impl<'a> Reader<'a> {
 
     /// One line break (`\n`, `\r\n` or a lone `\r`), if one is under the cursor.
     fn newline(&mut self) {
-        if self.eat(b'\r') {
-            self.eat(b'\n');
-        } else {
-            self.eat(b'\n');
-        }
+        // After a `\r`, a `\n` belongs to the same break; without one, a `\n` is the break.
+        self.eat(b'\r');
+        self.eat(b'\n');
     }
 
     /// A comment up to its line's end; control characters other than tabs give up.
@@ -309,7 +307,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `from a.b import c as d, e` or `from a import (\n c,\n)`, after `from`.
-    fn from_import(&mut self) -> Option<()> {
+    fn import_from(&mut self) -> Option<()> {
         self.space();
         // Relative imports name their module differently in the syntax tree.
         let module = self.dotted()?;
