@@ -605,7 +605,10 @@ fn decode(source: &[u8]) -> Result<encoding::Decoded<'_>, ParseError> {
     // Python refuses such a file outright, even where the parser would take the byte as part
     // of a string, so Django could not load it either.
     let text = decoded.text.as_ref();
-    if let Some(nul) = text.bytes().position(|b| b == 0) {
+    // `contains` searches a word at a time; the position is wanted only when there is one.
+    if text.as_bytes().contains(&0)
+        && let Some(nul) = text.bytes().position(|b| b == 0)
+    {
         let (line, column) = position(text, nul);
         return Err(ParseError {
             line,

@@ -137,7 +137,7 @@ fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
 struct Tally {
     files: usize,
     accepted: usize,
-    /// The same for files in a `migrations` folder.
+    /// The same for the modules of `migrations` folders, `__init__.py` aside.
     migrations: usize,
     migrations_accepted: usize,
 }
@@ -155,7 +155,8 @@ fn compare(dirs: &[PathBuf]) -> (Tally, Vec<String>) {
         let Ok(source) = std::fs::read(&path) else {
             continue;
         };
-        let in_migrations = path.components().any(|c| c.as_os_str() == "migrations");
+        let in_migrations = path.components().any(|c| c.as_os_str() == "migrations")
+            && path.file_name().is_some_and(|name| name != "__init__.py");
         tally.files += 1;
         tally.migrations += usize::from(in_migrations);
         match agrees(&source) {
@@ -174,7 +175,7 @@ fn compare(dirs: &[PathBuf]) -> (Tally, Vec<String>) {
 fn report(name: &str, tally: &Tally) {
     let rate = |accepted: usize, of: usize| 100.0 * accepted as f64 / of.max(1) as f64;
     println!(
-        "{name}: plain reader answered {}/{} .py files ({:.1}%), {}/{} in migrations folders ({:.1}%)",
+        "{name}: plain reader answered {}/{} .py files ({:.1}%), {}/{} migration modules ({:.1}%)",
         tally.accepted,
         tally.files,
         rate(tally.accepted, tally.files),
@@ -193,7 +194,10 @@ fn agrees_with_the_tree_on_the_repository_files() {
     // The fixtures' migrations are mostly `makemigrations` output, some odd on purpose; the
     // other files are settings, apps and empty `__init__.py` files.
     assert!(tally.migrations > 500, "{tally:?}");
-    assert!(tally.migrations_accepted * 3 > tally.migrations * 2, "{tally:?}");
+    assert!(
+        tally.migrations_accepted * 10 > tally.migrations * 9,
+        "{tally:?}"
+    );
 }
 
 /// The generated benchmark corpora and unpacked real projects, when present: run with
@@ -276,6 +280,49 @@ fn reads_the_hand_edited_form() {
         .map(|c| u8::try_from(u32::from(c)).unwrap())
         .collect();
     assert_eq!(agrees(&bytes), Ok(true));
+}
+
+#[test]
+fn reads_every_form_of_reference() {
+    let source = "class Migration(migrations.Migration):\n    dependencies = [\n        \
+                  migrations.swappable_dependency(settings.AUTH_USER_MODEL,),\n        \
+                  swappable_dependency(\n            settings.OTHER_MODEL  # why\n        ),\n        \
+                  migrations.swappable_dependency(MODEL),\n        helpers.dependency(a.b),\n        \
+                  ('a', 'b', ),\n        [\n            'c',\n            '''d''',\n        ],\n    ]\n";
+    let m = accepted(source);
+    let refs: Vec<_> = m
+        .dependencies
+        .entries()
+        .iter()
+        .map(|e| &e.reference)
+        .collect();
+    assert!(
+        matches!(refs[0], Reference::Swappable { setting, .. } if setting == "AUTH_USER_MODEL")
+    );
+    assert!(matches!(refs[1], Reference::Swappable { setting, .. } if setting == "OTHER_MODEL"));
+    assert!(
+        matches!(refs[2], Reference::Unknown { text } if text == "migrations.swappable_dependency(MODEL)")
+    );
+    assert!(matches!(refs[3], Reference::Unknown { text } if text == "helpers.dependency(a.b)"));
+    assert!(matches!(refs[4], Reference::Literal { .. }));
+    assert!(matches!(refs[5], Reference::Literal { .. }));
+}
+
+/// Names Python treats specially, which either both readers take or the plain one leaves.
+#[test]
+fn special_names_agree() {
+    for source in [
+        "class Migration(migrations.Migration):\n    __debug__ = True\n",
+        "import __debug__\nclass Migration(migrations.Migration):\n    pass\n",
+        "class Migration(migrations.Migration):\n    match = case = 1\n",
+        "class Migration(migrations.Migration):\n    type = _ \n",
+        "from __future__ import braces\nclass Migration(migrations.Migration):\n    pass\n",
+        "from __future__ import annotations as a\nclass Migration(migrations.Migration):\n    pass\n",
+        "\"doc\"\nfrom __future__ import annotations\nclass Migration(migrations.Migration):\n    pass\n",
+        "class Migration(migrations.Migration):\n    \"doc\"\n    pass\n    initial = True\n",
+    ] {
+        assert!(agrees(source.as_bytes()).is_ok(), "{source}");
+    }
 }
 
 #[test]
