@@ -164,8 +164,13 @@ def count_migrations(repo: Path, env: dict) -> int:
 
 
 def merge_once(repo: Path, main: str, branch: str, env: dict, extra_env: dict | None = None) -> readbench.Outcome:
-    """`git merge --no-edit BRANCH` from `main`; extra_env is for the merge alone."""
+    """`git merge --no-edit BRANCH` from `main`; extra_env is for the merge alone.
+
+    What migmerge kept from the last merge of the same two commits goes first: a user merges
+    a branch once, so each counted merge is a first one.
+    """
     git(repo, "reset", "-q", "--hard", main, env=env)
+    (repo / ".git" / "migmerge" / "merge-view.json").unlink(missing_ok=True)
     return readbench.run_process(["git", "merge", "--no-edit", branch], repo, {**env, **(extra_env or {})},
                                  TIMEOUT, capture=True)
 
