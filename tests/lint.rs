@@ -3,10 +3,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::{
-    assert_status, django_pythons, git_ok, project_root, run_migmerge, stderr, stdout,
+    assert_status, django_migrate_step, django_pythons, git_ok, project_root, run_migmerge,
+    stderr, stdout,
 };
 
 const INITIAL: &str = r#"from django.db import migrations, models
@@ -81,16 +81,7 @@ fn django_migrates_to(
     steps: (&str, &str),
     rows: Option<&str>,
 ) -> serde_json::Value {
-    let mut command = Command::new(python);
-    command
-        .arg(project_root().join("tests/oracle/lint_consequences.py"))
-        .args([dir.to_str().unwrap(), "shop", steps.0, steps.1]);
-    if let Some(rows) = rows {
-        command.args(["--rows", rows]);
-    }
-    let out = command.output().expect("run the oracle");
-    assert!(out.status.success(), "oracle: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
+    django_migrate_step(python, dir, "shop", steps, rows)
 }
 
 /// One claimed consequence: the operations that trigger `rule`, a safe variant that does not,

@@ -177,6 +177,35 @@ pub fn django_pythons() -> Option<Vec<PathBuf>> {
     }
 }
 
+/// What Django's `migrate` does, on SQLite, with migration `steps.1` of `app` in `tree` after
+/// `steps.0` (see tests/oracle/lint_consequences.py): `forward` and `backward` are `null` when
+/// they worked, else Django's error; with `rows` (`Model:N`), N rows exist before `steps.1`.
+pub fn django_migrate_step(
+    python: &Path,
+    tree: &Path,
+    app: &str,
+    steps: (&str, &str),
+    rows: Option<&str>,
+) -> serde_json::Value {
+    let mut command = Command::new(python);
+    command
+        .arg(project_root().join("tests/oracle/lint_consequences.py"))
+        .arg(tree)
+        .args([app, steps.0, steps.1]);
+    if let Some(rows) = rows {
+        command.args(["--rows", rows]);
+    }
+    let out = command.output().expect("run the lint oracle");
+    assert!(
+        out.status.success(),
+        "lint oracle on {}: {}{}",
+        tree.display(),
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_str(&stdout(&out)).expect("the lint oracle prints JSON")
+}
+
 /// The Python interpreter with the deploy tooling migmerge works beside (Django,
 /// django-syzygy, django-safemigrate and pre-commit): `MIGMERGE_TOOLS_PYTHON`, else the
 /// virtualenv scripts/test.sh makes in `target/tools-venv`. Neither there, the tests that run
