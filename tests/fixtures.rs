@@ -720,13 +720,19 @@ fn confirm_lint_premise(
         let [previous] = own_parents[..] else {
             continue;
         };
-        let answer = crate::common::django_migrate_step(
+        let answer = match crate::common::django_migrate_step(
             python,
             tree,
             app,
             (previous, name),
             oracle.lint_rows.as_deref(),
-        );
+        ) {
+            Ok(answer) => answer,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         let version = answer["django"].as_str().unwrap_or("?");
         let series: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
         if oracle.differs.contains_key(&series) {
@@ -926,6 +932,9 @@ story_tests! {
     installed_apps_names_config_class;
     label_through_imported_base_config;
     latest_dependency_resolves_before_squash_remap;
+    lint_irreversible_run_python;
+    lint_irreversible_run_sql;
+    lint_not_null_without_default;
     max_migration_out_of_step;
     merge_migration_present;
     merge_migration_then_new_siblings;

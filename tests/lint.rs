@@ -81,7 +81,7 @@ fn django_migrates_to(
     steps: (&str, &str),
     rows: Option<&str>,
 ) -> serde_json::Value {
-    django_migrate_step(python, dir, "shop", steps, rows)
+    django_migrate_step(python, dir, "shop", steps, rows).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One claimed consequence: the operations that trigger `rule`, a safe variant that does not,
