@@ -932,9 +932,18 @@ story_tests! {
     installed_apps_names_config_class;
     label_through_imported_base_config;
     latest_dependency_resolves_before_squash_remap;
+    lint_alter_field_rewrite;
+    lint_drop_column;
+    lint_drop_table;
     lint_irreversible_run_python;
     lint_irreversible_run_sql;
+    lint_non_concurrent_index;
     lint_not_null_without_default;
+    lint_opt_outs;
+    lint_rename_column;
+    lint_rename_table;
+    lint_run_python_with_schema_changes;
+    lint_volatile_default;
     max_migration_out_of_step;
     merge_migration_present;
     merge_migration_then_new_siblings;
