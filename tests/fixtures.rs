@@ -940,6 +940,8 @@ story_tests! {
     lint_non_concurrent_index;
     lint_not_null_without_default;
     lint_opt_outs;
+    lint_post_deploy_stage;
+    lint_removed_on_other_branch;
     lint_rename_column;
     lint_rename_table;
     lint_run_python_with_schema_changes;
