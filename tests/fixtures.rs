@@ -933,6 +933,7 @@ story_tests! {
     label_through_imported_base_config;
     latest_dependency_resolves_before_squash_remap;
     lint_alter_field_rewrite;
+    lint_concurrent_index_in_atomic;
     lint_drop_column;
     lint_drop_table;
     lint_irreversible_run_python;

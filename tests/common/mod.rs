@@ -211,7 +211,8 @@ pub fn django_migrate_step(
 }
 
 /// The Python interpreter with the deploy tooling migmerge works beside (Django,
-/// django-syzygy, django-safemigrate and pre-commit): `MIGMERGE_TOOLS_PYTHON`, else the
+/// django-syzygy, django-safemigrate and pre-commit, and psycopg for the migrations that import
+/// django.contrib.postgres): `MIGMERGE_TOOLS_PYTHON`, else the
 /// virtualenv scripts/test.sh makes in `target/tools-venv`. Neither there, the tests that run
 /// those tools fail, unless `MIGMERGE_SKIP_TOOLS=1` says they are skipped on purpose.
 pub fn tools_python() -> Option<PathBuf> {
