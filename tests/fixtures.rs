@@ -747,9 +747,7 @@ fn confirm_lint_premise(
             } else {
                 "not flagged, so it migrates both ways".to_owned()
             };
-            errors.push(format!(
-                "Django {version} on {migration} ({claim}): {did}"
-            ));
+            errors.push(format!("Django {version} on {migration} ({claim}): {did}"));
         }
     }
     for missed in flagged.iter().filter(|m| !judged.contains(**m)) {
