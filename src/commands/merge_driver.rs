@@ -197,7 +197,7 @@ struct MergeView {
     process: Option<String>,
     /// Why the hooks that finish this merge will change nothing (see [`hooks_would_refuse`]).
     refusal: Option<String>,
-    /// What the merged migrations say; `None` until it is worked out (the hooks were to refuse).
+    /// What the merged migrations say; `None` when the incoming commit is not known.
     merged: Option<Merged>,
 }
 
@@ -242,10 +242,24 @@ impl MergeView {
                 ..MergeView::default()
             },
         };
-        view.refusal = hooks_would_refuse(root, Some(theirs));
         view.process = process;
-        if view.refusal.is_none() && view.merged.is_none() {
-            view.merged = Some(Merged::of(root, theirs));
+        if view.merged.is_some() {
+            view.refusal = hooks_would_refuse(root, Some(theirs));
+        } else {
+            // Both answers are needed (the hooks nearly always go on) and neither depends on
+            // the other: worked out side by side, since git waits for its driver.
+            let (refusal, merged) = std::thread::scope(|scope| {
+                let refusal = scope.spawn(|| hooks_would_refuse(root, Some(theirs)));
+                let merged = Merged::of(root, theirs);
+                let refusal = refusal
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (refusal, merged)
+            });
+            view.refusal = refusal;
+            // A view worked out for a merge the hooks refuse is kept all the same: the next
+            // merge of the same commits may not be refused.
+            view.merged = Some(merged);
         }
         // Without the cache, each invocation works the view out again: slower, not wrong.
         if let Some((path, _)) = &cache {
