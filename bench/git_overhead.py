@@ -164,8 +164,13 @@ def count_migrations(repo: Path, env: dict) -> int:
 
 
 def merge_once(repo: Path, main: str, branch: str, env: dict, extra_env: dict | None = None) -> readbench.Outcome:
-    """`git merge --no-edit BRANCH` from `main`; extra_env is for the merge alone."""
+    """`git merge --no-edit BRANCH` from `main`; extra_env is for the merge alone.
+
+    What migmerge kept from the last merge of the same two commits goes first: a user merges
+    a branch once, so each counted merge is a first one.
+    """
     git(repo, "reset", "-q", "--hard", main, env=env)
+    (repo / ".git" / "migmerge" / "merge-view.json").unlink(missing_ok=True)
     return readbench.run_process(["git", "merge", "--no-edit", branch], repo, {**env, **(extra_env or {})},
                                  TIMEOUT, capture=True)
 
@@ -323,6 +328,23 @@ READ_PATHS = [
 ]
 
 
+def hook_floor(repo: Path, runs: int, env: dict) -> dict:
+    """CPU of the installed post-merge hook when it has nothing to do (HEAD is no merge commit),
+    and of its two processes alone: the least any hook adds to a merge, to read the plain-merge
+    ratio against. Medians of `runs` runs, ms."""
+    hook = repo / ".git" / "hooks" / "post-merge"
+    commands = {
+        "hook": [str(hook), "0"],
+        "sh": ["sh", "-c", ":"],
+        "migmerge": ["migmerge", "--version"],
+    }
+    floor = {}
+    for key, argv in commands.items():
+        cpus = [readbench.run_process(argv, repo, env, TIMEOUT).cpu * 1000 for _ in range(runs)]
+        floor[key] = statistics.median(cpus)
+    return floor
+
+
 def read_paths(repo: Path, migmerge: Path, runs: int, env: dict) -> list:
     cmds = [readbench.Command(key, label, [str(migmerge), "check", *extra], repo, env=env)
             for key, label, extra in READ_PATHS]
@@ -383,6 +405,15 @@ def read_ratios(result: dict) -> list:
     return out
 
 
+def floor_text(result: dict) -> str:
+    f = result["floor"]
+    plain = {c.branch: c for c in result["merges"]}["plain"]
+    git_alone = plain.median("cpu", "without")
+    return (f"-- the least a hook adds: post-merge with nothing to do {f['hook']:.2f} ms CPU "
+            f"(sh alone {f['sh']:.2f}, migmerge --version alone {f['migmerge']:.2f}); "
+            f"that is {1 + f['hook'] / git_alone:.2f}x of this plain merge's {git_alone:.1f} ms --")
+
+
 def breakdown_lines(rows: list) -> list:
     out = [f"{'part':<64} {'count':>5} {'total ms':>9}"]
     for name, count, ms, indent in rows:
@@ -397,6 +428,7 @@ def render_text(report: dict) -> str:
         out.append(f"\n== {p.title}: {p.migrations:,} migration files; {p.note} ==")
         out.append(f"-- git merge, {runs_text(report)} in each clone, medians (CPU: user + sys of the process tree) --")
         out += merge_lines(result)
+        out.append(floor_text(result))
         out.append("-- one resolving merge, from GIT_TRACE2_EVENT --")
         out += breakdown_lines(result["breakdown"])
         out.append(f"-- read paths, {report['read_runs']} runs each --")
@@ -470,7 +502,8 @@ def render_markdown(report: dict) -> str:
             for kind in ("wall", "cpu"):
                 md.append(f"| {case.branch} | {kind} | {case.median(kind, 'without'):.1f} | "
                           f"{case.median(kind, 'with'):.1f} | {case.ratio(kind):.2f}x | {did if kind == 'wall' else ''} |")
-        md += ["", "One resolving merge, from `GIT_TRACE2_EVENT` (wall time):", "",
+        md += ["", floor_text(result).strip("- ").replace("the least a hook adds:", "The least a hook adds:") + ".",
+               "", "One resolving merge, from `GIT_TRACE2_EVENT` (wall time):", "",
                "| part | count | total ms |", "|---|---:|---:|"]
         for name, count, ms, indent in result["breakdown"]:
             md.append(f"| {'&emsp;' * indent}{name} | {count} | {ms:.1f} |")
@@ -556,9 +589,12 @@ def main() -> int:
             merges = time_merges(project, clones, main_commit, {"plain": args.plain_runs, "siblings": args.runs},
                                  migmerge, env)
             rows = trace_merge(clones, main_commit, env, home)
+            git(clones["with"], "reset", "-q", "--hard", main_commit, env=env)
+            floor = hook_floor(clones["with"], args.plain_runs, env)
             git(clones["without"], "reset", "-q", "--hard", main_commit, env=env)
             reads = read_paths(clones["without"], migmerge, args.read_runs, env)
-            report["results"].append({"project": project, "merges": merges, "breakdown": rows, "reads": reads})
+            report["results"].append({"project": project, "merges": merges, "breakdown": rows, "reads": reads,
+                                      "floor": floor})
             shutil.rmtree(home, ignore_errors=True)
 
     report["machine"].append(("load average at end", " ".join(f"{x:.2f}" for x in os.getloadavg())))

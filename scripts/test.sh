@@ -36,9 +36,11 @@ echo "Django oracles: $("$newest" -c 'import django; print(django.get_version())
 export MIGMERGE_DJANGO_PYTHONS="$newest:$lts"
 # The tools migmerge must work beside, run for real by tests/tools.rs: the pre-commit framework
 # (hooks installed in any order with migmerge's) and the staged-deploy tooling (django-syzygy's
-# `migrate --pre-deploy`, django-safemigrate's check), with the newest Django.
-tools=$(venv_with "$PWD/target/tools-venv" "$python" 'import django, syzygy, django_safemigrate, pre_commit' \
-    'Django>=6.1,<6.2' 'django-syzygy>=1.2.3,<1.3' 'django-safemigrate>=6,<7' 'pre-commit>=4,<5')
+# `migrate --pre-deploy`, django-safemigrate's check), with the newest Django; psycopg so that
+# Django loads migrations importing django.contrib.postgres (fixture stories about PostgreSQL).
+tools=$(venv_with "$PWD/target/tools-venv" "$python" 'import django, syzygy, django_safemigrate, pre_commit, psycopg' \
+    'Django>=6.1,<6.2' 'django-syzygy>=1.2.3,<1.3' 'django-safemigrate>=6,<7' 'pre-commit>=4,<5' \
+    'psycopg[binary]>=3.2,<4')
 export MIGMERGE_TOOLS_PYTHON="$tools"
 # --all-targets: unit and integration tests; the crate has no doctests, and an empty doctest
 # run would otherwise be the last word of the output.

@@ -5,7 +5,9 @@
 //! migration joins each conflict: whether it succeeds, and which branch it applies last, must
 //! be what the story and migmerge say.
 //! What `check` and `resolve --dry-run` print on the merged tree is pinned too, under each
-//! story's `expected/` (see fixtures/README.md).
+//! story's `expected/` (see fixtures/README.md). A story about `lint` also names the findings
+//! of `lint --all` (and of `lint --all --against` before a merge), pins what it prints, and may
+//! have Django confirm the consequence a rule claims on the migrations it flags.
 //!
 //! Each story is its own test: `cargo test --test integration fixtures::<story>`.
 
@@ -18,7 +20,7 @@ use serde_json::Value;
 
 use crate::common::{
     compare_text_snapshot, django_pythons, git, git_ok, output_snapshot, project_root,
-    run_migmerge, stderr, stdout, story_repo,
+    run_migmerge, stderr, stdout, story_repo, tools_python,
 };
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +57,10 @@ struct Expect {
     /// Words the human report of `check` must hold.
     #[serde(default)]
     says: Vec<String>,
+    /// `app.migration:rule` of each finding of `lint --all --format json`, sorted (`[]` when
+    /// none), in a story about `lint`; its human report is then pinned as `expected/lint.txt`.
+    #[serde(default)]
+    lint: Option<Vec<String>>,
 }
 
 /// Where a Django version is known to disagree with the expectation (which follows the newest
@@ -64,6 +70,71 @@ struct Expect {
 struct Oracle {
     #[serde(default)]
     differs: BTreeMap<String, String>,
+    /// The consequence a lint rule claims, which Django must show on each migration the
+    /// story's `lint` expectation flags with that rule, and must not on the app's others.
+    #[serde(default)]
+    lint_premise: Option<LintPremise>,
+    /// `Model:N`: the rows that exist before each migration the premise migrates.
+    #[serde(default)]
+    lint_rows: Option<String>,
+    /// Which Python is the oracle: the Django series of `MIGMERGE_DJANGO_PYTHONS` (default),
+    /// or `"tools"`, `MIGMERGE_TOOLS_PYTHON`, for a story whose migrations import what only
+    /// that one has (django-syzygy, django-safemigrate, psycopg).
+    #[serde(default)]
+    python: OraclePython,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum OraclePython {
+    #[default]
+    Django,
+    Tools,
+}
+
+/// A consequence `lint` claims, as Django on SQLite shows it (tests/oracle/lint_consequences.py).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum LintPremise {
+    /// `migrate` goes forward, and `migrate app <previous>` stops with `IrreversibleError`.
+    Irreversible,
+    /// With rows in the table, `migrate` fails: `NOT NULL constraint failed`.
+    NotNullFails,
+}
+
+impl LintPremise {
+    /// The rules that claim it.
+    fn rules(self) -> &'static [&'static str] {
+        match self {
+            LintPremise::Irreversible => &["irreversible-run-python", "irreversible-run-sql"],
+            LintPremise::NotNullFails => &["not-null-without-default"],
+        }
+    }
+
+    /// Whether what Django did (`{"forward": .., "backward": ..}`) is what the premise says of a
+    /// migration its rules flag (`flagged`), or of one they leave alone (which must migrate
+    /// forward and back); `Err` says what Django did instead.
+    fn judge(self, flagged: bool, answer: &Value) -> Result<(), String> {
+        let said = |direction: &str| answer[direction].as_str().map(str::to_owned);
+        let (forward, backward) = (said("forward"), said("backward"));
+        let holds = match (self, flagged) {
+            (_, false) => forward.is_none() && backward.is_none(),
+            (LintPremise::Irreversible, true) => {
+                forward.is_none()
+                    && backward
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("IrreversibleError"))
+            }
+            (LintPremise::NotNullFails, true) => forward
+                .as_deref()
+                .is_some_and(|e| e.contains("NOT NULL constraint failed")),
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(format!("forward: {forward:?}, backward: {backward:?}"))
+        }
+    }
 }
 
 /// What a `check --format json` said, reduced to what stories expect.
@@ -346,6 +417,13 @@ fn materialize(
         )),
         Err(e) => errors.push(e),
     }
+    if let Some(expected) = &fixture.expect.lint {
+        errors.extend(compare_lint(
+            &["lint", "--all", "--against", "theirs", "--format", "json"],
+            repo,
+            expected,
+        ));
+    }
     let merge = git(repo, &["merge", "--no-edit", "-q", "theirs"]);
     if !merge.status.success() {
         // Git stopped on a textual conflict: conclude it with our side, as a person might, so
@@ -578,6 +656,108 @@ fn compare_apps(who: &str, django: &Value, tree: &Path) -> Vec<String> {
     }
 }
 
+/// `app.migration:rule` of each finding of `migmerge ARGS` (a `lint --format json`), sorted.
+fn lint_findings(args: &[&str], cwd: &Path) -> Result<Vec<String>, String> {
+    let json = check_json(args, cwd)?;
+    let mut found: Vec<String> = json["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["migration"].as_str().unwrap_or("?"),
+                f["rule"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn compare_lint(args: &[&str], cwd: &Path, expected: &[String]) -> Vec<String> {
+    match lint_findings(args, cwd) {
+        Ok(found) if found == expected => Vec::new(),
+        Ok(found) => vec![format!(
+            "migmerge {}: findings {found:?}, expected {expected:?}",
+            args.join(" ")
+        )],
+        Err(e) => vec![e],
+    }
+}
+
+/// Django confirming `premise` on the story's tree: every migration with one parent in its own
+/// app is migrated forward from that parent and back (with the premise's rows before it); the
+/// ones `flagged` (`app.migration:rule` pairs) with the premise's rules must show the claimed
+/// consequence, the others must migrate both ways.
+fn confirm_lint_premise(
+    python: &Path,
+    tree: &Path,
+    oracle: &Oracle,
+    premise: LintPremise,
+    graph: &Value,
+    flagged: &[String],
+) -> Vec<String> {
+    let flagged: BTreeSet<&str> = flagged
+        .iter()
+        .filter_map(|pair| pair.split_once(':'))
+        .filter(|(_, rule)| premise.rules().contains(rule))
+        .map(|(migration, _)| migration)
+        .collect();
+    let mut errors = Vec::new();
+    let mut judged = BTreeSet::new();
+    for node in graph["nodes"].as_array().into_iter().flatten() {
+        let (Some(app), Some(name)) = (node["app"].as_str(), node["name"].as_str()) else {
+            continue;
+        };
+        let own_parents: Vec<&str> = node["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["app"] == app)
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        let [previous] = own_parents[..] else {
+            continue;
+        };
+        let answer = match crate::common::django_migrate_step(
+            python,
+            tree,
+            app,
+            (previous, name),
+            oracle.lint_rows.as_deref(),
+        ) {
+            Ok(answer) => answer,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let version = answer["django"].as_str().unwrap_or("?");
+        let series: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        if oracle.differs.contains_key(&series) {
+            continue;
+        }
+        let migration = format!("{app}.{name}");
+        let is_flagged = flagged.contains(migration.as_str());
+        judged.insert(migration.clone());
+        if let Err(did) = premise.judge(is_flagged, &answer) {
+            let claim = if is_flagged {
+                format!("flagged, so {premise:?}")
+            } else {
+                "not flagged, so it migrates both ways".to_owned()
+            };
+            errors.push(format!("Django {version} on {migration} ({claim}): {did}"));
+        }
+    }
+    for missed in flagged.iter().filter(|m| !judged.contains(**m)) {
+        errors.push(format!(
+            "{missed}: flagged, but not a migration the premise can migrate on its own"
+        ));
+    }
+    errors
+}
+
 /// Checks one story (see the module's documentation) and compares what `check` and
 /// `resolve --dry-run` print on its merged tree with the snapshots under `expected/`; fails
 /// with everything that disagrees.
@@ -588,9 +768,19 @@ fn check_story(name: &str) {
         !fixture.story.trim().is_empty(),
         "{name}: a story says what happened"
     );
-    let pythons = django_pythons();
+    let pythons = match fixture.oracle.python {
+        OraclePython::Django => django_pythons(),
+        OraclePython::Tools => tools_python().map(|python| vec![python]),
+    };
     let mut errors = Vec::new();
     let (tree, _keep) = materialize(&dir, &fixture, &mut errors);
+    if let Some(expected) = &fixture.expect.lint {
+        errors.extend(compare_lint(
+            &["lint", "--all", "--format", "json"],
+            &tree,
+            expected,
+        ));
+    }
     let git_stopped = fixture.expect.problems.iter().any(|p| p == "git-conflict");
     let check = check_json(&["check", "--format", "json"], &tree);
     match &check {
@@ -627,6 +817,22 @@ fn check_story(name: &str) {
         for python in pythons {
             errors.extend(oracle(python, &tree, &fixture, graph));
         }
+        match (fixture.oracle.lint_premise, &fixture.expect.lint) {
+            (Some(premise), Some(flagged)) => {
+                for python in pythons {
+                    errors.extend(confirm_lint_premise(
+                        python,
+                        &tree,
+                        &fixture.oracle,
+                        premise,
+                        graph,
+                        flagged,
+                    ));
+                }
+            }
+            (Some(_), None) => errors.push("lint_premise without [expect] lint".to_owned()),
+            (None, _) => {}
+        }
     }
     if let Err(e) = graph {
         errors.push(e);
@@ -652,7 +858,8 @@ fn snapshot_strategies(expect: &Expect) -> Vec<&'static str> {
     strategies
 }
 
-/// `expected/check.txt` against the human `check` report (`human`), and, per strategy of
+/// `expected/check.txt` against the human `check` report (`human`); in a story about `lint`,
+/// `expected/lint.txt` against what `lint --all` prints; and, per strategy of
 /// [`snapshot_strategies`], `expected/resolve-<strategy>.txt` against what
 /// `resolve --dry-run --strategy <strategy>` prints on the same tree.
 fn compare_snapshots(dir: &Path, expect: &Expect, tree: &Path, human: &Output) -> Vec<String> {
@@ -671,6 +878,11 @@ fn compare_snapshots(dir: &Path, expect: &Expect, tree: &Path, human: &Output) -
     };
     let check = output_snapshot(human, tree);
     errors.extend(compare_text_snapshot(&expected.join("check.txt"), &check).err());
+    if expect.lint.is_some() {
+        let out = run_migmerge(&["lint", "--all"], tree);
+        let got = output_snapshot(&out, tree);
+        errors.extend(compare_text_snapshot(&expected.join("lint.txt"), &got).err());
+    }
     for strategy in snapshot_strategies(expect) {
         let out = run_migmerge(&["resolve", "--dry-run", "--strategy", strategy], tree);
         let got = output_snapshot(&out, tree);
@@ -718,6 +930,21 @@ story_tests! {
     installed_apps_names_config_class;
     label_through_imported_base_config;
     latest_dependency_resolves_before_squash_remap;
+    lint_alter_field_rewrite;
+    lint_concurrent_index_in_atomic;
+    lint_drop_column;
+    lint_drop_table;
+    lint_irreversible_run_python;
+    lint_irreversible_run_sql;
+    lint_non_concurrent_index;
+    lint_not_null_without_default;
+    lint_opt_outs;
+    lint_post_deploy_stage;
+    lint_removed_on_other_branch;
+    lint_rename_column;
+    lint_rename_table;
+    lint_run_python_with_schema_changes;
+    lint_volatile_default;
     max_migration_out_of_step;
     merge_migration_present;
     merge_migration_then_new_siblings;

@@ -950,3 +950,29 @@ fn an_untracked_draft_migration_leaves_max_migration_txt_to_git_so_the_merge_sto
     let max = fs::read_to_string(root.join("users/migrations/max_migration.txt")).unwrap();
     assert!(max.contains("<<<<<<<"), "{max}");
 }
+
+#[test]
+fn the_same_commits_merged_again_are_judged_on_the_work_tree_of_that_merge() {
+    // The driver keeps what it worked out for a merge in the git directory, for the other
+    // max_migration.txt files of the same merge; a later merge of the same commits, after the
+    // work tree changed, must not inherit its verdict either way.
+    let dir = story("siblings_with_max_migration_txt");
+    let root = dir.path();
+    let draft = root.join("users/migrations/0099_draft.py");
+    // Merged without committing (the driver decides, the hooks do not run), then abandoned.
+    git_ok(root, &["merge", "--no-commit", "--no-ff", "theirs"]);
+    let max = fs::read_to_string(root.join("users/migrations/max_migration.txt")).unwrap();
+    assert!(!max.contains("<<<<<<<"), "{max}");
+    git_ok(root, &["merge", "--abort"]);
+    // A draft appears: this merge must stop as git would.
+    fs::write(&draft, "# a draft, never added\n").unwrap();
+    let (ok, text) = git(root, &["merge", "--no-edit", "theirs"]);
+    assert!(!ok, "the merge must stop:\n{text}");
+    assert!(text.contains("users/migrations/0099_draft.py"), "{text}");
+    git_ok(root, &["merge", "--abort"]);
+    // The draft is gone again: this merge is resolved.
+    fs::remove_file(&draft).unwrap();
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(text.contains("migmerge: users: "), "{text}");
+    assert_resolved(root, "the third merge");
+}

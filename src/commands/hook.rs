@@ -246,7 +246,6 @@ fn resolve_work_tree(
 ) -> Result<Attempt> {
     let root = git.work_tree().to_path_buf();
     let worktree = WorkTree::new(&root)?;
-    let dirty = commit::dirty_migrations(index, staged_ok)?;
     let refuse_dirty = |dirty: &[DirtyPath]| {
         Attempt::Refused(format!(
             "migmerge: not resolved: migration files have changes of their own ({}). Nothing \
@@ -262,8 +261,11 @@ fn resolve_work_tree(
         when_unmovable: WhenUnmovable::Merge,
     };
     let mut session = Session::new(&worktree, operation, options);
-    let nothing = match session.loaded() {
-        Ok((project, graph)) => {
+    // git's word on the user's own changes and the load do not depend on each other: asked
+    // side by side, since git waits for its hook.
+    let (dirty, loaded) = std::thread::scope(|scope| {
+        let dirty = scope.spawn(|| commit::dirty_migrations(index, staged_ok));
+        let loaded = session.loaded().map(|(project, graph)| {
             // A reference to a missing migration that has a namesake may be one the other
             // side renamed, which the session follows once git history confirms it; any other
             // is left to `migmerge check` to report.
@@ -271,7 +273,15 @@ fn resolve_work_tree(
                 && crate::plan::follow_renames(project, graph, |_| true, |_| None, |_| true)
                     .renames
                     .is_empty()
-        }
+        });
+        let dirty = dirty
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (dirty, loaded)
+    });
+    let dirty = dirty?;
+    let nothing = match loaded {
+        Ok(nothing) => nothing,
         // A file of the user's own may be what does not parse: say that first.
         Err(_) if !dirty.is_empty() => return Ok(refuse_dirty(&dirty)),
         Err(err) => return Err(err).context("cannot read the migrations"),

@@ -20,9 +20,10 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
         None => Box::new(WorkTree::new(&args.path)?),
     };
     let source = source.as_ref();
-    // `--all` reads every migration's operations: parsed once, while loading, not twice.
+    // `--all` reads every migration's operations: parsed once, while loading, not twice. The
+    // rules read arguments as written, never the overlap's normalised texts.
     let detail = if args.all {
-        Detail::Full
+        Detail::AsWritten
     } else {
         Detail::Graph
     };
@@ -73,7 +74,7 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
     // branches meet, the merge-time rule reads both branches' operations.
     let mut needed = Replay::new(&graph, &project).needed(&targets);
     needed.extend(merge::branch_files(&graph));
-    project.read_operations(source, &needed)?;
+    project.read_operations(source, &needed, Detail::AsWritten)?;
     let found = lint::lint(&project, &graph, &targets);
     // As in `check`: the process exits next, and freeing the parsed operations of thousands of
     // migrations one allocation at a time is time spent for nothing. `lint` runs once per

@@ -76,20 +76,18 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
     // The name written here is only half of the resolution: the hooks write the other half.
     // Where they will refuse, git's own conflict must stand, so the merge stops as it would
     // without migmerge instead of committing two leaves. That depends on the work tree, which
-    // may change between two merges of the same commits: judged by every invocation.
-    if let Some(why) = hooks_would_refuse(&root, incoming.as_deref()) {
+    // may change between two merges of the same commits: judged once per merge process.
+    // Every max_migration.txt of the merge also asks the same question of the same two
+    // commits: answered once, by the first invocation, for all of them.
+    let view = MergeView::of(&root, incoming.as_deref());
+    if let Some(why) = &view.refusal {
         say(&format!(
             "migmerge: {}: merged as git would, because the hooks will not resolve this merge: {why}",
             args.path
         ));
         return merge_file(args);
     }
-    // Every max_migration.txt of the merge asks the same question of the same two commits:
-    // answered once, by the first invocation, for all of them.
-    let view = incoming
-        .as_deref()
-        .map(|theirs| MergeView::of(&root, theirs));
-    if let Some(why) = view.as_ref().and_then(|v| v.unreadable.as_ref()) {
+    if let Some(why) = view.unreadable() {
         say(&format!(
             "migmerge: {}: merged as git would, because the merged migrations cannot be read: {why}",
             args.path
@@ -97,7 +95,7 @@ fn merge(args: &MergeDriverArgs) -> Result<ExitStatus> {
         return merge_file(args);
     }
     let layout = Layout::of(&ours);
-    let name = match view.as_ref().and_then(|v| v.files.get(&args.path)) {
+    let name = match view.file(&args.path) {
         Some(View::Leaf(leaf)) => leaf.clone(),
         Some(View::Overlap { app, explanation }) => {
             say(&format!(
@@ -188,12 +186,23 @@ enum View {
     Overlap { app: String, explanation: String },
 }
 
-/// What merging an incoming commit into HEAD gives, for every `max_migration.txt`: a function
-/// of the two commits alone, the same for each invocation of the driver in that merge.
-#[derive(Debug, Serialize, Deserialize)]
+/// What the driver's invocations for one merge share: whether the hooks will refuse, which
+/// holds for one merge process, and what merging the incoming commit into HEAD gives for every
+/// `max_migration.txt`, a function of the two commits alone.
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct MergeView {
     head: String,
     incoming: String,
+    /// The merge process the refusal was judged for (see [`merge_process`]).
+    process: Option<String>,
+    /// Why the hooks that finish this merge will change nothing (see [`hooks_would_refuse`]).
+    refusal: Option<String>,
+    /// What the merged migrations say; `None` when the incoming commit is not known.
+    merged: Option<Merged>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Merged {
     /// Why the merged migrations cannot be read (so the hooks will not resolve either).
     unreadable: Option<String>,
     /// By root-relative path of a `max_migration.txt`.
@@ -202,36 +211,118 @@ struct MergeView {
 
 impl MergeView {
     /// The view of merging `theirs` into HEAD: read from the git directory, where the first
-    /// invocation of this merge left it, or worked out and left there.
-    fn of(root: &Path, theirs: &str) -> MergeView {
-        let Some((cache, head)) = cache_of(root) else {
-            return MergeView::work_out(root, String::new(), theirs);
+    /// invocation of this merge left it, or worked out and left there. Without a known
+    /// incoming commit, only the refusal is judged, and every name is a guess.
+    fn of(root: &Path, theirs: Option<&str>) -> MergeView {
+        let Some(theirs) = theirs else {
+            return MergeView {
+                refusal: hooks_would_refuse(root, None),
+                ..MergeView::default()
+            };
         };
-        if let Some(view) = std::fs::read(&cache)
-            .ok()
+        let process = merge_process();
+        let cache = cache_of(root);
+        let head = cache
+            .as_ref()
+            .map(|(_, head)| head.clone())
+            .unwrap_or_default();
+        let kept = cache
+            .as_ref()
+            .and_then(|(path, _)| std::fs::read(path).ok())
             .and_then(|bytes| serde_json::from_slice::<MergeView>(&bytes).ok())
-            .filter(|view| view.head == head && view.incoming == theirs)
-        {
-            return view;
+            .filter(|view| view.head == head && view.incoming == theirs);
+        let mut view = match kept {
+            // The same merge process: everything stands.
+            Some(view) if process.is_some() && view.process == process => return view,
+            // The same commits merged again: the work tree may have changed since.
+            Some(view) => view,
+            None => MergeView {
+                head,
+                incoming: theirs.to_owned(),
+                ..MergeView::default()
+            },
+        };
+        view.process = process;
+        if view.merged.is_some() {
+            view.refusal = hooks_would_refuse(root, Some(theirs));
+        } else {
+            // Both answers are needed (the hooks nearly always go on) and neither depends on
+            // the other: worked out side by side, since git waits for its driver.
+            let (refusal, merged) = std::thread::scope(|scope| {
+                let refusal = scope.spawn(|| hooks_would_refuse(root, Some(theirs)));
+                let merged = Merged::of(root, theirs);
+                let refusal = refusal
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (refusal, merged)
+            });
+            view.refusal = refusal;
+            // A view worked out for a merge the hooks refuse is kept all the same: the next
+            // merge of the same commits may not be refused.
+            view.merged = Some(merged);
         }
-        let view = MergeView::work_out(root, head, theirs);
         // Without the cache, each invocation works the view out again: slower, not wrong.
-        let _ = keep(&cache, &view);
+        if let Some((path, _)) = &cache {
+            let _ = keep(path, &view);
+        }
         view
     }
 
-    fn work_out(root: &Path, head: String, theirs: &str) -> MergeView {
-        let (files, unreadable) = match merged_views(root, theirs) {
-            Ok(files) => (files, None),
-            Err(why) => (BTreeMap::new(), Some(why)),
-        };
-        MergeView {
-            head,
-            incoming: theirs.to_owned(),
-            unreadable,
-            files,
+    /// What the merged migrations say for the `max_migration.txt` at `path`.
+    fn file(&self, path: &str) -> Option<&View> {
+        self.merged.as_ref()?.files.get(path)
+    }
+
+    fn unreadable(&self) -> Option<&str> {
+        self.merged.as_ref()?.unreadable.as_deref()
+    }
+}
+
+impl Merged {
+    fn of(root: &Path, theirs: &str) -> Merged {
+        match merged_views(root, theirs) {
+            Ok(files) => Merged {
+                unreadable: None,
+                files,
+            },
+            Err(why) => Merged {
+                unreadable: Some(why),
+                files: BTreeMap::new(),
+            },
         }
     }
+}
+
+/// The git process running this merge, as `pid:start time`: the driver runs under git's
+/// `sh -c`, so it is the parent of the driver's parent. Every invocation of one merge names
+/// the same process, and no later merge does (a reused process id has another start time).
+/// `None` where it cannot be told (no Linux `/proc`, or the driver was not started by git
+/// through one shell), and each invocation then judges for itself.
+fn merge_process() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let shell = std::os::unix::process::parent_id();
+        let git = stat_field(shell, 4)?;
+        let comm = std::fs::read_to_string(format!("/proc/{git}/comm")).ok()?;
+        if comm.trim_end() != "git" {
+            return None;
+        }
+        let started = stat_field(git.parse().ok()?, 22)?;
+        Some(format!("{git}:{started}"))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Field `number` (1-based, as proc(5) numbers them) of `/proc/<pid>/stat`.
+#[cfg(unix)]
+fn stat_field(pid: u32, number: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_whitespace()
+        .nth(number.checked_sub(3)?)
+        .map(str::to_owned)
 }
 
 /// Where the view of the merge in progress is kept, and the commit HEAD names, which with the

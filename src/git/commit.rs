@@ -198,9 +198,11 @@ fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
 /// encoding, configuration passed on git's command line, a path with a filter driver that only
 /// git runs), and the caller asks git.
 mod in_process {
-    use std::path::Path;
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+    use std::rc::Rc;
 
-    use git2::{Index, Oid, Repository};
+    use git2::{FileMode, Oid, Repository};
 
     use super::Git;
 
@@ -212,8 +214,27 @@ mod in_process {
         pub parents: Vec<String>,
     }
 
-    fn open(git: &Git) -> Option<Repository> {
-        Repository::open(git.git_dir()).ok()
+    thread_local! {
+        /// The repository these reads last opened: a hook asks several questions of one
+        /// repository, and each open reads its configuration files again.
+        static OPENED: RefCell<Option<(PathBuf, Rc<Repository>)>> = const { RefCell::new(None) };
+    }
+
+    /// The repository of `git`, opened once per thread for the reads that only look (a commit,
+    /// its signature, configuration); libgit2 finds objects and references written since by
+    /// git's own commands.
+    fn open(git: &Git) -> Option<Rc<Repository>> {
+        OPENED.with(|opened| {
+            let mut opened = opened.borrow_mut();
+            if let Some((dir, repo)) = opened.as_ref()
+                && dir == git.git_dir()
+            {
+                return Some(repo.clone());
+            }
+            let repo = Rc::new(Repository::open(git.git_dir()).ok()?);
+            *opened = Some((git.git_dir().to_path_buf(), repo.clone()));
+            Some(repo)
+        })
     }
 
     fn commit<'r>(repo: &'r Repository, rev: &str) -> Option<git2::Commit<'r>> {
@@ -279,7 +300,8 @@ mod in_process {
     }
 
     /// The tree of `base` with `paths` taken from the work tree through git's clean filters
-    /// (line endings, `text` attributes), in an index that lives in memory only.
+    /// (line endings, `text` attributes): each file's blob written, and only the trees on the
+    /// way to the paths made anew, so the cost follows the paths, not the size of the tree.
     pub fn tree_with(git: &Git, base: &str, paths: &[String]) -> Option<String> {
         if command_line_config() {
             return None;
@@ -301,22 +323,58 @@ mod in_process {
         if filtered {
             return None;
         }
-        let tree = commit(&repo, base)?.tree().ok()?;
-        let mut index = Index::new().ok()?;
-        index.read_tree(&tree).ok()?;
-        repo.set_index(&mut index).ok()?;
-        let mut index = repo.index().ok()?;
+        let base = commit(&repo, base)?.tree().ok()?;
+        let trust_mode = repo
+            .config()
+            .ok()?
+            .get_bool("core.filemode")
+            .unwrap_or(true);
+        let mut update = git2::build::TreeUpdateBuilder::new();
         for path in paths {
-            let relative = Path::new(path);
-            let staged = if work_tree.join(relative).symlink_metadata().is_ok() {
-                index.add_path(relative)
-            } else {
-                index.remove_path(relative)
-            };
-            staged.ok()?;
+            let file = work_tree.join(path);
+            match file.symlink_metadata() {
+                Ok(meta) if meta.is_file() => {
+                    // Read through the clean filters the path's attributes name, as `git add`.
+                    let blob = repo.blob_path(&file).ok()?;
+                    let kept = base.get_path(Path::new(path)).ok().map(|e| e.filemode());
+                    update.upsert(path, blob, file_mode(&meta, trust_mode, kept));
+                }
+                // A symbolic link or a directory where a file was: git's commands decide.
+                Ok(_) => return None,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    update.remove(path);
+                }
+                Err(_) => return None,
+            }
         }
-        let tree: Oid = index.write_tree_to(&repo).ok()?;
+        let tree: Oid = update.create_updated(&repo, &base).ok()?;
         Some(tree.to_string())
+    }
+
+    /// The mode `git add` gives a regular file: executable or not as the file system says when
+    /// `core.fileMode` trusts it, else the mode the path had (a new path is not executable).
+    fn file_mode(meta: &std::fs::Metadata, trust_mode: bool, kept: Option<i32>) -> FileMode {
+        let executable = if trust_mode {
+            is_executable(meta)
+        } else {
+            kept == Some(i32::from(FileMode::BlobExecutable))
+        };
+        if executable {
+            FileMode::BlobExecutable
+        } else {
+            FileMode::Blob
+        }
+    }
+
+    #[cfg(unix)]
+    fn is_executable(meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o100 != 0
+    }
+
+    #[cfg(not(unix))]
+    fn is_executable(_meta: &std::fs::Metadata) -> bool {
+        false
     }
 }
 
@@ -372,11 +430,12 @@ mod in_process_tests {
     /// endings and attributes say.
     #[test]
     fn the_tree_built_in_process_is_gits() {
-        let setups: [(&str, &[&str]); 4] = [
+        let setups: [(&str, &[&str]); 5] = [
             ("", &[]),
             ("*.py text=auto\n", &[]),
             ("*.py text eol=crlf\n", &[]),
             ("", &["core.autocrlf", "true"]),
+            ("", &["core.fileMode", "false"]),
         ];
         for (attributes, config) in setups {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -397,10 +456,21 @@ mod in_process_tests {
             std::fs::write(migrations.join("0003_b.py"), "b = 3\r\nc = 4\n").unwrap();
             std::fs::write(migrations.join("0001_a.py"), "a = 2\r\n").unwrap();
             std::fs::write(migrations.join("max_migration.txt"), "0003_b\n").unwrap();
-            let paths: Vec<String> = ["0001_a.py", "0002_b.py", "0003_b.py", "max_migration.txt"]
-                .iter()
-                .map(|name| format!("app/migrations/{name}"))
-                .collect();
+            // Executable bits, where the file system has them; a package new to the tree.
+            #[cfg(unix)]
+            for name in ["0001_a.py", "0003_b.py"] {
+                use std::os::unix::fs::PermissionsExt;
+                let file = migrations.join(name);
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            std::fs::create_dir_all(root.join("shop/migrations")).unwrap();
+            std::fs::write(root.join("shop/migrations/0001_initial.py"), "s = 1\n").unwrap();
+            let mut paths: Vec<String> =
+                ["0001_a.py", "0002_b.py", "0003_b.py", "max_migration.txt"]
+                    .iter()
+                    .map(|name| format!("app/migrations/{name}"))
+                    .collect();
+            paths.push("shop/migrations/0001_initial.py".to_owned());
             let handle = Git::discover(root).expect("a repository");
             let built = in_process::tree_with(&handle, "HEAD", &paths).expect("built in-process");
             let by_git = tree_with_git(&handle, "HEAD", &paths).expect("built by git");

@@ -19,15 +19,18 @@ pub const ATTRIBUTES_LINE: &str = "**/migrations/max_migration.txt merge=migmerg
 
 pub const DRIVER_NAME: &str = "migmerge: keeps Django's max_migration.txt equal to the real leaf";
 
-/// The driver's command line. It goes through `sh` so that git always gets a real three-way
-/// merge (with conflict markers) from `git merge-file` when migmerge cannot give one: when the
-/// binary is missing or turned off, and when it fails or crashes (any status above 1). A driver
-/// that cannot run would otherwise leave "ours" unmarked and silently drop "theirs". The `--`
-/// keeps labels that look like options (a patch subject under `git am -3`) positional.
-pub const DRIVER_COMMAND: &str = "sh -c 'if [ \"${MIGMERGE:-1}\" != 0 ] && command -v migmerge \
->/dev/null 2>&1; then migmerge merge-driver -- \"$@\"; s=$?; [ \"$s\" -le 1 ] && exit \"$s\"; fi; \
-exec git merge-file -L \"$6\" -L \"$5\" -L \"$7\" --marker-size=\"$4\" \"$2\" \"$1\" \"$3\"' \
-migmerge-driver %O %A %B %L %S %X %Y %P";
+/// The driver's command line, a shell script: git runs it with `sh -c` once it has put the
+/// placeholders in (the temporary files' names, which are plain words, and the labels and path
+/// quoted for the shell). It falls back to `git merge-file` so that git always gets a real
+/// three-way merge (with conflict markers) when migmerge cannot give one: when the binary is
+/// missing or turned off, and when it fails or crashes (any status above 1). A driver that
+/// cannot run would otherwise leave "ours" unmarked and silently drop "theirs". The `--` keeps
+/// labels that look like options (a patch subject under `git am -3`) positional. Written
+/// without a `sh -c` of its own: git's shell is the only one started per file.
+pub const DRIVER_COMMAND: &str = "if [ \"${MIGMERGE:-1}\" != 0 ] && command -v migmerge \
+>/dev/null 2>&1; then migmerge merge-driver -- %O %A %B %L %S %X %Y %P; s=$?; \
+[ \"$s\" -le 1 ] && exit \"$s\"; fi; \
+exec git merge-file -L %X -L %S -L %Y --marker-size=%L %A %O %B";
 
 /// Why install or uninstall could not go on.
 #[derive(Debug, thiserror::Error)]

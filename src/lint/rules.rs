@@ -45,8 +45,10 @@ const SCHEMA_OPERATIONS: &[&str] = &[
 ];
 
 /// Defaults that are called once per migration run: every existing row gets the one value.
+/// Spelled as people import them and as makemigrations writes them (`django.utils.timezone.now`).
 const VOLATILE_DEFAULTS: &[&str] = &[
     "timezone.now",
+    "django.utils.timezone.now",
     "datetime.now",
     "datetime.datetime.now",
     "datetime.utcnow",
@@ -472,6 +474,12 @@ class Migration(migrations.Migration):
         );
         assert_eq!(
             rules("migrations.AddField('book', 'at', models.DateTimeField(default=timezone.now)),"),
+            [Rule::VolatileDefault]
+        );
+        assert_eq!(
+            rules(
+                "migrations.AddField('book', 'at', models.DateTimeField(default=django.utils.timezone.now)),"
+            ),
             [Rule::VolatileDefault]
         );
         assert!(

@@ -17,10 +17,25 @@ pub enum Detail {
     /// Everything, `operations` included.
     #[default]
     Full,
+    /// `operations` read with each call's arguments as written (what `lint`'s rules read), but
+    /// without the normalised argument texts only the overlap compares ([`Operation::args`]
+    /// and [`FieldDef::args`] stay empty): normalising is a good part of reading operations.
+    AsWritten,
     /// What the migration graph needs: `operations` is not read and stays `None`. Building the
     /// graph of a large project needs every file but the operations of only a few (the branches
     /// of conflicting apps), and they are most of the time and memory a parse takes.
     Graph,
+}
+
+impl Detail {
+    /// Whether a module read with this detail holds everything a read with `wanted` holds.
+    pub fn covers(self, wanted: Detail) -> bool {
+        match self {
+            Detail::Full => true,
+            Detail::AsWritten => wanted != Detail::Full,
+            Detail::Graph => wanted == Detail::Graph,
+        }
+    }
 }
 
 /// A byte range `[start, end)` in a source file.

@@ -172,7 +172,7 @@ fn parse_scanned(
     // and there is nothing to gain from its recovered tree.
     let skimmed = match detail {
         Detail::Graph => blank(text, &scan.operations),
-        Detail::Full => None,
+        Detail::Full | Detail::AsWritten => None,
     };
     let parsed =
         parse_module(skimmed.as_deref().unwrap_or(text)).map_err(|err| syntax_error(text, &err))?;
@@ -329,7 +329,7 @@ fn assign_to(
     }
     match name {
         // Left as it is (`None`) when not wanted: the caller asked for the graph only.
-        "operations" if src.detail == Detail::Full => {
+        "operations" if src.detail != Detail::Graph => {
             migration.operations = match value {
                 Value::Known(value) => operations::read_list(src, value)?,
                 Value::Opaque => None,

@@ -221,12 +221,13 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
 }
 
 impl Project {
-    /// Reads in full the migrations at `files` (indices into [`Project::migrations`]) that were
-    /// loaded with less detail, so that their `operations` say what their modules say.
+    /// Reads with `detail` the migrations at `files` (indices into [`Project::migrations`])
+    /// that were loaded with less, so that their `operations` say what their modules say.
     pub fn read_operations(
         &mut self,
         source: &dyn Source,
         files: &[usize],
+        detail: Detail,
     ) -> Result<(), LoadError> {
         let mut wanted: Vec<usize> = files
             .iter()
@@ -234,7 +235,7 @@ impl Project {
             .filter(|&i| {
                 self.migrations
                     .get(i)
-                    .is_some_and(|f| f.detail != Detail::Full)
+                    .is_some_and(|f| !f.detail.covers(detail))
             })
             .collect();
         wanted.sort_unstable();
@@ -245,7 +246,7 @@ impl Project {
             .map(|&i| {
                 let path = &migrations[i].path;
                 let parsed = match source.read(path)? {
-                    Some(bytes) => migration::parse(&bytes),
+                    Some(bytes) => migration::parse_with(&bytes, detail),
                     // The work tree can change while it is read; an answer mixing two states
                     // of the file would be wrong, so it is an error like an unreadable file.
                     None => Err(ParseError {
@@ -269,7 +270,7 @@ impl Project {
                 Ok(full) => {
                     let file = Arc::make_mut(&mut self.migrations[i]);
                     file.migration.operations = full.operations;
-                    file.detail = Detail::Full;
+                    file.detail = detail;
                 }
                 Err(error) => failures.push(error),
             }

@@ -211,7 +211,8 @@ impl<'a> Session<'a> {
         };
         // The overlap analysis reads the operations on the app's branches.
         let branch_files = overlap::branch_files(&graph, &conflict);
-        let read = Rc::make_mut(&mut project).read_operations(&self.planned, &branch_files);
+        let read =
+            Rc::make_mut(&mut project).read_operations(&self.planned, &branch_files, Detail::Full);
         self.loaded = Some((project.clone(), graph.clone()));
         read?;
         let head = self
@@ -370,7 +371,7 @@ pub fn load(source: &dyn Source) -> Result<(Project, Graph), project::LoadError>
         .iter()
         .flat_map(|conflict| overlap::branch_files(&graph, conflict))
         .collect();
-    project.read_operations(source, &branch_files)?;
+    project.read_operations(source, &branch_files, Detail::Full)?;
     Ok((project, graph))
 }
 

@@ -177,8 +177,42 @@ pub fn django_pythons() -> Option<Vec<PathBuf>> {
     }
 }
 
+/// What Django's `migrate` does, on SQLite, with migration `steps.1` of `app` in `tree` after
+/// `steps.0` (see tests/oracle/lint_consequences.py): `forward` and `backward` are `null` when
+/// they worked, else Django's error; with `rows` (`Model:N`), N rows exist before `steps.1`.
+/// `Err` when the oracle could not get that far (what it printed).
+pub fn django_migrate_step(
+    python: &Path,
+    tree: &Path,
+    app: &str,
+    steps: (&str, &str),
+    rows: Option<&str>,
+) -> Result<serde_json::Value, String> {
+    let mut command = Command::new(python);
+    command
+        .arg(project_root().join("tests/oracle/lint_consequences.py"))
+        .arg(tree)
+        .args([app, steps.0, steps.1]);
+    if let Some(rows) = rows {
+        command.args(["--rows", rows]);
+    }
+    let out = command.output().expect("run the lint oracle");
+    if !out.status.success() {
+        return Err(format!(
+            "lint oracle ({}) on {app} {} -> {}: {}{}",
+            python.display(),
+            steps.0,
+            steps.1,
+            stdout(&out),
+            stderr(&out)
+        ));
+    }
+    serde_json::from_str(&stdout(&out)).map_err(|e| format!("lint oracle: bad JSON ({e})"))
+}
+
 /// The Python interpreter with the deploy tooling migmerge works beside (Django,
-/// django-syzygy, django-safemigrate and pre-commit): `MIGMERGE_TOOLS_PYTHON`, else the
+/// django-syzygy, django-safemigrate and pre-commit, and psycopg for the migrations that import
+/// django.contrib.postgres): `MIGMERGE_TOOLS_PYTHON`, else the
 /// virtualenv scripts/test.sh makes in `target/tools-venv`. Neither there, the tests that run
 /// those tools fail, unless `MIGMERGE_SKIP_TOOLS=1` says they are skipped on purpose.
 pub fn tools_python() -> Option<PathBuf> {

@@ -14,7 +14,8 @@ PREVIOUS; with ``--rows``, N rows of MODEL are created with the model as PREVIOU
 directory, bytecode is not written).
 
 Output, one line of JSON: ``{"django": "6.1", "forward": null | "Error: message",
-"backward": null | "Error: message" | "skipped"}``.
+"backward": null | "Error: message" | "skipped"}``; when migrating to PREVIOUS or creating
+the rows fails, ``{"setup": "Error: message"}`` and exit status 2.
 """
 
 import argparse
@@ -71,8 +72,12 @@ def main():
                 (args.app, args.previous)
             )
             model = state.apps.get_model(args.app, model_name)
-            for _ in range(int(count)):
-                model.objects.create()
+            try:
+                for _ in range(int(count)):
+                    model.objects.create()
+            except Exception as error:  # a row PREVIOUS's model cannot hold by its defaults
+                print(json.dumps({"setup": f"creating {model_name} rows at {args.previous}: {type(error).__name__}: {error}"}))
+                return 2
         forward = migrate(args.target)
         backward = "skipped" if forward is not None else migrate(args.previous)
         print(

@@ -5,7 +5,7 @@
 use rustpython_ruff_python_ast::{Arguments, Expr, ExprCall};
 use rustpython_ruff_text_size::Ranged;
 
-use super::super::{Argument, FieldDef, Operation, ParseError};
+use super::super::{Arg, Argument, Detail, FieldDef, Operation, ParseError};
 use super::{Source, callee_name};
 use canonical::Signature;
 
@@ -122,22 +122,35 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
         // `RunPython`, `RunSQL` and custom operations are opaque: their class is all there is.
         _ => {}
     }
-    op.args = canonical::arguments(src, &call.arguments, &signature(&class));
-    // The field as `FieldDef` reads it: its class by the last dotted part, `Field`'s defaults
-    // left out.
-    if let (Some(field), Some(arg)) = (
-        op.fields
-            .first()
-            .filter(|_| matches!(class.as_str(), "AddField" | "AlterField")),
-        op.args.iter_mut().find(|arg| arg.name == "field"),
-    ) && field.class.is_some()
-    {
-        arg.value = field.definition();
+    if src.detail == Detail::Full {
+        op.args = normalized_arguments(src, &call.arguments, &class, &op.fields);
     }
     op.class = class;
     op.has_unknown_args = reader.unknown;
     op.arguments = arguments_as_written(src, &call.arguments)?;
     Ok(op)
+}
+
+/// The operation's arguments in the normalised text the overlap compares.
+fn normalized_arguments(
+    src: &Source<'_>,
+    arguments: &Arguments,
+    class: &str,
+    fields: &[FieldDef],
+) -> Vec<Arg> {
+    let mut args = canonical::arguments(src, arguments, &signature(class));
+    // The field as `FieldDef` reads it: its class by the last dotted part, `Field`'s defaults
+    // left out.
+    if let (Some(field), Some(arg)) = (
+        fields
+            .first()
+            .filter(|_| matches!(class, "AddField" | "AlterField")),
+        args.iter_mut().find(|arg| arg.name == "field"),
+    ) && field.class.is_some()
+    {
+        arg.value = field.definition();
+    }
+    args
 }
 
 const NONE: &[&str] = &["None"];
@@ -414,7 +427,11 @@ impl Reader<'_, '_> {
             None => self.src.slice(call.func.range())?.to_owned(),
         };
         let to = self.relation_target(call, &class)?;
-        let args = canonical::arguments(self.src, &call.arguments, &field_signature(&class));
+        let args = if self.src.detail == Detail::Full {
+            canonical::arguments(self.src, &call.arguments, &field_signature(&class))
+        } else {
+            Vec::new()
+        };
         Ok(FieldDef {
             name: String::new(),
             class: Some(class),
