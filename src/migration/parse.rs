@@ -1,6 +1,8 @@
 //! Reading one migration module into a [`Migration`]: decoding the bytes, the Python parse,
 //! finding the `Migration` class and reading its `dependencies`, `replaces`, `run_before` and
-//! `initial`; what `operations` says is read by the [`operations`] submodule.
+//! `initial`; what `operations` says is read by the [`operations`] submodule. For the graph
+//! alone, a module of the plain form `makemigrations` writes is read by the [`plain`] submodule
+//! without a syntax tree, to the same result.
 
 mod deploy;
 mod evaluate;
