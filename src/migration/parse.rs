@@ -38,7 +38,7 @@ pub fn parse(source: &[u8]) -> Result<Migration, ParseError> {
 /// the module is parsed as with [`Detail::Full`]; inside those lists, only what the prescan
 /// checks (terminated strings, balanced brackets) is checked, and a syntax error there is
 /// found by [`Detail::Full`] alone. A module of the plain form `makemigrations` writes is
-/// read without a syntax tree ([`plain`]), with the same result.
+/// read without a syntax tree, with the same result.
 pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError> {
     read_module(source, detail, detail == Detail::Graph)
 }
