@@ -61,7 +61,24 @@ fn read_module(source: &[u8], detail: Detail, plain: bool) -> Result<Migration, 
     if decoded.is_transcoded() {
         to_file_offsets(&mut migration, &decoded);
     }
+    fit_lists(&mut migration);
     Ok(migration)
+}
+
+/// Gives back the room the lists grew into while they were read: a project holds one
+/// `Migration` per file for the whole run, and a two-entry `dependencies` list in a vector
+/// grown to four entries is most of what a module read for the graph keeps.
+fn fit_lists(migration: &mut Migration) {
+    for list in [
+        &mut migration.dependencies,
+        &mut migration.replaces,
+        &mut migration.run_before,
+    ] {
+        if let ListAttr::Literal { entries, .. } = list {
+            entries.shrink_to_fit();
+        }
+    }
+    migration.migmerge_comments.shrink_to_fit();
 }
 
 /// The source decoded and prescanned, or why it cannot be parsed at all.

@@ -341,35 +341,37 @@ fn parse_packages(
     candidates: &[model::Candidate],
     detail: Detail,
 ) -> Result<Vec<Vec<model::ModuleResult>>, LoadError> {
-    let modules: Vec<(usize, &str, &str)> = candidates
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            c.modules
-                .iter()
-                .map(move |(name, path)| (i, name.as_str(), path.as_str()))
-        })
-        .collect();
     let source_error: Mutex<Option<SourceError>> = Mutex::new(None);
-    let read: Vec<Option<(usize, model::ModuleResult)>> = modules
+    // Each package's results are collected straight into a vector of its exact size: the
+    // parsed modules of a large project are most of its memory, and gathering them in one
+    // list first and sorting them into packages after held them twice, in grown vectors.
+    let by_package: Vec<Vec<model::ModuleResult>> = candidates
         .par_iter()
-        // One buffer per batch of files: a file's bytes live only until it is parsed.
-        .map_init(Vec::new, |buf, &(i, name, path)| {
-            match source.read_into(path, buf) {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(error) => {
-                    lock(&source_error).get_or_insert(error);
-                    return None;
-                }
-            }
-            let parsed = migration::parse_with(buf, detail)
-                .map(|migration| (name.to_owned(), path.to_owned(), migration))
-                .map_err(|error| FileError {
-                    path: path.to_owned(),
-                    error,
-                });
-            Some((i, parsed))
+        .map(|candidate| {
+            let read: Vec<Option<model::ModuleResult>> = candidate
+                .modules
+                .par_iter()
+                // One buffer per batch of files: a file's bytes live only until it is parsed.
+                .map_init(Vec::new, |buf, (name, path)| {
+                    match source.read_into(path, buf) {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(error) => {
+                            lock(&source_error).get_or_insert(error);
+                            return None;
+                        }
+                    }
+                    let parsed = migration::parse_with(buf, detail)
+                        .map(|migration| (name.clone(), path.clone(), migration))
+                        .map_err(|error| FileError {
+                            path: path.clone(),
+                            error,
+                        });
+                    Some(parsed)
+                })
+                .collect();
+            // A file that vanished while listed is left out; collected in place.
+            read.into_iter().flatten().collect()
         })
         .collect();
     if let Some(error) = source_error
@@ -377,11 +379,6 @@ fn parse_packages(
         .unwrap_or_else(PoisonError::into_inner)
     {
         return Err(error.into());
-    }
-    let mut by_package: Vec<Vec<model::ModuleResult>> =
-        candidates.iter().map(|_| Vec::new()).collect();
-    for (i, parsed) in read.into_iter().flatten() {
-        by_package[i].push(parsed);
     }
     Ok(by_package)
 }

@@ -197,7 +197,9 @@ pub fn classify(
     modules: Vec<ModuleResult>,
     notes: &mut Vec<Note>,
 ) -> Result<Option<Package>, Vec<FileError>> {
-    let mut migrations = Vec::new();
+    // Sized once: a project keeps these vectors until its files are arranged, and grown ones
+    // were a fifth of the peak memory of a large project.
+    let mut migrations = Vec::with_capacity(modules.len());
     let mut errors = Vec::new();
     for module in modules {
         match module {
