@@ -40,7 +40,7 @@ pub fn parse(source: &[u8]) -> Result<Migration, ParseError> {
 /// found by [`Detail::Full`] alone. A module of the plain form `makemigrations` writes is
 /// read without a syntax tree, with the same result.
 pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError> {
-    read_module(source, detail, detail == Detail::Graph)
+    read_module(source, detail, true)
 }
 
 /// [`parse_with`]; `plain`: whether the plain reader may answer (the syntax tree answers alike,
@@ -48,9 +48,10 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
 fn read_module(source: &[u8], detail: Detail, plain: bool) -> Result<Migration, ParseError> {
     let (decoded, scan) = prepare(source)?;
     let text = decoded.text.as_ref();
-    // Most modules have a plain form that needs no syntax tree for the graph.
+    // Most modules have a plain form that needs no syntax tree for the graph, nor for the
+    // operations as written.
     let plain = match detail {
-        Detail::Graph if plain => plain::read(text, &scan.operations),
+        Detail::Graph | Detail::AsWritten if plain => plain::read(text, &scan.operations, detail),
         _ => None,
     };
     let mut migration = match plain {

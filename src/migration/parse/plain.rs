@@ -25,9 +25,14 @@ use super::{BOM, Source, deploy, flag, migmerge_comments, reference_list, swappa
 /// Reads `text` (decoded, byte order mark included) when it has the plain form; `operations`
 /// are the insides of the `operations` lists the prescan found. `None`: not that form, the
 /// syntax tree path must read it.
-pub(super) fn read(text: &str, operations: &[Range<usize>]) -> Option<Migration> {
+pub(super) fn read(text: &str, operations: &[Range<usize>], detail: Detail) -> Option<Migration> {
+    // The full detail's normalised arguments are the syntax tree path's alone.
+    if detail == Detail::Full {
+        return None;
+    }
     let mut reader = Reader {
-        src: Source::new(text, Detail::Graph),
+        src: Source::new(text, detail),
+        detail,
         text,
         bytes: text.as_bytes(),
         pos: 0,
@@ -88,6 +93,8 @@ struct Dotted<'a> {
 
 struct Reader<'a> {
     src: Source<'a>,
+    /// [`Detail::Graph`] skips the `operations` lists, [`Detail::AsWritten`] reads them.
+    detail: Detail,
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
@@ -437,8 +444,11 @@ impl<'a> Reader<'a> {
         self.space();
         let start = self.pos;
         if name == "operations" {
-            // The graph path parses these lists blanked: nothing in them counts.
-            self.skip_operations()?;
+            match self.detail {
+                // The graph path parses these lists blanked: nothing in them counts.
+                Detail::Graph => self.skip_operations()?,
+                _ => self.read_operations()?,
+            }
             return self.end();
         }
         let line = self.line_at(start);
@@ -476,6 +486,24 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.pos = range.end + 1;
+        Some(())
+    }
+
+    /// An `operations` list or tuple that the prescan delimited, read whole; the last one
+    /// assigned is the class's, as in Python.
+    fn read_operations(&mut self) -> Option<()> {
+        let inside = self.pos + 1;
+        let range = self.operations.iter().find(|range| range.start == inside)?;
+        let list = self.node(0)?;
+        if list.end != range.end + 1 {
+            return None;
+        }
+        let (values::Kind::List(items) | values::Kind::Tuple(items)) = &list.kind else {
+            return None;
+        };
+        let (read, stages) = operations::read_list(self, items)?;
+        self.migration.operations = Some(read);
+        self.migration.deploy.operation_stages = stages;
         Some(())
     }
 
@@ -652,5 +680,7 @@ fn closer(open: u8) -> Option<u8> {
     }
 }
 
+mod operations;
 #[cfg(test)]
 mod tests;
+mod values;
