@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
+mod operations;
+
 use super::super::{prepare, read_module, to_file_offsets};
 use crate::migration::{Detail, ListAttr, Migration, ParseError, Reference};
 

@@ -5,9 +5,9 @@
 //! simple escapes), decimal integers and floats (a minus sign in front allowed), `True`,
 //! `False`, `None`, dotted names, calls of dotted names with positional then keyword
 //! arguments, lists, tuples, dicts and sets of these, with spaces, line breaks and comments
-//! between the tokens and trailing commas. Anything else (another operator, a parenthesised
-//! expression, `*args`, a string prefix or concatenation, a repeated keyword, nesting deeper
-//! than [`MAX_DEPTH`]) gives up, so that what is read is what Python, and the syntax tree
+//! between the tokens, trailing commas, parentheses around a value and strings side by side.
+//! Anything else (another operator, `*args`, a string prefix, a repeated keyword, nesting
+//! deeper than [`MAX_DEPTH`]) gives up, so that what is read is what Python, and the syntax tree
 //! path, read.
 
 use std::ops::Range;
@@ -18,7 +18,8 @@ use super::{KEYWORDS, Reader};
 /// recursion far from any stack's end.
 const MAX_DEPTH: u32 = 100;
 
-/// A value and the bytes it spans, as the syntax tree's range does (brackets included).
+/// A value and the bytes it spans, as the syntax tree's range does (a list's or tuple's
+/// brackets included, the parentheses around a value not).
 pub(super) struct Node<'a> {
     pub start: usize,
     pub end: usize,
@@ -26,8 +27,9 @@ pub(super) struct Node<'a> {
 }
 
 pub(super) enum Kind<'a> {
-    /// A string literal: its value when the text between the quotes spells it exactly (no
-    /// escape, no carriage return, which a multi-line string's value may not keep).
+    /// A string literal, or several side by side: the value when it is one literal whose text
+    /// between the quotes spells it exactly (no escape, no carriage return, which a multi-line
+    /// string's value may not keep).
     Str(Option<&'a str>),
     None,
     /// Numbers, `True`, `False`, dotted names, dicts and sets: what no operation reads into.
@@ -55,16 +57,16 @@ impl<'a> Reader<'a> {
         }
         let start = self.pos;
         let kind = match self.peek()? {
-            b'\'' | b'"' => Kind::Str(self.literal()?),
+            b'\'' | b'"' => Kind::Str(self.strings()?),
             b'[' => {
                 let (items, _) = self.items(b']', depth)?;
                 Kind::List(items)
             }
             b'(' => {
-                let (items, commas) = self.items(b')', depth)?;
-                // `(x)` is `x` in parentheses, whose range in the tree leaves them out.
-                if commas == 0 && !items.is_empty() {
-                    return None;
+                let (mut items, commas) = self.items(b')', depth)?;
+                // `(x)` is `x` in parentheses, which the tree's range for it leaves out.
+                if commas == 0 && items.len() == 1 {
+                    return items.pop();
                 }
                 Kind::Tuple(items)
             }
@@ -232,6 +234,24 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b) if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b >= 0x80 => None,
             _ => Some(()),
+        }
+    }
+
+    /// One string literal, or several side by side (which Python joins into one): the value
+    /// when it is one literal whose text spells it.
+    fn strings(&mut self) -> Option<Option<&'a str>> {
+        let mut value = self.literal()?;
+        loop {
+            let after = self.pos;
+            // Inside brackets, which every value of an `operations` list is, the literals may
+            // stand on different lines.
+            self.gap()?;
+            if !matches!(self.peek(), Some(b'\'' | b'"')) {
+                self.pos = after;
+                return Some(value);
+            }
+            self.literal()?;
+            value = None;
         }
     }
 
