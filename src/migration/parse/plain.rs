@@ -1,19 +1,22 @@
-//! Reading the graph facts of a plain migration module without the Python parser.
+//! Reading a plain migration module without the Python parser.
 //!
 //! Nearly every migration module has the form `makemigrations` writes, give or take the usual
 //! hand edits: comments, blank lines, docstrings, `import` and `from ... import` statements,
 //! and one top-level `class Migration(<dotted base>):` whose body only binds names to simple
 //! values (`True`, `False`, `None`, plain strings, dotted names and their argument-less calls,
 //! lists and tuples of `("app", "name")` pairs and `swappable_dependency(settings.X)` calls)
-//! besides the `operations` list, which the prescan has already delimited and which the graph
-//! does not read. Building a syntax tree for such a module is most of what loading a large
-//! project costs, and reading this form directly is a fraction of it.
+//! besides the `operations` list, which the prescan has already delimited. The graph does not
+//! read that list; the operations as written ([`Detail::AsWritten`], what `lint` reads) are read
+//! from it by the [`values`] and [`operations`] submodules, for the calls and values
+//! `makemigrations` writes there. Building a syntax tree for such a module is most of what
+//! loading a large project costs, and reading this form directly is a fraction of it.
 //!
-//! The reader answers for [`Detail::Graph`] only, and exactly what the syntax tree path answers
-//! there. It accepts only text it has recognised, whole, as valid Python of this form: at the
-//! first thing it does not know (another statement or expression, a string prefix or escape,
-//! a line continuation, a semicolon, a tab in indentation, a non-ASCII name, ...) it gives up,
-//! and the module is parsed as before, which also reports any syntax error as before.
+//! The reader answers for [`Detail::Graph`] and [`Detail::AsWritten`] (the normalised arguments
+//! of [`Detail::Full`] are the syntax tree path's alone), and exactly what the syntax tree path
+//! answers there. It accepts only text it has recognised, whole, as valid Python of this form:
+//! at the first thing it does not know (another statement or expression, a string prefix or
+//! escape, a line continuation, a semicolon, a tab in indentation, a non-ASCII name, ...) it
+//! gives up, and the module is parsed as before, which also reports any syntax error as before.
 
 use std::ops::Range;
 
