@@ -58,6 +58,17 @@ const KEYWORDS: [&str; 35] = [
     "with", "yield",
 ];
 
+/// Whether `word` is one of [`KEYWORDS`]. Names are looked up at every dotted part, and most
+/// share no first letter with any keyword: that test spares nearly every string comparison.
+fn is_keyword(word: &str) -> bool {
+    let Some(&first) = word.as_bytes().first() else {
+        return false;
+    };
+    KEYWORDS
+        .iter()
+        .any(|keyword| keyword.as_bytes()[0] == first && *keyword == word)
+}
+
 /// The `__future__` features whose import changes nothing this form can hold.
 const FUTURES: [&str; 9] = [
     "annotations",
@@ -270,7 +281,7 @@ impl<'a> Reader<'a> {
 
     /// An identifier that is not a keyword.
     fn name(&mut self) -> Option<&'a str> {
-        self.word().filter(|word| !KEYWORDS.contains(word))
+        self.word().filter(|word| !is_keyword(word))
     }
 
     /// The keyword `keyword` when it is the next word.
@@ -437,7 +448,7 @@ impl<'a> Reader<'a> {
         if name == "pass" {
             return self.end();
         }
-        if KEYWORDS.contains(&name) {
+        if is_keyword(name) {
             return None;
         }
         self.space();
@@ -521,7 +532,7 @@ impl<'a> Reader<'a> {
                 "True" => Some(Value::Bool(true)),
                 "False" => Some(Value::Bool(false)),
                 "None" => Some(Value::Other),
-                word if KEYWORDS.contains(&word) => None,
+                word if is_keyword(word) => None,
                 _ => {
                     while self.eat(b'.') {
                         self.name()?;

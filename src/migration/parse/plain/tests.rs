@@ -349,6 +349,18 @@ fn reads_every_form_of_reference() {
     assert!(matches!(refs[5], Reference::Literal { .. }));
 }
 
+#[test]
+fn keywords_are_told_from_names() {
+    for keyword in super::KEYWORDS {
+        assert!(super::is_keyword(keyword), "{keyword}");
+    }
+    for name in [
+        "", "models", "F", "Tru", "Trues", "import_", "as_", "ifx", "match", "case", "type", "_",
+    ] {
+        assert!(!super::is_keyword(name), "{name}");
+    }
+}
+
 /// Names Python treats specially, which either both readers take or the plain one leaves.
 #[test]
 fn special_names_agree() {

@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use super::{KEYWORDS, Reader};
+use super::{Reader, is_keyword};
 
 /// Deeper values give up: the prescan bounds nesting already, this keeps the reader's own
 /// recursion far from any stack's end.
@@ -86,7 +86,7 @@ impl<'a> Reader<'a> {
             _ => match self.word()? {
                 "None" => Kind::None,
                 "True" | "False" => Kind::Opaque,
-                word if KEYWORDS.contains(&word) => return None,
+                word if is_keyword(word) => return None,
                 _ => {
                     self.pos = start;
                     let dotted = self.dotted()?;
