@@ -18,6 +18,10 @@ use super::{Reader, is_keyword};
 /// recursion far from any stack's end.
 const MAX_DEPTH: u32 = 100;
 
+/// More keyword arguments in one call give up (no constructor `makemigrations` writes takes
+/// nearly so many): looking for a repeated one costs the square of their number.
+const MAX_KEYWORDS: usize = 64;
+
 /// A value and the bytes it spans, as the syntax tree's range does (a list's or tuple's
 /// brackets included, the parentheses around a value not).
 pub(super) struct Node<'a> {
@@ -175,8 +179,11 @@ impl<'a> Reader<'a> {
             let value = self.node(depth + 1)?;
             match keyword {
                 Some(keyword) => {
-                    // Python refuses a repeated keyword argument.
-                    if call.keywords.iter().any(|(k, _)| *k == keyword) {
+                    // Python refuses a repeated keyword argument. Each is compared with those
+                    // before it, so a call with very many is left to the tree.
+                    if call.keywords.len() >= MAX_KEYWORDS
+                        || call.keywords.iter().any(|(k, _)| *k == keyword)
+                    {
                         return None;
                     }
                     call.keywords.push((keyword, value));

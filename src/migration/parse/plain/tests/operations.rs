@@ -222,6 +222,14 @@ fn gives_up_on_other_values() {
     // `(x)` is no tuple.
     let parenthesised = "class Migration(migrations.Migration):\n    operations = (X)\n";
     assert_eq!(plain_at(parenthesised.as_bytes(), Detail::AsWritten), None);
+    // Keyword arguments past the reader's own bound, and up to it.
+    let keywords = |n: usize| {
+        let arguments: Vec<String> = (0..n).map(|i| format!("k{i}=1")).collect();
+        module(&format!("migrations.RunSQL('x', {})", arguments.join(", ")))
+    };
+    assert_eq!(plain_at(keywords(65).as_bytes(), Detail::AsWritten), None);
+    assert!(agrees_at(keywords(65).as_bytes(), Detail::AsWritten).is_ok());
+    operations(&keywords(64));
     // Nesting past the reader's own bound.
     let deep = module(&format!(
         "migrations.RunSQL({}1{})",
