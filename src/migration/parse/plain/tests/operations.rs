@@ -240,6 +240,25 @@ fn gives_up_on_other_values() {
     assert!(agrees_at(deep.as_bytes(), Detail::AsWritten).is_ok());
 }
 
+/// Names Python treats specially, which either both readers take or the plain one leaves.
+#[test]
+fn special_names_agree() {
+    for body in [
+        "migrations.RunSQL(__debug__=1)",
+        "migrations.RunSQL(__debug__)",
+        "migrations.RunSQL(x.__debug__)",
+        "migrations.RunSQL(match=case, type=_)",
+        "migrations.RunSQL(print=print)",
+        "__debug__",
+    ] {
+        let source = module(body);
+        assert!(
+            agrees_at(source.as_bytes(), Detail::AsWritten).is_ok(),
+            "{source}"
+        );
+    }
+}
+
 /// `SeparateDatabaseAndState` stops where the tree stops.
 #[test]
 fn deep_separate_database_and_state_agrees() {
