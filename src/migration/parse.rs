@@ -1,8 +1,8 @@
 //! Reading one migration module into a [`Migration`]: decoding the bytes, the Python parse,
 //! finding the `Migration` class and reading its `dependencies`, `replaces`, `run_before` and
-//! `initial`; what `operations` says is read by the [`operations`] submodule. For the graph
-//! alone, a module of the plain form `makemigrations` writes is read by the [`plain`] submodule
-//! without a syntax tree, to the same result.
+//! `initial`; what `operations` says is read by the [`operations`] submodule. For the graph, and
+//! for the operations as written, a module of the plain form `makemigrations` writes is read by
+//! the [`plain`] submodule without a syntax tree, to the same result.
 
 mod deploy;
 mod evaluate;
@@ -37,10 +37,10 @@ pub fn parse(source: &[u8]) -> Result<Migration, ParseError> {
 /// true): they are most of a migration's text and the graph needs nothing from them. The rest of
 /// the module is parsed as with [`Detail::Full`]; inside those lists, only what the prescan
 /// checks (terminated strings, balanced brackets) is checked, and a syntax error there is
-/// found by [`Detail::Full`] alone. A module of the plain form `makemigrations` writes is
-/// read without a syntax tree, with the same result.
+/// found by [`Detail::Full`] alone. With [`Detail::Graph`] or [`Detail::AsWritten`], a module of
+/// the plain form `makemigrations` writes is read without a syntax tree, with the same result.
 pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError> {
-    read_module(source, detail, detail == Detail::Graph)
+    read_module(source, detail, true)
 }
 
 /// [`parse_with`]; `plain`: whether the plain reader may answer (the syntax tree answers alike,
@@ -48,9 +48,10 @@ pub fn parse_with(source: &[u8], detail: Detail) -> Result<Migration, ParseError
 fn read_module(source: &[u8], detail: Detail, plain: bool) -> Result<Migration, ParseError> {
     let (decoded, scan) = prepare(source)?;
     let text = decoded.text.as_ref();
-    // Most modules have a plain form that needs no syntax tree for the graph.
+    // Most modules have a plain form that needs no syntax tree for the graph, nor for the
+    // operations as written.
     let plain = match detail {
-        Detail::Graph if plain => plain::read(text, &scan.operations),
+        Detail::Graph | Detail::AsWritten if plain => plain::read(text, &scan.operations, detail),
         _ => None,
     };
     let mut migration = match plain {

@@ -13,7 +13,7 @@ mod canonical;
 
 /// `SeparateDatabaseAndState` may nest; past this depth the inner operations are not read, so
 /// that a hostile file cannot make the reader recurse without bound.
-const MAX_NESTING: u32 = 32;
+pub(super) const MAX_NESTING: u32 = 32;
 
 /// The operations of a literal list or tuple; `None` for any other value.
 pub(super) fn read_list(
@@ -273,7 +273,7 @@ fn field_signature(class: &str) -> Signature {
 
 /// Subclasses keep the base's name as a suffix (`TreeForeignKey`, `SortedManyToManyField`)
 /// and its signature, `to` first.
-fn is_relational(class: &str) -> bool {
+pub(super) fn is_relational(class: &str) -> bool {
     ["ForeignKey", "OneToOneField", "ManyToManyField"]
         .iter()
         .any(|base| class.ends_with(base))

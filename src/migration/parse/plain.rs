@@ -1,19 +1,22 @@
-//! Reading the graph facts of a plain migration module without the Python parser.
+//! Reading a plain migration module without the Python parser.
 //!
 //! Nearly every migration module has the form `makemigrations` writes, give or take the usual
 //! hand edits: comments, blank lines, docstrings, `import` and `from ... import` statements,
 //! and one top-level `class Migration(<dotted base>):` whose body only binds names to simple
 //! values (`True`, `False`, `None`, plain strings, dotted names and their argument-less calls,
 //! lists and tuples of `("app", "name")` pairs and `swappable_dependency(settings.X)` calls)
-//! besides the `operations` list, which the prescan has already delimited and which the graph
-//! does not read. Building a syntax tree for such a module is most of what loading a large
-//! project costs, and reading this form directly is a fraction of it.
+//! besides the `operations` list, which the prescan has already delimited. The graph does not
+//! read that list; the operations as written ([`Detail::AsWritten`], what `lint` reads) are read
+//! from it by the [`values`] and [`operations`] submodules, for the calls and values
+//! `makemigrations` writes there. Building a syntax tree for such a module is most of what
+//! loading a large project costs, and reading this form directly is a fraction of it.
 //!
-//! The reader answers for [`Detail::Graph`] only, and exactly what the syntax tree path answers
-//! there. It accepts only text it has recognised, whole, as valid Python of this form: at the
-//! first thing it does not know (another statement or expression, a string prefix or escape,
-//! a line continuation, a semicolon, a tab in indentation, a non-ASCII name, ...) it gives up,
-//! and the module is parsed as before, which also reports any syntax error as before.
+//! The reader answers for [`Detail::Graph`] and [`Detail::AsWritten`] (the normalised arguments
+//! of [`Detail::Full`] are the syntax tree path's alone), and exactly what the syntax tree path
+//! answers there. It accepts only text it has recognised, whole, as valid Python of this form:
+//! at the first thing it does not know (another statement or expression, a string prefix or
+//! escape, a line continuation, a semicolon, a tab in indentation, a non-ASCII name, ...) it
+//! gives up, and the module is parsed as before, which also reports any syntax error as before.
 
 use std::ops::Range;
 
@@ -25,9 +28,14 @@ use super::{BOM, Source, deploy, flag, migmerge_comments, reference_list, swappa
 /// Reads `text` (decoded, byte order mark included) when it has the plain form; `operations`
 /// are the insides of the `operations` lists the prescan found. `None`: not that form, the
 /// syntax tree path must read it.
-pub(super) fn read(text: &str, operations: &[Range<usize>]) -> Option<Migration> {
+pub(super) fn read(text: &str, operations: &[Range<usize>], detail: Detail) -> Option<Migration> {
+    // The full detail's normalised arguments are the syntax tree path's alone.
+    if detail == Detail::Full {
+        return None;
+    }
     let mut reader = Reader {
-        src: Source::new(text, Detail::Graph),
+        src: Source::new(text, detail),
+        detail,
         text,
         bytes: text.as_bytes(),
         pos: 0,
@@ -49,6 +57,17 @@ const KEYWORDS: [&str; 35] = [
     "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
     "with", "yield",
 ];
+
+/// Whether `word` is one of [`KEYWORDS`]. Names are looked up at every dotted part, and most
+/// share no first letter with any keyword: that test spares nearly every string comparison.
+fn is_keyword(word: &str) -> bool {
+    let Some(&first) = word.as_bytes().first() else {
+        return false;
+    };
+    KEYWORDS
+        .iter()
+        .any(|keyword| keyword.as_bytes()[0] == first && *keyword == word)
+}
 
 /// The `__future__` features whose import changes nothing this form can hold.
 const FUTURES: [&str; 9] = [
@@ -88,6 +107,8 @@ struct Dotted<'a> {
 
 struct Reader<'a> {
     src: Source<'a>,
+    /// [`Detail::Graph`] skips the `operations` lists, [`Detail::AsWritten`] reads them.
+    detail: Detail,
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
@@ -260,7 +281,7 @@ impl<'a> Reader<'a> {
 
     /// An identifier that is not a keyword.
     fn name(&mut self) -> Option<&'a str> {
-        self.word().filter(|word| !KEYWORDS.contains(word))
+        self.word().filter(|word| !is_keyword(word))
     }
 
     /// The keyword `keyword` when it is the next word.
@@ -427,7 +448,7 @@ impl<'a> Reader<'a> {
         if name == "pass" {
             return self.end();
         }
-        if KEYWORDS.contains(&name) {
+        if is_keyword(name) {
             return None;
         }
         self.space();
@@ -437,8 +458,11 @@ impl<'a> Reader<'a> {
         self.space();
         let start = self.pos;
         if name == "operations" {
-            // The graph path parses these lists blanked: nothing in them counts.
-            self.skip_operations()?;
+            match self.detail {
+                // The graph path parses these lists blanked: nothing in them counts.
+                Detail::Graph => self.skip_operations()?,
+                _ => self.read_operations()?,
+            }
             return self.end();
         }
         let line = self.line_at(start);
@@ -479,6 +503,24 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
+    /// An `operations` list or tuple that the prescan delimited, read whole; the last one
+    /// assigned is the class's, as in Python.
+    fn read_operations(&mut self) -> Option<()> {
+        let inside = self.pos + 1;
+        let range = self.operations.iter().find(|range| range.start == inside)?;
+        let list = self.node(0)?;
+        if list.end != range.end + 1 {
+            return None;
+        }
+        let (values::Kind::List(items) | values::Kind::Tuple(items)) = &list.kind else {
+            return None;
+        };
+        let (read, stages) = operations::read_list(self, items)?;
+        self.migration.operations = Some(read);
+        self.migration.deploy.operation_stages = stages;
+        Some(())
+    }
+
     fn value(&mut self) -> Option<Value> {
         match self.peek()? {
             b'\'' | b'"' => {
@@ -490,7 +532,7 @@ impl<'a> Reader<'a> {
                 "True" => Some(Value::Bool(true)),
                 "False" => Some(Value::Bool(false)),
                 "None" => Some(Value::Other),
-                word if KEYWORDS.contains(&word) => None,
+                word if is_keyword(word) => None,
                 _ => {
                     while self.eat(b'.') {
                         self.name()?;
@@ -652,5 +694,7 @@ fn closer(open: u8) -> Option<u8> {
     }
 }
 
+mod operations;
 #[cfg(test)]
 mod tests;
+mod values;
