@@ -15,7 +15,6 @@ mod app_configs;
 mod incremental;
 mod model;
 mod modules;
-mod reading;
 mod settings;
 pub mod summary;
 
@@ -142,8 +141,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
         !exclude.is_match(path)
             && (path.ends_with(".py") || split_path(path).1 == MAX_MIGRATION_FILE)
     };
-    // The likely migration modules are read and parsed while the rest is listed.
-    let (paths, early) = reading::list_and_read(source, &wanted, detail)?;
+    let paths = source.list(&wanted)?;
 
     let mut index = ModuleIndex::new(source, &paths);
     let settings_files = settings::settings_files(&mut index, &config.settings)?;
@@ -151,7 +149,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
     let mut notes = Vec::new();
     let relocations = model::relocations(&config, &settings, &index, &mut notes);
     let candidates = model::candidate_packages(&paths, &relocations);
-    let parsed = reading::parse_packages(source, &candidates, detail, early)?;
+    let parsed = parse_packages(source, &candidates, detail)?;
 
     let mut failures = Vec::new();
     let mut packages = Vec::new();
@@ -334,6 +332,55 @@ pub fn migration_name(file: &str) -> Option<&str> {
         return None;
     }
     Some(stem)
+}
+
+/// Parses the modules of every candidate package, in parallel, each result kept with its
+/// package.
+fn parse_packages(
+    source: &dyn Source,
+    candidates: &[model::Candidate],
+    detail: Detail,
+) -> Result<Vec<Vec<model::ModuleResult>>, LoadError> {
+    let source_error: Mutex<Option<SourceError>> = Mutex::new(None);
+    // Each package's results are collected straight into a vector of its exact size: the
+    // parsed modules of a large project are most of its memory, and gathering them in one
+    // list first and sorting them into packages after held them twice, in grown vectors.
+    let by_package: Vec<Vec<model::ModuleResult>> = candidates
+        .par_iter()
+        .map(|candidate| {
+            let read: Vec<Option<model::ModuleResult>> = candidate
+                .modules
+                .par_iter()
+                // One buffer per batch of files: a file's bytes live only until it is parsed.
+                .map_init(Vec::new, |buf, (name, path)| {
+                    match source.read_into(path, buf) {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(error) => {
+                            lock(&source_error).get_or_insert(error);
+                            return None;
+                        }
+                    }
+                    let parsed = migration::parse_with(buf, detail)
+                        .map(|migration| (name.clone(), path.clone(), migration))
+                        .map_err(|error| FileError {
+                            path: path.clone(),
+                            error,
+                        });
+                    Some(parsed)
+                })
+                .collect();
+            // A file that vanished while listed is left out; collected in place.
+            read.into_iter().flatten().collect()
+        })
+        .collect();
+    if let Some(error) = source_error
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        return Err(error.into());
+    }
+    Ok(by_package)
 }
 
 type MaxFiles = BTreeMap<String, MaxMigration>;

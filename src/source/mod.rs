@@ -30,21 +30,6 @@ pub trait Source: Sync {
     /// `__pycache__`, and for the work tree whatever git ignores) are not entered.
     fn list(&self, wanted: PathFilter<'_>) -> Result<Vec<String>, SourceError>;
 
-    /// [`Source::list`], telling `found` of each path as soon as it is listed, so that work on
-    /// the first files can start while the rest are listed. Unless a source finds its paths
-    /// one by one (the work tree), it lists them all first.
-    fn list_streaming(
-        &self,
-        wanted: PathFilter<'_>,
-        found: &mut dyn FnMut(&str),
-    ) -> Result<Vec<String>, SourceError> {
-        let paths = self.list(wanted)?;
-        for path in &paths {
-            found(path);
-        }
-        Ok(paths)
-    }
-
     /// The bytes of one file. `Ok(None)` when the snapshot has no such file.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError>;
 

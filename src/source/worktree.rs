@@ -134,14 +134,6 @@ impl Source for WorkTree {
     }
 
     fn list(&self, wanted: PathFilter<'_>) -> Result<Vec<String>, SourceError> {
-        self.list_streaming(wanted, &mut |_| {})
-    }
-
-    fn list_streaming(
-        &self,
-        wanted: PathFilter<'_>,
-        found: &mut dyn FnMut(&str),
-    ) -> Result<Vec<String>, SourceError> {
         // One thread walks: the walk is cheap next to parsing, and `ignore`'s parallel walker
         // polls for work with 1 ms sleeps near its end, which a small project pays in full.
         let mut paths = Vec::new();
@@ -149,7 +141,6 @@ impl Source for WorkTree {
             match result {
                 Ok(entry) => {
                     if let Some(path) = self.listable(&entry).filter(|p| wanted(p)) {
-                        found(&path);
                         paths.push(path);
                     }
                     // An unparsable line in an ignore file (`entry.error()`) is skipped, as git
