@@ -8,7 +8,7 @@ use crate::cli::{LintArgs, LintFormat};
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::{Config, MIGMERGE_TOML, PYPROJECT};
 use crate::graph::Graph;
-use crate::lint::state::Replay;
+use crate::lint::state::Plan;
 use crate::lint::{self, Severity, merge, report, scope};
 use crate::migration::Detail;
 use crate::project;
@@ -72,13 +72,15 @@ pub fn run(args: &LintArgs) -> Result<Outcome> {
         .collect();
     // The rules read the state the earlier migrations of each linted app leave; where
     // branches meet, the merge-time rule reads both branches' operations.
-    let mut needed = Replay::new(&graph, &project).needed(&targets);
+    let plan = Plan::new(&graph, &targets);
+    let mut needed = plan.needed(&graph);
     needed.extend(merge::branch_files(&graph));
     project.read_operations(source, &needed, Detail::AsWritten)?;
-    let found = lint::lint(&project, &graph, &targets);
+    let found = lint::lint(&project, &graph, &plan, &targets);
     // As in `check`: the process exits next, and freeing the parsed operations of thousands of
     // migrations one allocation at a time is time spent for nothing. `lint` runs once per
     // process, so nothing accumulates.
+    std::mem::forget(plan);
     std::mem::forget((project, graph));
     let stdout = match args.format {
         LintFormat::Human => report::human(&found),

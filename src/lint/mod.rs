@@ -189,15 +189,21 @@ pub struct LintReport {
     pub linted: usize,
 }
 
-/// Lints the migrations at `files` (indices into `project.migrations`), and, where the snapshot
-/// holds two branches of an app, runs the merge-time rule on them. The operations of the files
-/// [`state::Replay::needed`] names for `files`, and of [`merge::branch_files`], must be read.
-pub fn lint(project: &Project, graph: &Graph, files: &[usize]) -> LintReport {
+/// Lints the migrations at `files` (indices into `project.migrations`), replayed as `plan`
+/// (made for the same `files`) walks them, and, where the snapshot holds two branches of an
+/// app, runs the merge-time rule on them. The operations of the files [`state::Plan::needed`]
+/// names, and of [`merge::branch_files`], must be read.
+pub fn lint(
+    project: &Project,
+    graph: &Graph,
+    plan: &state::Plan<'_>,
+    files: &[usize],
+) -> LintReport {
     let config = &project.config;
     let tooling = deploy::tooling(project);
     let staged = tooling.syzygy || tooling.safemigrate;
     let postgresql = config.database.as_deref() == Some("postgresql");
-    let per_file = state::Replay::new(graph, project).map(files, |i, before| {
+    let per_file = state::Replay::new(graph, project).map(plan, |i, before| {
         let file = &project.migrations[i];
         let context = rules::Context {
             migration: &file.migration,

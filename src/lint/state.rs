@@ -126,10 +126,62 @@ pub struct Replay<'a> {
 
 /// What the replay of one app walks: its migrations in Django's order up to the last wanted
 /// one (nothing after it can change what a wanted migration sees).
-struct AppWalk<'a> {
-    app: &'a str,
-    order: Vec<&'a Key>,
+struct AppWalk<'g> {
+    app: &'g str,
+    order: Vec<&'g Key>,
     wanted: HashSet<usize>,
+}
+
+/// An app's wanted files, and all its migrations in key order.
+type AppFiles<'g> = (HashSet<usize>, Vec<&'g Key>);
+
+/// What a replay of some wanted migrations walks, worked out once from the graph alone: the
+/// files whose operations must be read first ([`Plan::needed`]) and the order
+/// [`Replay::map`] visits them in.
+pub struct Plan<'g> {
+    walks: Vec<AppWalk<'g>>,
+}
+
+impl<'g> Plan<'g> {
+    /// The walks of the apps with a file in `wanted` (indices into the project's migrations),
+    /// each up to its last wanted migration in Django's order; apps without one are not
+    /// replayed at all. Each app's order is worked out on its own, on every core.
+    pub fn new(graph: &'g Graph, wanted: &[usize]) -> Self {
+        let wanted: HashSet<usize> = wanted.iter().copied().collect();
+        let mut by_app: BTreeMap<&'g str, AppFiles<'g>> = BTreeMap::new();
+        let all = graph.migrations();
+        for &(key, i) in &all {
+            if wanted.contains(&i) {
+                by_app.entry(key.app.as_str()).or_default().0.insert(i);
+            }
+        }
+        for &(key, _) in &all {
+            if let Some((_, keys)) = by_app.get_mut(key.app.as_str()) {
+                keys.push(key);
+            }
+        }
+        let apps: Vec<(&'g str, AppFiles<'g>)> = by_app.into_iter().collect();
+        let walks = apps
+            .into_par_iter()
+            .map(|(app, (wanted, keys))| {
+                let mut order = app_order(graph, app, keys);
+                let last = order
+                    .iter()
+                    .rposition(|key| file_of(graph, key).is_some_and(|i| wanted.contains(&i)));
+                order.truncate(last.map_or(0, |at| at + 1));
+                AppWalk { app, order, wanted }
+            })
+            .collect();
+        Plan { walks }
+    }
+
+    /// The migration files whose operations [`Replay::map`] reads for this plan.
+    pub fn needed(&self, graph: &Graph) -> Vec<usize> {
+        self.walks
+            .iter()
+            .flat_map(|walk| walk.order.iter().filter_map(|key| file_of(graph, key)))
+            .collect()
+    }
 }
 
 impl<'a> Replay<'a> {
@@ -137,61 +189,24 @@ impl<'a> Replay<'a> {
         Replay { graph, project }
     }
 
-    /// The migration files whose operations [`Replay::map`] reads for `wanted`: the apps with
-    /// a wanted migration, each up to its last wanted one in Django's order. Apps without one
-    /// are not replayed at all.
-    pub fn needed(&self, wanted: &[usize]) -> Vec<usize> {
-        self.walks(wanted)
-            .iter()
-            .flat_map(|walk| walk.order.iter().filter_map(|key| self.file_of(key)))
-            .collect()
-    }
-
-    /// Calls `visit(index, state_before)` for each migration file index in `wanted` and
+    /// Calls `visit(index, state_before)` for each wanted migration file of `plan` and
     /// returns the answers, apps in name order, each app's migrations in Django's order. Apps
-    /// are replayed in parallel. The files [`Replay::needed`] names must have their operations
+    /// are replayed in parallel. The files [`Plan::needed`] names must have their operations
     /// read.
     pub fn map<T: Send>(
         &self,
-        wanted: &[usize],
+        plan: &Plan<'_>,
         visit: impl Fn(usize, &AppState<'a>) -> T + Sync,
     ) -> Vec<T> {
-        let walks = self.walks(wanted);
-        let per_app: Vec<Vec<T>> = walks
+        let per_app: Vec<Vec<T>> = plan
+            .walks
             .par_iter()
             .map(|walk| self.replay(walk, &visit))
             .collect();
         per_app.into_iter().flatten().collect()
     }
 
-    fn walks(&self, wanted: &[usize]) -> Vec<AppWalk<'a>> {
-        let mut by_app: BTreeMap<&'a str, HashSet<usize>> = BTreeMap::new();
-        for &i in wanted {
-            by_app
-                .entry(self.project.migrations[i].app.as_str())
-                .or_default()
-                .insert(i);
-        }
-        let mut keys_by_app: BTreeMap<&str, Vec<&'a Key>> = BTreeMap::new();
-        for (key, _) in self.graph.migrations() {
-            if by_app.contains_key(key.app.as_str()) {
-                keys_by_app.entry(key.app.as_str()).or_default().push(key);
-            }
-        }
-        by_app
-            .into_iter()
-            .map(|(app, wanted)| {
-                let mut order = self.app_order(app, keys_by_app.remove(app).unwrap_or_default());
-                let last = order
-                    .iter()
-                    .rposition(|key| self.file_of(key).is_some_and(|i| wanted.contains(&i)));
-                order.truncate(last.map_or(0, |at| at + 1));
-                AppWalk { app, order, wanted }
-            })
-            .collect()
-    }
-
-    fn replay<T>(&self, walk: &AppWalk<'a>, visit: &impl Fn(usize, &AppState<'a>) -> T) -> Vec<T> {
+    fn replay<T>(&self, walk: &AppWalk<'_>, visit: &impl Fn(usize, &AppState<'a>) -> T) -> Vec<T> {
         let mut answers = Vec::with_capacity(walk.wanted.len());
         let mut state = AppState::default();
         let mut last: Option<&Key> = None;
@@ -247,42 +262,45 @@ impl<'a> Replay<'a> {
     }
 
     fn file_of(&self, key: &Key) -> Option<usize> {
-        match self.graph.node(key)?.kind {
-            NodeKind::Migration(i) => Some(i),
-            _ => None,
-        }
+        file_of(self.graph, key)
     }
+}
 
-    /// The app's migrations (`keys`, sorted) in Django's plan order: depth first through same-app parents,
-    /// parents before children, starting from the keys in name order.
-    fn app_order(&self, app: &str, keys: Vec<&'a Key>) -> Vec<&'a Key> {
-        let mut done = std::collections::HashSet::new();
-        let mut order = Vec::with_capacity(keys.len());
-        for start in keys {
-            // (key, parents pushed) pairs: an explicit stack, as histories run thousands deep.
-            let mut stack = vec![(start, false)];
-            while let Some((key, expanded)) = stack.pop() {
-                if done.contains(key) {
-                    continue;
-                }
-                if expanded {
-                    done.insert(key);
-                    order.push(key);
-                    continue;
-                }
-                stack.push((key, true));
-                let mut parents: Vec<&'a Key> = self
-                    .graph
-                    .parents(key)
-                    .into_iter()
-                    .filter(|p| p.app == app && !done.contains(p))
-                    .collect();
-                parents.reverse();
-                stack.extend(parents.into_iter().map(|p| (p, false)));
-            }
-        }
-        order
+fn file_of(graph: &Graph, key: &Key) -> Option<usize> {
+    match graph.node(key)?.kind {
+        NodeKind::Migration(i) => Some(i),
+        _ => None,
     }
+}
+
+/// The app's migrations (`keys`, sorted) in Django's plan order: depth first through same-app
+/// parents, parents before children, starting from the keys in name order.
+fn app_order<'g>(graph: &'g Graph, app: &str, keys: Vec<&'g Key>) -> Vec<&'g Key> {
+    let mut done = std::collections::HashSet::new();
+    let mut order = Vec::with_capacity(keys.len());
+    for start in keys {
+        // (key, parents pushed) pairs: an explicit stack, as histories run thousands deep.
+        let mut stack = vec![(start, false)];
+        while let Some((key, expanded)) = stack.pop() {
+            if done.contains(key) {
+                continue;
+            }
+            if expanded {
+                done.insert(key);
+                order.push(key);
+                continue;
+            }
+            stack.push((key, true));
+            let mut parents: Vec<&'g Key> = graph
+                .parents(key)
+                .into_iter()
+                .filter(|p| p.app == app && !done.contains(p))
+                .collect();
+            parents.reverse();
+            stack.extend(parents.into_iter().map(|p| (p, false)));
+        }
+    }
+    order
 }
 
 #[cfg(test)]
@@ -340,7 +358,7 @@ mod tests {
     fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
         let all: Vec<usize> = (0..project.migrations.len()).collect();
         Replay::new(graph, project)
-            .map(&all, |i, state| {
+            .map(&Plan::new(graph, &all), |i, state| {
                 let fields = state
                     .model("Book")
                     .map(|m| m.fields.keys().cloned().collect())
