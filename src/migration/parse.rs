@@ -51,7 +51,12 @@ fn read_module(source: &[u8], detail: Detail, plain: bool) -> Result<Migration, 
     // Most modules have a plain form that needs no syntax tree for the graph, nor for the
     // operations as written.
     let plain = match detail {
-        Detail::Graph | Detail::AsWritten if plain => plain::read(text, &scan.operations, detail),
+        Detail::Graph | Detail::AsWritten if plain => {
+            // A function the plain reader skips is parsed on this thread, so only where the
+            // whole module is shallow enough to be.
+            let shallow = scan.depth <= INLINE_DEPTH;
+            plain::read(text, &scan.operations, detail, shallow)
+        }
         _ => None,
     };
     let mut migration = match plain {

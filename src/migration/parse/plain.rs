@@ -28,7 +28,15 @@ use super::{BOM, Source, deploy, flag, migmerge_comments, reference_list, swappa
 /// Reads `text` (decoded, byte order mark included) when it has the plain form; `operations`
 /// are the insides of the `operations` lists the prescan found. `None`: not that form, the
 /// syntax tree path must read it.
-pub(super) fn read(text: &str, operations: &[Range<usize>], detail: Detail) -> Option<Migration> {
+///
+/// `functions`: whether top-level `def` statements may be skipped (see [`Reader::function`]);
+/// each is then checked by the Python parser on the caller's thread.
+pub(super) fn read(
+    text: &str,
+    operations: &[Range<usize>],
+    detail: Detail,
+    functions: bool,
+) -> Option<Migration> {
     // The full detail's normalised arguments are the syntax tree path's alone.
     if detail == Detail::Full {
         return None;
@@ -43,11 +51,39 @@ pub(super) fn read(text: &str, operations: &[Range<usize>], detail: Detail) -> O
         migration: Migration::default(),
         class_seen: false,
         futures_allowed: true,
+        functions_allowed: functions,
+        functions: Vec::new(),
     };
     reader.module()?;
     let mut migration = reader.migration;
     migration.migmerge_comments = migmerge_comments(text);
     Some(migration)
+}
+
+/// Where the block of a top-level statement that starts on the line holding `from` ends: at
+/// the start of the first later line whose first byte is code (not a space, a tab, a line break
+/// or a comment), else at the end of the text.
+fn block_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    loop {
+        // The next line's start.
+        match bytes
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        {
+            Some(offset) => at += offset,
+            None => return bytes.len(),
+        }
+        if bytes.get(at) == Some(&b'\r') && bytes.get(at + 1) == Some(&b'\n') {
+            at += 1;
+        }
+        at += 1;
+        match bytes.get(at) {
+            None => return bytes.len(),
+            Some(b' ' | b'\t' | b'\n' | b'\r' | b'#') => {}
+            Some(_) => return at,
+        }
+    }
 }
 
 /// Python's hard keywords: never a name.
@@ -118,6 +154,9 @@ struct Reader<'a> {
     /// Whether a `from __future__ import` may still come: only the module docstring and other
     /// such imports may stand before one.
     futures_allowed: bool,
+    /// Whether top-level functions may be skipped, and those skipped: name and whole block.
+    functions_allowed: bool,
+    functions: Vec<(&'a str, Range<usize>)>,
 }
 
 impl<'a> Reader<'a> {
@@ -157,7 +196,30 @@ impl<'a> Reader<'a> {
             }
             first = false;
         }
-        self.class_seen.then_some(())
+        if !self.class_seen || self.functions.iter().any(|f| self.mentioned_elsewhere(f.0)) {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Whether `name` stands as a word outside the skipped functions and the `operations`
+    /// lists. The lists hold a function's name only as text (`RunPython(forwards)`), read as
+    /// written on both paths; anywhere else a name a function rebinds could change what a
+    /// name means (`settings`, `swappable_dependency`, `Migration`), which only the syntax
+    /// tree path follows. A mention in a comment or a string counts too: that errs on giving up.
+    fn mentioned_elsewhere(&self, name: &str) -> bool {
+        let skipped = |at: usize| {
+            self.functions.iter().any(|(_, block)| block.contains(&at))
+                || self.operations.iter().any(|list| list.contains(&at))
+        };
+        let word = |at: Option<&u8>| {
+            at.is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+        };
+        self.text.match_indices(name).any(|(at, _)| {
+            let before = at.checked_sub(1).and_then(|i| self.bytes.get(i));
+            let after = self.bytes.get(at + name.len());
+            !word(before) && !word(after) && !skipped(at)
+        })
     }
 
     /// One statement at the top level, then where the next line starts.
@@ -168,7 +230,12 @@ impl<'a> Reader<'a> {
             self.end()?;
             return self.line();
         }
+        let start = self.pos;
         match self.word()? {
+            "def" if self.functions_allowed => {
+                self.futures_allowed = false;
+                return self.function(start);
+            }
             "import" => {
                 self.futures_allowed = false;
                 self.import()?;
@@ -180,6 +247,26 @@ impl<'a> Reader<'a> {
             }
             _ => return None,
         }
+        self.line()
+    }
+
+    /// A top-level `def` (from `start`, its keyword): a `RunPython` function, most of the
+    /// time. Neither the graph nor the operations read a function's body, so the block, up to
+    /// the next line that starts with code at column 0, is checked by the Python parser alone
+    /// and skipped; then where that line starts. A block the cut leaves unfinished (a string
+    /// or bracket running past it, a continued line) fails that parse, and so does the
+    /// module's plain reading.
+    fn function(&mut self, start: usize) -> Option<Line> {
+        if !matches!(self.peek(), Some(b' ')) {
+            return None;
+        }
+        self.space();
+        let name = self.name()?;
+        let end = block_end(self.bytes, self.pos);
+        let block = self.text.get(start..end)?;
+        rustpython_ruff_python_parser::parse_module(block).ok()?;
+        self.functions.push((name, start..end));
+        self.pos = end;
         self.line()
     }
 

@@ -84,7 +84,8 @@ const MINIMAL: &str =
 /// [`crate::migration::parse_with`] gives them; `None` when it gives up.
 fn plain_at(source: &[u8], detail: Detail) -> Option<Migration> {
     let (decoded, scan) = prepare(source).ok()?;
-    let mut migration = super::read(decoded.text.as_ref(), &scan.operations, detail)?;
+    let shallow = scan.depth <= super::super::INLINE_DEPTH;
+    let mut migration = super::read(decoded.text.as_ref(), &scan.operations, detail, shallow)?;
     if decoded.is_transcoded() {
         to_file_offsets(&mut migration, &decoded);
     }
@@ -387,7 +388,19 @@ fn special_names_agree() {
 fn gives_up_on_anything_else() {
     for source in [
         // Other statements, at the top level or in the class.
-        "def f():\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
+        // Functions it cannot skip: rebinding a name the class reads, decorated, `async`, a
+        // header continued at column 0, a body the cut leaves unfinished or that does not parse.
+        "def settings():\n    pass\nclass Migration(migrations.Migration):\n    dependencies = [settings.X]\n",
+        "def swappable_dependency(x):\n    pass\nclass Migration(migrations.Migration):\n    dependencies = [swappable_dependency(settings.AUTH_USER_MODEL)]\n",
+        "class Migration(migrations.Migration):\n    pass\ndef Migration():\n    pass\n",
+        "@decorator\ndef f():\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
+        "async def f():\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
+        "def f(\napps):\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
+        "def f():\n    x = \"\"\"\nclass Migration(migrations.Migration):\n    pass\n\"\"\"\nclass Migration(migrations.Migration):\n    pass\n",
+        "def f():\n    return (\n1)\nclass Migration(migrations.Migration):\n    pass\n",
+        "def f():\n    x = = 1\nclass Migration(migrations.Migration):\n    pass\n",
+        "def f():\nclass Migration(migrations.Migration):\n    pass\n",
+        "def(x):\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
         "X = 1\nclass Migration(migrations.Migration):\n    pass\n",
         "class Migration(migrations.Migration):\n    pass\nclass Migration(migrations.Migration):\n    pass\n",
         "@decorate\nclass Migration(migrations.Migration):\n    pass\n",
@@ -432,6 +445,34 @@ fn gives_up_on_anything_else() {
     ] {
         assert_eq!(plain(source.as_bytes()), None, "{source}");
     }
+}
+
+/// Top-level functions (`RunPython` code, most of the time) are skipped once the Python
+/// parser accepts each alone, wherever they stand, as long as nothing outside them and the
+/// `operations` lists names them.
+#[test]
+fn skips_top_level_functions() {
+    let run_python = "from django.db import migrations\n\n\ndef forwards(apps, schema_editor):\n    Book = apps.get_model(\"shop\", \"Book\")\n# a comment at column 0 inside the body\n    for book in Book.objects.all():\n        book.save()\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"shop\", \"0001_initial\")]\n\n    operations = [\n        migrations.RunPython(forwards, migrations.RunPython.noop),\n    ]\n";
+    for detail in [Detail::Graph, Detail::AsWritten] {
+        for source in [
+            run_python.to_owned(),
+            run_python.replace('\n', "\r\n"),
+            format!("{run_python}\n\ndef after(apps, schema_editor):\n    pass\n"),
+            run_python.replace(
+                "def forwards",
+                "def forwards_a(apps, schema_editor):\n    pass\n\n\ndef forwards",
+            ),
+        ] {
+            match agrees_at(source.as_bytes(), detail) {
+                Ok(true) => {}
+                Ok(false) => panic!("the plain reader gave up at {detail:?} on:\n{source}"),
+                Err(why) => panic!("{why}\n{source}"),
+            }
+        }
+    }
+    let m = accepted(run_python);
+    assert_eq!(m.class_line, 11);
+    assert_eq!(m.dependencies.entries()[0].line, 12);
 }
 
 /// Texts the mutations start from.
