@@ -54,10 +54,56 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
         line,
         ..Operation::default()
     };
-    match class.as_str() {
+    read_touched(&class, &mut reader, &mut op, depth)?;
+    if src.detail == Detail::Full {
+        op.args = normalized_arguments(src, &call.arguments, &class, &op.fields);
+    }
+    op.class = class;
+    op.has_unknown_args = reader.unknown;
+    op.arguments = arguments_as_written(src, &call.arguments)?;
+    Ok(op)
+}
+
+/// What an operation's arguments name, bound by position and keyword. The syntax tree path and
+/// the plain reader bind arguments each in their own way; [`read_touched`] holds the one table
+/// of which argument of which operation class names what. `Err` stops the reading.
+pub(super) trait BindArguments {
+    type Stop;
+    /// A string argument; `None` when absent or `None` (the argument is then unknown if
+    /// `required`, or not a literal).
+    fn string(
+        &mut self,
+        index: usize,
+        name: &str,
+        required: bool,
+    ) -> Result<Option<String>, Self::Stop>;
+    /// The `name=` of the index or constraint object passed as this argument.
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, Self::Stop>;
+    /// The `(name, field)` pairs of `CreateModel`'s `fields`.
+    fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, Self::Stop>;
+    /// The field of `AddField` / `AlterField`.
+    fn field(&mut self, index: usize, name: &str) -> Result<FieldDef, Self::Stop>;
+    /// A nested list of operations (`SeparateDatabaseAndState`).
+    fn operations(
+        &mut self,
+        index: usize,
+        name: &str,
+        depth: u32,
+    ) -> Result<Vec<Operation>, Self::Stop>;
+}
+
+/// Fills in what the operation of class `class` touches (model, field, names, fields, inner
+/// operations) from its arguments.
+pub(super) fn read_touched<B: BindArguments>(
+    class: &str,
+    args: &mut B,
+    op: &mut Operation,
+    depth: u32,
+) -> Result<(), B::Stop> {
+    match class {
         "CreateModel" => {
-            op.model = reader.string(0, "name", true);
-            op.fields = reader.model_fields(1, "fields")?;
+            op.model = args.string(0, "name", true)?;
+            op.fields = args.model_fields(1, "fields")?;
         }
         "DeleteModel"
         | "AlterModelTable"
@@ -66,17 +112,17 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
         | "AlterIndexTogether"
         | "AlterOrderWithRespectTo"
         | "AlterModelOptions"
-        | "AlterModelManagers" => op.model = reader.string(0, "name", true),
+        | "AlterModelManagers" => op.model = args.string(0, "name", true)?,
         "RenameModel" => {
-            op.old_name = reader.string(0, "old_name", true);
-            op.new_name = reader.string(1, "new_name", true);
+            op.old_name = args.string(0, "old_name", true)?;
+            op.new_name = args.string(1, "new_name", true)?;
             // The model it touches is the one that exists before it runs.
             op.model.clone_from(&op.old_name);
         }
         "AddField" | "AlterField" => {
-            op.model = reader.string(0, "model_name", true);
-            op.field = reader.string(1, "name", true);
-            let field = reader.field(2, "field")?;
+            op.model = args.string(0, "model_name", true)?;
+            op.field = args.string(1, "name", true)?;
+            let field = args.field(2, "field")?;
             if let Some(name) = &op.field {
                 op.fields.push(FieldDef {
                     name: name.clone(),
@@ -85,50 +131,73 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
             }
         }
         "RemoveField" => {
-            op.model = reader.string(0, "model_name", true);
-            op.field = reader.string(1, "name", true);
+            op.model = args.string(0, "model_name", true)?;
+            op.field = args.string(1, "name", true)?;
         }
         "RenameField" => {
-            op.model = reader.string(0, "model_name", true);
-            op.old_name = reader.string(1, "old_name", true);
-            op.new_name = reader.string(2, "new_name", true);
+            op.model = args.string(0, "model_name", true)?;
+            op.old_name = args.string(1, "old_name", true)?;
+            op.new_name = args.string(2, "new_name", true)?;
             op.field.clone_from(&op.old_name);
         }
         "AddIndex" => {
-            op.model = reader.string(0, "model_name", true);
-            op.index = reader.named_object(1, "index");
+            op.model = args.string(0, "model_name", true)?;
+            op.index = args.named_object(1, "index")?;
         }
         "AddConstraint" => {
-            op.model = reader.string(0, "model_name", true);
-            op.index = reader.named_object(1, "constraint");
+            op.model = args.string(0, "model_name", true)?;
+            op.index = args.named_object(1, "constraint")?;
         }
         "RemoveIndex" | "RemoveConstraint" | "AlterConstraint" => {
-            op.model = reader.string(0, "model_name", true);
-            op.index = reader.string(1, "name", true);
+            op.model = args.string(0, "model_name", true)?;
+            op.index = args.string(1, "name", true)?;
         }
         "RenameIndex" => {
-            op.model = reader.string(0, "model_name", true);
-            op.new_name = reader.string(1, "new_name", true);
+            op.model = args.string(0, "model_name", true)?;
+            op.new_name = args.string(1, "new_name", true)?;
             // Either `old_name` or `old_fields` names the old index, so neither is required.
-            op.old_name = reader.string(2, "old_name", false);
+            op.old_name = args.string(2, "old_name", false)?;
             op.index.clone_from(&op.new_name);
         }
         "SeparateDatabaseAndState" => {
-            let database = reader.operations(0, "database_operations", depth)?;
-            let state = reader.operations(1, "state_operations", depth)?;
+            let database = args.operations(0, "database_operations", depth)?;
+            let state = args.operations(1, "state_operations", depth)?;
             op.inner = state;
             op.inner.extend(database);
         }
         // `RunPython`, `RunSQL` and custom operations are opaque: their class is all there is.
         _ => {}
     }
-    if src.detail == Detail::Full {
-        op.args = normalized_arguments(src, &call.arguments, &class, &op.fields);
+    Ok(())
+}
+
+impl BindArguments for Reader<'_, '_> {
+    type Stop = ParseError;
+    fn string(
+        &mut self,
+        index: usize,
+        name: &str,
+        required: bool,
+    ) -> Result<Option<String>, ParseError> {
+        Ok(Reader::string(self, index, name, required))
     }
-    op.class = class;
-    op.has_unknown_args = reader.unknown;
-    op.arguments = arguments_as_written(src, &call.arguments)?;
-    Ok(op)
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, ParseError> {
+        Ok(Reader::named_object(self, index, name))
+    }
+    fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, ParseError> {
+        Reader::model_fields(self, index, name)
+    }
+    fn field(&mut self, index: usize, name: &str) -> Result<FieldDef, ParseError> {
+        Reader::field(self, index, name)
+    }
+    fn operations(
+        &mut self,
+        index: usize,
+        name: &str,
+        depth: u32,
+    ) -> Result<Vec<Operation>, ParseError> {
+        Reader::operations(self, index, name, depth)
+    }
 }
 
 /// The operation's arguments in the normalised text the overlap compares.

@@ -8,7 +8,7 @@
 //! [`Detail::AsWritten`]: crate::migration::Detail::AsWritten
 
 use super::super::super::{Argument, DeployValue, FieldDef, Operation};
-use super::super::operations::{MAX_NESTING, is_relational};
+use super::super::operations::{BindArguments, MAX_NESTING, is_relational, read_touched};
 use super::Reader;
 use super::values::{Call, Kind, Node};
 
@@ -60,71 +60,7 @@ fn read_one(reader: &Reader<'_>, item: &Node<'_>, depth: u32) -> Option<Operatio
         line,
         ..Operation::default()
     };
-    match call.name {
-        "CreateModel" => {
-            op.model = args.string(0, "name", true)?;
-            op.fields = args.model_fields(1, "fields")?;
-        }
-        "DeleteModel"
-        | "AlterModelTable"
-        | "AlterModelTableComment"
-        | "AlterUniqueTogether"
-        | "AlterIndexTogether"
-        | "AlterOrderWithRespectTo"
-        | "AlterModelOptions"
-        | "AlterModelManagers" => op.model = args.string(0, "name", true)?,
-        "RenameModel" => {
-            op.old_name = args.string(0, "old_name", true)?;
-            op.new_name = args.string(1, "new_name", true)?;
-            op.model.clone_from(&op.old_name);
-        }
-        "AddField" | "AlterField" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.field = args.string(1, "name", true)?;
-            let field = args.field(2, "field")?;
-            if let Some(name) = &op.field {
-                op.fields.push(FieldDef {
-                    name: name.clone(),
-                    ..field
-                });
-            }
-        }
-        "RemoveField" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.field = args.string(1, "name", true)?;
-        }
-        "RenameField" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.old_name = args.string(1, "old_name", true)?;
-            op.new_name = args.string(2, "new_name", true)?;
-            op.field.clone_from(&op.old_name);
-        }
-        "AddIndex" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.index = args.named_object(1, "index")?;
-        }
-        "AddConstraint" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.index = args.named_object(1, "constraint")?;
-        }
-        "RemoveIndex" | "RemoveConstraint" | "AlterConstraint" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.index = args.string(1, "name", true)?;
-        }
-        "RenameIndex" => {
-            op.model = args.string(0, "model_name", true)?;
-            op.new_name = args.string(1, "new_name", true)?;
-            op.old_name = args.string(2, "old_name", false)?;
-            op.index.clone_from(&op.new_name);
-        }
-        "SeparateDatabaseAndState" => {
-            let database = args.operations(0, "database_operations", depth)?;
-            let state = args.operations(1, "state_operations", depth)?;
-            op.inner = state;
-            op.inner.extend(database);
-        }
-        _ => {}
-    }
+    read_touched(call.name, &mut args, &mut op, depth).ok()?;
     op.class = call.name.to_owned();
     op.has_unknown_args = args.unknown;
     op.arguments = as_written(reader, call)?;
@@ -310,5 +246,25 @@ impl Binder<'_, '_, '_> {
                 Some(Vec::new())
             }
         }
+    }
+}
+
+/// `Err(())`: the plain reader gives up on the module.
+impl BindArguments for Binder<'_, '_, '_> {
+    type Stop = ();
+    fn string(&mut self, index: usize, name: &str, required: bool) -> Result<Option<String>, ()> {
+        Binder::string(self, index, name, required).ok_or(())
+    }
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, ()> {
+        Binder::named_object(self, index, name).ok_or(())
+    }
+    fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, ()> {
+        Binder::model_fields(self, index, name).ok_or(())
+    }
+    fn field(&mut self, index: usize, name: &str) -> Result<FieldDef, ()> {
+        Binder::field(self, index, name).ok_or(())
+    }
+    fn operations(&mut self, index: usize, name: &str, depth: u32) -> Result<Vec<Operation>, ()> {
+        Binder::operations(self, index, name, depth).ok_or(())
     }
 }
