@@ -25,6 +25,8 @@ use modules::ModuleIndex;
 pub const MAX_MIGRATION_FILE: &str = "max_migration.txt";
 const MIGRATIONS_DIR: &str = "migrations";
 const APP_CONFIG_FILE: &str = "apps.py";
+/// What makes a directory a Python package.
+const PACKAGE_INIT_FILE: &str = "__init__.py";
 
 /// One migrated app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +151,14 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
     let mut notes = Vec::new();
     let relocations = model::relocations(&config, &settings, &index, &mut notes);
     let candidates = model::candidate_packages(&paths, &relocations);
-    let parsed = parse_packages(source, &candidates, detail)?;
+    // The app configurations the labels come from are read while the migrations are.
+    let configs = model::app_config_files(&candidates, &index);
+    let (parsed, configs) = rayon::join(
+        || parse_packages(source, &candidates, detail),
+        || modules::ReadAhead::of(source, configs),
+    );
+    let parsed = parsed?;
+    index.adopt(configs);
 
     let mut failures = Vec::new();
     let mut packages = Vec::new();

@@ -14,7 +14,8 @@ use super::app_configs::{self, AppsModule};
 use super::modules::ModuleIndex;
 use super::settings::{SettingValue, Settings};
 use super::{
-    App, FileError, MIGRATIONS_DIR, MigrationFile, last_component, migration_name, split_path,
+    APP_CONFIG_FILE, App, FileError, MIGRATIONS_DIR, MigrationFile, PACKAGE_INIT_FILE,
+    last_component, migration_name, split_path,
 };
 use crate::config::Config;
 use crate::migration::{Detail, Migration, Reference};
@@ -334,6 +335,32 @@ fn installed_config_labels(
     Ok(found)
 }
 
+/// The files [`app_config_label`] reads first for each candidate's app (its `apps.py` and
+/// `__init__.py`), those the project has and the index has not read yet: for
+/// [`super::modules::ReadAhead`].
+pub fn app_config_files(candidates: &[Candidate], index: &ModuleIndex<'_>) -> Vec<String> {
+    let mut files = Vec::new();
+    for candidate in candidates {
+        let app_dir = split_path(&candidate.dir).0;
+        for file in [APP_CONFIG_FILE, PACKAGE_INIT_FILE] {
+            let path = app_file(app_dir, file);
+            if index.has_file(&path) && !index.is_loaded(&path) && !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The root-relative path of `file` in the app directory `app_dir` (`""` for the root).
+fn app_file(app_dir: &str, file: &str) -> String {
+    if app_dir.is_empty() {
+        file.to_owned()
+    } else {
+        format!("{app_dir}/{file}")
+    }
+}
+
 /// The label the app's own config class sets: the one `apps.py` holds, else the one its
 /// `__init__.py` names with `default_app_config`.
 fn app_config_label(
@@ -341,14 +368,8 @@ fn app_config_label(
     app_dir: &str,
     notes: &mut Vec<Note>,
 ) -> Result<Option<(String, Origin)>, SourceError> {
-    let join = |file: &str| {
-        if app_dir.is_empty() {
-            file.to_owned()
-        } else {
-            format!("{app_dir}/{file}")
-        }
-    };
-    let apps_py = join("apps.py");
+    let join = |file: &str| app_file(app_dir, file);
+    let apps_py = join(APP_CONFIG_FILE);
     if index.has_file(&apps_py) {
         match app_configs::apps_module(index, &apps_py)? {
             AppsModule::Chosen {
@@ -375,7 +396,7 @@ fn app_config_label(
             AppsModule::Chosen { label: None, .. } | AppsModule::None => {}
         }
     }
-    let init = join("__init__.py");
+    let init = join(PACKAGE_INIT_FILE);
     let named = match index.facts(&init)? {
         Some(facts) => facts.default_app_config.clone(),
         None => None,

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use rayon::prelude::*;
+
 use crate::migration::app_config::{ModuleFacts, PythonModule, module_facts};
 use crate::source::{Source, SourceError};
 
@@ -147,6 +149,23 @@ impl<'a> ModuleIndex<'a> {
         self.has_file(&init).then_some(init)
     }
 
+    /// Takes in the modules read ahead; a module looked up already stays as it was.
+    pub fn adopt(&mut self, ahead: ReadAhead) {
+        for (path, parsed) in ahead.0 {
+            self.parsed.entry(path).or_insert_with(|| {
+                parsed.map(|(module, facts)| Parsed {
+                    module: Rc::new(module),
+                    facts: Rc::new(facts),
+                })
+            });
+        }
+    }
+
+    /// Whether the module at `path` was looked up (or taken in) already.
+    pub fn is_loaded(&self, path: &str) -> bool {
+        self.parsed.contains_key(path)
+    }
+
     fn load(&mut self, path: &str) -> Result<Option<&Parsed>, SourceError> {
         if !self.parsed.contains_key(path) {
             let parsed = self
@@ -176,6 +195,30 @@ impl<'a> ModuleIndex<'a> {
     }
 }
 
+/// Modules read and parsed before anything looks them up, side by side on the worker threads:
+/// the index itself is for one thread (its modules are shared by `Rc`), and looked up one by
+/// one, the app configurations of a large project are a tenth of its load.
+pub struct ReadAhead(Vec<(String, Option<(PythonModule, ModuleFacts)>)>);
+
+impl ReadAhead {
+    /// `paths` read and parsed as [`ModuleIndex`] would. A file that cannot be read is left
+    /// out, for the lookup that needs it to read again and report the error where it always did.
+    pub fn of(source: &dyn Source, paths: Vec<String>) -> ReadAhead {
+        let parsed = paths
+            .into_par_iter()
+            .filter_map(|path| {
+                let bytes = source.read(&path).ok()?;
+                let parsed = bytes.and_then(|b| PythonModule::parse(&b)).map(|module| {
+                    let facts = module_facts(&module);
+                    (module, facts)
+                });
+                Some((path, parsed))
+            })
+            .collect();
+        ReadAhead(parsed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +234,71 @@ mod tests {
         fn read(&self, _: &str) -> Result<Option<Vec<u8>>, SourceError> {
             Ok(None)
         }
+    }
+
+    /// Files by path; a path mapped to `None` cannot be read.
+    struct Files(Vec<(&'static str, Option<&'static str>)>);
+    impl Source for Files {
+        fn describe(&self) -> String {
+            "files".into()
+        }
+        fn list(&self, _: crate::source::PathFilter<'_>) -> Result<Vec<String>, SourceError> {
+            Ok(self.0.iter().map(|(p, _)| (*p).to_owned()).collect())
+        }
+        fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
+            match self.0.iter().find(|(p, _)| *p == path) {
+                Some((_, Some(text))) => Ok(Some(text.as_bytes().to_vec())),
+                Some((_, None)) => Err(SourceError::Io {
+                    path: path.into(),
+                    source: std::io::Error::other("unreadable"),
+                }),
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Modules read ahead answer as the lookups would have; one looked up before stays as it
+    /// was, and one that could not be read is read again by its lookup, which reports why.
+    #[test]
+    fn modules_read_ahead_answer_as_lookups_do() {
+        let source = Files(vec![
+            (
+                "a/apps.py",
+                Some("class AConfig(AppConfig):\n    label = 'a'\n"),
+            ),
+            (
+                "b/apps.py",
+                Some("class BConfig(AppConfig):\n    label = 'b'\n"),
+            ),
+            ("c/apps.py", None),
+            ("d/apps.py", Some("def (\n")),
+        ]);
+        let files = source.list(&|_| true).unwrap();
+        let mut looked_up = ModuleIndex::new(&source, &files);
+        let mut read_ahead = ModuleIndex::new(&source, &files);
+        let b = read_ahead.facts("b/apps.py").unwrap().unwrap();
+        let paths = files
+            .iter()
+            .filter(|p| !read_ahead.is_loaded(p))
+            .cloned()
+            .collect();
+        read_ahead.adopt(ReadAhead::of(&source, paths));
+        assert!(Rc::ptr_eq(
+            &b,
+            &read_ahead.facts("b/apps.py").unwrap().unwrap()
+        ));
+        for path in ["a/apps.py", "b/apps.py", "d/apps.py"] {
+            assert_eq!(
+                read_ahead.facts(path).unwrap(),
+                looked_up.facts(path).unwrap(),
+                "{path}"
+            );
+        }
+        let a = read_ahead.facts("a/apps.py").unwrap().unwrap();
+        assert!(a.class("AConfig").is_some());
+        assert!(read_ahead.facts("d/apps.py").unwrap().is_none());
+        assert!(!read_ahead.is_loaded("c/apps.py"));
+        assert!(read_ahead.facts("c/apps.py").is_err());
     }
 
     /// The index by file name finds what scanning every file for the suffix finds.
