@@ -164,12 +164,13 @@ fn write(args: &MergeDriverArgs, name: &str, layout: Layout) -> Result<ExitStatu
         (true, false) => "\n",
     };
     // Written beside %A and renamed over it, so that a driver killed half-way leaves %A as git
-    // gave it and the installed line's `git merge-file` fallback merges the real sides.
+    // gave it and the installed line's `git merge-file` fallback merges the real sides. Not
+    // synced: %A is git's scratch file, which git reads back at once and writes to the work
+    // tree without syncing either.
     let dir = args.ours.parent().filter(|d| !d.as_os_str().is_empty());
     let mut temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
         .with_context(|| format!("cannot write beside {}", args.ours.display()))?;
     std::io::Write::write_all(&mut temp, format!("{name}{newline}").as_bytes())
-        .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", args.ours.display()))?;
     temp.persist(&args.ours)
         .with_context(|| format!("cannot write {}", args.ours.display()))?;
@@ -336,9 +337,13 @@ fn cache_of(root: &Path) -> Option<(PathBuf, String)> {
 fn keep(path: &Path, view: &MergeView) -> Result<()> {
     let dir = path.parent().context("no directory")?;
     std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer(&mut temp, view)?;
-    temp.persist(path)?;
+    let temp = tempfile::NamedTempFile::new_in(dir)?;
+    // One write, not one per JSON token.
+    let mut out = std::io::BufWriter::new(temp);
+    serde_json::to_writer(&mut out, view)?;
+    out.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?
+        .persist(path)?;
     Ok(())
 }
 

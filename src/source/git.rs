@@ -71,6 +71,10 @@ pub fn limit_git_memory() {
     // 50,000 files, the parsed trees alone were about 10 MB of peak memory. The switch is a
     // process-wide global too, so it is set here for the same reason.
     git2::opts::enable_caching(false);
+    // git checks an object's hash when it receives or fsck-s it, not each time it reads one;
+    // libgit2 by default hashes every object it reads again, which for a merge read from the
+    // object database is a tenth of the work.
+    git2::opts::strict_hash_verification(false);
 }
 
 /// Discovers the repository holding `path` and `path`'s place in it.
