@@ -15,6 +15,7 @@
 //! 8. [`git`] installs the merge driver and the hook shims, and commits what the hooks resolve
 //!    during `git merge`, `git pull` and `git rebase`.
 
+pub mod allocator;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -9,6 +9,7 @@ use migmerge::commands::{self, ExitStatus};
 
 fn main() -> ExitCode {
     // First, while this is the only thread: the limits are unsynchronized globals.
+    migmerge::allocator::share_arenas();
     migmerge::source::limit_git_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

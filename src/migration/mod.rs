@@ -288,7 +288,7 @@ pub struct Migration {
     /// `atomic = True/False`; `None` when absent or not a literal (Django's default: atomic).
     pub atomic: Option<bool>,
     /// What staged-deploy tooling reads (see `crate::deploy`).
-    pub deploy: DeployAttrs,
+    pub deploy: Deploy,
     /// Each line holding a `migmerge:` comment (a lint opt-out), with its 1-based number, as
     /// written: kept from the one read of the file, so that nothing reads it again for them.
     pub migmerge_comments: Vec<(u32, String)>,
@@ -307,6 +307,48 @@ pub struct DeployAttrs {
     pub safe: Option<DeployValue>,
     /// The `stage=` argument of each operation given one, by the operation's line.
     pub operation_stages: Vec<DeployValue>,
+}
+
+/// [`DeployAttrs`] as a migration keeps them: nothing on the heap for the usual module, which
+/// has none of them (a large project holds one `Migration` per file for the whole run).
+#[derive(Clone, Default)]
+pub struct Deploy(Option<Box<DeployAttrs>>);
+
+/// The attributes of a module that has none.
+static NO_DEPLOY_ATTRS: DeployAttrs = DeployAttrs {
+    imports_syzygy: false,
+    imports_safemigrate: false,
+    stage: None,
+    safe: None,
+    operation_stages: Vec::new(),
+};
+
+impl Deploy {
+    /// The attributes, to change.
+    pub fn make_mut(&mut self) -> &mut DeployAttrs {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl std::ops::Deref for Deploy {
+    type Target = DeployAttrs;
+    fn deref(&self) -> &DeployAttrs {
+        self.0.as_deref().unwrap_or(&NO_DEPLOY_ATTRS)
+    }
+}
+
+impl PartialEq for Deploy {
+    fn eq(&self, other: &Deploy) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Deploy {}
+
+impl std::fmt::Debug for Deploy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 /// An expression as written, and its 1-based line.

@@ -163,7 +163,7 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
     let mut failures = Vec::new();
     let mut packages = Vec::new();
     for (candidate, modules) in candidates.into_iter().zip(parsed) {
-        match model::classify(&candidate, modules, &mut notes) {
+        match model::classify(candidate, modules, &mut notes) {
             Ok(Some(package)) => packages.push(package),
             Ok(None) => {}
             Err(errors) => failures.extend(errors),
@@ -347,7 +347,7 @@ pub fn migration_name(file: &str) -> Option<&str> {
 /// package.
 fn parse_packages(
     source: &dyn Source,
-    candidates: &[model::Candidate],
+    candidates: &[model::Candidate<'_>],
     detail: Detail,
 ) -> Result<Vec<Vec<model::ModuleResult>>, LoadError> {
     let source_error: Mutex<Option<SourceError>> = Mutex::new(None);
@@ -357,11 +357,11 @@ fn parse_packages(
     let by_package: Vec<Vec<model::ModuleResult>> = candidates
         .par_iter()
         .map(|candidate| {
-            let read: Vec<Option<model::ModuleResult>> = candidate
+            candidate
                 .modules
                 .par_iter()
                 // One buffer per batch of files: a file's bytes live only until it is parsed.
-                .map_init(Vec::new, |buf, (name, path)| {
+                .map_init(Vec::new, |buf, path| {
                     match source.read_into(path, buf) {
                         Ok(true) => {}
                         Ok(false) => return None,
@@ -370,17 +370,9 @@ fn parse_packages(
                             return None;
                         }
                     }
-                    let parsed = migration::parse_with(buf, detail)
-                        .map(|migration| (name.clone(), path.clone(), migration))
-                        .map_err(|error| FileError {
-                            path: path.clone(),
-                            error,
-                        });
-                    Some(parsed)
+                    Some(migration::parse_with(buf, detail))
                 })
-                .collect();
-            // A file that vanished while listed is left out; collected in place.
-            read.into_iter().flatten().collect()
+                .collect()
         })
         .collect();
     if let Some(error) = source_error

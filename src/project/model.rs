@@ -18,7 +18,7 @@ use super::{
     last_component, migration_name, split_path,
 };
 use crate::config::Config;
-use crate::migration::{Detail, Migration, Reference};
+use crate::migration::{Detail, Migration, ParseError, Reference};
 use crate::problem::{Note, NoteKind, Problem, ProblemKind};
 use crate::source::SourceError;
 
@@ -137,20 +137,21 @@ pub fn relocations(
 }
 
 /// A directory that may be a migrations package, and its migration modules.
-pub struct Candidate {
+pub struct Candidate<'p> {
     pub dir: String,
     pub relocated: Option<Relocation>,
-    /// (module name, path), sorted by path.
-    pub modules: Vec<(String, String)>,
+    /// The paths of its migration modules, sorted, borrowed from the project's listing: while
+    /// the modules are read, a large project's paths are held once.
+    pub modules: Vec<&'p str>,
 }
 
 /// Every `migrations` package below the root (a directory with `__init__.py`), and every
 /// directory `MIGRATION_MODULES` names.
-pub fn candidate_packages(
-    paths: &[String],
+pub fn candidate_packages<'p>(
+    paths: &'p [String],
     relocations: &BTreeMap<String, Relocation>,
-) -> Vec<Candidate> {
-    let mut by_dir: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+) -> Vec<Candidate<'p>> {
+    let mut by_dir: BTreeMap<&str, Vec<&'p str>> = BTreeMap::new();
     let mut packages: BTreeSet<&str> = BTreeSet::new();
     for path in paths {
         let (dir, file) = split_path(path);
@@ -161,11 +162,8 @@ pub fn candidate_packages(
         if file == "__init__.py" {
             packages.insert(dir);
         }
-        if let Some(name) = migration_name(file) {
-            by_dir
-                .entry(dir)
-                .or_default()
-                .push((name.to_owned(), path.clone()));
+        if migration_name(file).is_some() {
+            by_dir.entry(dir).or_default().push(path);
         }
     }
     packages
@@ -178,8 +176,9 @@ pub fn candidate_packages(
         .collect()
 }
 
-/// One migration module as read, or why it could not be.
-pub type ModuleResult = Result<(String, String, Migration), FileError>;
+/// One migration module of a [`Candidate`] as read, or why it could not be; `None` when the
+/// file vanished while the project was listed. The candidate keeps the module's name and path.
+pub type ModuleResult = Option<Result<Migration, ParseError>>;
 
 /// A migrations package that holds migrations (or none yet), before its label is known.
 pub struct Package {
@@ -194,7 +193,7 @@ pub struct Package {
 /// `migrations`, and is skipped with a note. Among real migrations, an unreadable module stays
 /// an error, as in Django.
 pub fn classify(
-    candidate: &Candidate,
+    candidate: Candidate<'_>,
     modules: Vec<ModuleResult>,
     notes: &mut Vec<Note>,
 ) -> Result<Option<Package>, Vec<FileError>> {
@@ -202,10 +201,17 @@ pub fn classify(
     // were a fifth of the peak memory of a large project.
     let mut migrations = Vec::with_capacity(modules.len());
     let mut errors = Vec::new();
-    for module in modules {
+    for (path, module) in candidate.modules.into_iter().zip(modules) {
         match module {
-            Ok(read) => migrations.push(read),
-            Err(error) => errors.push(error),
+            Some(Ok(migration)) => {
+                let name = migration_name(split_path(path).1).unwrap_or_default();
+                migrations.push((name.to_owned(), path.to_owned(), migration));
+            }
+            Some(Err(error)) => errors.push(FileError {
+                path: path.to_owned(),
+                error,
+            }),
+            None => {}
         }
     }
     let helper = migrations.is_empty()
@@ -230,8 +236,8 @@ pub fn classify(
         return Err(errors);
     }
     Ok(Some(Package {
-        dir: candidate.dir.clone(),
-        relocated: candidate.relocated.clone(),
+        dir: candidate.dir,
+        relocated: candidate.relocated,
         migrations,
     }))
 }
@@ -338,7 +344,7 @@ fn installed_config_labels(
 /// The files [`app_config_label`] reads first for each candidate's app (its `apps.py` and
 /// `__init__.py`), those the project has and the index has not read yet: for
 /// [`super::modules::ReadAhead`].
-pub fn app_config_files(candidates: &[Candidate], index: &ModuleIndex<'_>) -> Vec<String> {
+pub fn app_config_files(candidates: &[Candidate<'_>], index: &ModuleIndex<'_>) -> Vec<String> {
     let mut files = Vec::new();
     for candidate in candidates {
         let app_dir = split_path(&candidate.dir).0;

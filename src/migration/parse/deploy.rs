@@ -5,7 +5,7 @@
 use rustpython_ruff_python_ast::{Expr, Stmt, StmtClassDef};
 use rustpython_ruff_text_size::Ranged;
 
-use super::super::{DeployAttrs, DeployValue, ParseError};
+use super::super::{Deploy, DeployAttrs, DeployValue, ParseError};
 use super::Source;
 
 /// The packages' import names.
@@ -16,8 +16,8 @@ pub(super) fn read(
     src: &Source<'_>,
     module: &[Stmt],
     class: &StmtClassDef,
-) -> Result<DeployAttrs, ParseError> {
-    let mut attrs = DeployAttrs::default();
+) -> Result<Deploy, ParseError> {
+    let mut attrs = Deploy::default();
     for stmt in module {
         let modules: Vec<&str> = match stmt {
             Stmt::Import(import) => import.names.iter().map(|a| a.name.id.as_str()).collect(),
@@ -43,7 +43,7 @@ pub(super) fn read(
             if let Some(slot) = class_value(&mut attrs, name) {
                 *slot = Some(value_of(src, value)?);
             } else if name == "operations" {
-                attrs.operation_stages = operation_stages(src, value)?;
+                set_operation_stages(&mut attrs, operation_stages(src, value)?);
             }
         }
     }
@@ -51,22 +51,36 @@ pub(super) fn read(
 }
 
 /// Records an import of `module` (a dotted name, as in `import a.b` or `from a.b import c`).
-pub(super) fn note_import(attrs: &mut DeployAttrs, module: &str) {
+pub(super) fn note_import(attrs: &mut Deploy, module: &str) {
     let root = module.split('.').next().unwrap_or(module);
-    attrs.imports_syzygy |= root == SYZYGY;
-    attrs.imports_safemigrate |= root == SAFEMIGRATE;
+    if root == SYZYGY {
+        attrs.make_mut().imports_syzygy = true;
+    } else if root == SAFEMIGRATE {
+        attrs.make_mut().imports_safemigrate = true;
+    }
 }
 
 /// Where the `Migration` class attribute `name` is kept when the tools read it as written
 /// (`stage`, `safe`).
 pub(super) fn class_value<'a>(
-    attrs: &'a mut DeployAttrs,
+    attrs: &'a mut Deploy,
     name: &str,
 ) -> Option<&'a mut Option<DeployValue>> {
-    match name {
-        "stage" => Some(&mut attrs.stage),
-        "safe" => Some(&mut attrs.safe),
-        _ => None,
+    let attrs: &'a mut DeployAttrs = match name {
+        "stage" | "safe" => attrs.make_mut(),
+        _ => return None,
+    };
+    Some(if name == "stage" {
+        &mut attrs.stage
+    } else {
+        &mut attrs.safe
+    })
+}
+
+/// Keeps the `stage=` of the operations; none leaves the attributes as they are.
+pub(super) fn set_operation_stages(attrs: &mut Deploy, stages: Vec<DeployValue>) {
+    if !stages.is_empty() {
+        attrs.make_mut().operation_stages = stages;
     }
 }
 

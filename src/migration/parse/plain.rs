@@ -604,7 +604,7 @@ impl<'a> Reader<'a> {
         };
         let (read, stages) = operations::read_list(self, items)?;
         self.migration.operations = Some(read);
-        self.migration.deploy.operation_stages = stages;
+        deploy::set_operation_stages(&mut self.migration.deploy, stages);
         Some(())
     }
 
