@@ -745,32 +745,76 @@ impl<'a> Reader<'a> {
     /// and `multiline`; its start and the range between its quotes.
     fn string(&mut self, multiline: bool) -> Option<(usize, Range<usize>)> {
         let start = self.pos;
-        let quote = self.peek()?;
-        let bytes = self.bytes;
-        let triple = bytes.get(start + 1) == Some(&quote) && bytes.get(start + 2) == Some(&quote);
-        let quotes = if triple { 3 } else { 1 };
-        let inside = start + quotes;
-        let mut at = inside;
-        loop {
-            match *bytes.get(at)? {
-                b'\\' => return None,
-                b'\n' | b'\r' if !(triple && multiline) => return None,
-                b'\n' | b'\r' => {}
-                b if b == quote
-                    && (!triple
-                        || (bytes.get(at + 1) == Some(&quote)
-                            && bytes.get(at + 2) == Some(&quote))) =>
-                {
-                    break;
-                }
-                b if b < 0x20 && b != b'\t' => return None,
-                _ => {}
-            }
-            at += 1;
-        }
-        self.pos = at + quotes;
-        Some((start, inside..at))
+        let syntax = StringSyntax {
+            escapes: false,
+            multiline,
+        };
+        let scanned = scan_string(self.bytes, start, syntax)?;
+        self.pos = scanned.end;
+        Some((start, scanned.inside))
     }
+}
+
+/// How much of Python's string syntax [`scan_string`] takes; anything else declines.
+#[derive(Clone, Copy)]
+struct StringSyntax {
+    /// Backslash escapes that stand for one character each (`\\`, `\'`, `\n`, ...): never an
+    /// invalid one, a line continuation or a numbered one.
+    escapes: bool,
+    /// Triple-quoted literals over several lines.
+    multiline: bool,
+}
+
+/// A string literal scanned: the range between its quotes, where it ends, and whether that
+/// range spells its value exactly (no escape, no carriage return, which Python reads as a
+/// line break of its own).
+struct ScannedString {
+    inside: Range<usize>,
+    end: usize,
+    exact: bool,
+}
+
+/// The string literal without prefix at `start` (its opening quote), within `syntax`.
+fn scan_string(bytes: &[u8], start: usize, syntax: StringSyntax) -> Option<ScannedString> {
+    let quote = *bytes.get(start).filter(|b| matches!(b, b'\'' | b'"'))?;
+    let triple = bytes.get(start + 1) == Some(&quote) && bytes.get(start + 2) == Some(&quote);
+    let quotes = if triple { 3 } else { 1 };
+    let inside = start + quotes;
+    let mut at = inside;
+    let mut exact = true;
+    loop {
+        match *bytes.get(at)? {
+            b'\\' if !syntax.escapes => return None,
+            b'\\' => {
+                if !matches!(
+                    bytes.get(at + 1)?,
+                    b'\\' | b'\'' | b'"' | b'n' | b't' | b'r' | b'a' | b'b' | b'f' | b'v'
+                ) {
+                    return None;
+                }
+                exact = false;
+                at += 1;
+            }
+            b'\n' | b'\r' if !(triple && syntax.multiline) => return None,
+            b'\r' => exact = false,
+            b'\n' => {}
+            b if b == quote
+                && (!triple
+                    || (bytes.get(at + 1) == Some(&quote)
+                        && bytes.get(at + 2) == Some(&quote))) =>
+            {
+                break;
+            }
+            b if b < 0x20 && b != b'\t' => return None,
+            _ => {}
+        }
+        at += 1;
+    }
+    Some(ScannedString {
+        inside: inside..at,
+        end: at + quotes,
+        exact,
+    })
 }
 
 fn closer(open: u8) -> Option<u8> {

@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use super::{Reader, is_keyword};
+use super::{Reader, StringSyntax, is_keyword, scan_string};
 
 /// Deeper values give up: the prescan bounds nesting already, this keeps the reader's own
 /// recursion far from any stack's end.
@@ -265,44 +265,18 @@ impl<'a> Reader<'a> {
     /// A string literal without prefix, triple-quoted ones over several lines; its value when
     /// the text between the quotes spells it (see [`Kind::Str`]).
     fn literal(&mut self) -> Option<Option<&'a str>> {
-        let quote = self.peek()?;
-        let bytes = self.bytes;
-        let start = self.pos;
-        let triple = bytes.get(start + 1) == Some(&quote) && bytes.get(start + 2) == Some(&quote);
-        let quotes = if triple { 3 } else { 1 };
-        let inside = start + quotes;
-        let mut at = inside;
-        let mut exact = true;
-        loop {
-            match *bytes.get(at)? {
-                b'\\' => {
-                    // Only escapes that stand for one character and can be neither invalid
-                    // nor a line continuation.
-                    if !matches!(
-                        bytes.get(at + 1)?,
-                        b'\\' | b'\'' | b'"' | b'n' | b't' | b'r' | b'a' | b'b' | b'f' | b'v'
-                    ) {
-                        return None;
-                    }
-                    exact = false;
-                    at += 1;
-                }
-                b'\r' if triple => exact = false,
-                b'\n' if triple => {}
-                b if b == quote
-                    && (!triple
-                        || (bytes.get(at + 1) == Some(&quote)
-                            && bytes.get(at + 2) == Some(&quote))) =>
-                {
-                    break;
-                }
-                b if b < 0x20 && b != b'\t' => return None,
-                _ => {}
-            }
-            at += 1;
-        }
-        self.pos = at + quotes;
-        Some(exact.then(|| self.text.get(inside..at)).flatten())
+        let syntax = StringSyntax {
+            escapes: true,
+            multiline: true,
+        };
+        let scanned = scan_string(self.bytes, self.pos, syntax)?;
+        self.pos = scanned.end;
+        Some(
+            scanned
+                .exact
+                .then(|| self.text.get(scanned.inside))
+                .flatten(),
+        )
     }
 
     /// The source text of `node`.
