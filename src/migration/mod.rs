@@ -328,6 +328,12 @@ impl Deploy {
     pub fn make_mut(&mut self) -> &mut DeployAttrs {
         self.0.get_or_insert_with(Box::default)
     }
+
+    /// Whether the attributes take room of their own.
+    #[cfg(test)]
+    pub(crate) fn on_heap(&self) -> bool {
+        self.0.is_some()
+    }
 }
 
 impl std::ops::Deref for Deploy {

@@ -119,7 +119,7 @@ fn operation_stages(src: &Source<'_>, value: &Expr) -> Result<Vec<DeployValue>, 
 
 #[cfg(test)]
 mod tests {
-    use crate::migration::parse;
+    use crate::migration::{Detail, parse, parse_with};
 
     #[test]
     fn syzygy_and_safemigrate_attributes_are_read() {
@@ -144,7 +144,11 @@ mod tests {
     fn plain_migrations_have_none_of_it() {
         let source = b"from django.db import migrations\nimport syzygyish\n\n\n\
             class Migration(migrations.Migration):\n    dependencies = []\n    operations = []\n";
-        let deploy = parse(source).unwrap().deploy;
-        assert_eq!(deploy, Default::default());
+        for detail in [Detail::Graph, Detail::AsWritten, Detail::Full] {
+            let deploy = parse_with(source, detail).unwrap().deploy;
+            assert_eq!(deploy, Default::default());
+            // Whichever reader read it, the usual module keeps nothing on the heap for it.
+            assert!(!deploy.on_heap(), "{detail:?}");
+        }
     }
 }
