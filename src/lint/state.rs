@@ -273,12 +273,31 @@ fn file_of(graph: &Graph, key: &Key) -> Option<usize> {
     }
 }
 
-/// The app's migrations (`keys`, sorted) in Django's plan order: depth first through same-app
-/// parents, parents before children, starting from the keys in name order.
+/// The app's migrations (`keys`, sorted) in the order Django's plan applies them
+/// (`MigrationGraph._generate_plan` over the leaves): from each of the app's leaves in name
+/// order, `iterative_dfs` through same-app parents, each migration once. Django pushes a node's
+/// parents in sorted order, so of two siblings the one named last is planned first: which of two
+/// branches altering the same field wins before their merge migration depends on it.
 fn app_order<'g>(graph: &'g Graph, app: &str, keys: Vec<&'g Key>) -> Vec<&'g Key> {
-    let mut done = std::collections::HashSet::new();
+    let parents = |key: &'g Key| {
+        let mut parents: Vec<&'g Key> = graph
+            .parents(key)
+            .into_iter()
+            .filter(|p| p.app == app)
+            .collect();
+        parents.sort_unstable();
+        parents
+    };
+    let with_children: HashSet<&'g Key> = keys.iter().flat_map(|key| parents(key)).collect();
+    // The leaves first; then, for a history Django would refuse (a cycle has no leaf), any
+    // migration not reached, so that each is replayed once all the same.
+    let starts = keys
+        .iter()
+        .filter(|key| !with_children.contains(*key))
+        .chain(keys.iter());
+    let mut done = HashSet::new();
     let mut order = Vec::with_capacity(keys.len());
-    for start in keys {
+    for &start in starts {
         // (key, parents pushed) pairs: an explicit stack, as histories run thousands deep.
         let mut stack = vec![(start, false)];
         while let Some((key, expanded)) = stack.pop() {
@@ -291,13 +310,12 @@ fn app_order<'g>(graph: &'g Graph, app: &str, keys: Vec<&'g Key>) -> Vec<&'g Key
                 continue;
             }
             stack.push((key, true));
-            let mut parents: Vec<&'g Key> = graph
-                .parents(key)
-                .into_iter()
-                .filter(|p| p.app == app && !done.contains(p))
-                .collect();
-            parents.reverse();
-            stack.extend(parents.into_iter().map(|p| (p, false)));
+            stack.extend(
+                parents(key)
+                    .into_iter()
+                    .filter(|p| !done.contains(p))
+                    .map(|p| (p, false)),
+            );
         }
     }
     order
@@ -369,14 +387,68 @@ mod tests {
             .collect()
     }
 
+    /// Two siblings add the same field with different classes; Django's plan for their merge
+    /// migration is 0001, 0002_b, 0002_a (`iterative_dfs` pops the parent named last first:
+    /// checked with Django 6.1's `MigrationGraph.forwards_plan`), so 0002_a's field is the one
+    /// the merge sees, and the replay must agree, or a rule comparing with the field's previous
+    /// definition reads the other branch's.
+    #[test]
+    fn siblings_are_replayed_in_django_plan_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("shop/migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::write(migrations.join("__init__.py"), "").unwrap();
+        let files = [
+            (
+                "0001_initial",
+                migration(
+                    &[],
+                    "migrations.CreateModel(name='Book', fields=[('id', models.AutoField())]),",
+                ),
+            ),
+            (
+                "0002_a",
+                migration(
+                    &["0001_initial"],
+                    "migrations.AddField('book', 'x', models.IntegerField(default=0)),",
+                ),
+            ),
+            (
+                "0002_b",
+                migration(
+                    &["0001_initial"],
+                    "migrations.AddField('book', 'x', models.CharField(max_length=5, default='')),",
+                ),
+            ),
+            ("0003_merge", migration(&["0002_a", "0002_b"], "")),
+        ];
+        for (name, text) in &files {
+            std::fs::write(migrations.join(format!("{name}.py")), text).unwrap();
+        }
+        let project = crate::project::load(&WorkTree::new(dir.path()).unwrap()).unwrap();
+        let graph = Graph::build(&project);
+        let all: Vec<usize> = (0..project.migrations.len()).collect();
+        let seen: BTreeMap<String, Option<String>> = Replay::new(&graph, &project)
+            .map(&Plan::new(&graph, &all), |i, state| {
+                let class = state
+                    .model("Book")
+                    .and_then(|m| m.fields.get("x"))
+                    .and_then(|f| f.class.clone());
+                (project.migrations[i].name.clone(), class)
+            })
+            .into_iter()
+            .collect();
+        assert_eq!(seen["0003_merge"].as_deref(), Some("IntegerField"));
+    }
+
     #[test]
     fn each_migration_sees_its_ancestors_only() {
         let (_dir, project, graph) = forked_project();
         let seen = states(&project, &graph);
         let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(seen["0001_initial"], Vec::<String>::new());
+        // Its sibling's RenameField ran first in Django's order, but is not its ancestor.
         assert_eq!(seen["0002_a"], names(&["id", "pages", "title"]));
-        // Its sibling's RemoveField ran first in Django's order, but is not its ancestor.
         assert_eq!(seen["0002_b"], names(&["id", "pages", "title"]));
         assert_eq!(seen["0003_merge"], names(&["id", "leaves"]));
     }
