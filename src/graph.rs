@@ -309,6 +309,42 @@ impl Graph {
         self.neighbours(key, Outgoing)
     }
 
+    /// Django's plan of `starts` (`MigrationGraph._generate_plan` over `iterative_dfs`): from
+    /// each start in turn, its ancestors through the parents `follow` accepts, parents before
+    /// children, each key once. Django pushes a node's sorted parents onto its stack, so of two
+    /// parents it plans the one named last first. An explicit stack: histories run thousands
+    /// deep.
+    pub fn plan<'g>(
+        &'g self,
+        starts: impl IntoIterator<Item = &'g Key>,
+        follow: impl Fn(&Key) -> bool,
+    ) -> Vec<&'g Key> {
+        let mut done: HashSet<&Key> = HashSet::new();
+        let mut order = Vec::new();
+        for start in starts {
+            // (key, parents pushed) pairs.
+            let mut stack = vec![(start, false)];
+            while let Some((key, expanded)) = stack.pop() {
+                if done.contains(key) {
+                    continue;
+                }
+                if expanded {
+                    done.insert(key);
+                    order.push(key);
+                    continue;
+                }
+                stack.push((key, true));
+                stack.extend(
+                    self.parents(key)
+                        .into_iter()
+                        .filter(|p| follow(p) && !done.contains(p))
+                        .map(|p| (p, false)),
+                );
+            }
+        }
+        order
+    }
+
     fn neighbours(&self, key: &Key, direction: petgraph::Direction) -> Vec<&Key> {
         let Some(ix) = self.find(key.parts()) else {
             return Vec::new();

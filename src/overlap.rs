@@ -397,7 +397,9 @@ pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
             .map(|node| &node.key)
             .collect();
         parents.sort();
-        for key in forwards_plan(graph, parents) {
+        // `iterative_dfs` from that node, itself left out: its parents pushed at once, so the
+        // last is planned first.
+        for key in graph.plan(parents.into_iter().rev(), |_| true) {
             if planned.insert(key)
                 && key.app == app
                 && let Some(leaf) = own.iter().find(|l| **l == key.name)
@@ -413,27 +415,6 @@ pub fn merge_applies_last(graph: &Graph, app: &str) -> Option<String> {
         .into_iter()
         .max_by_key(|(_, at)| *at)
         .map(|(leaf, _)| leaf.to_owned())
-}
-
-/// `MigrationGraph.iterative_dfs` from a node whose parents are `parents` (sorted), that node
-/// itself left out: every ancestor, parents before children.
-fn forwards_plan<'g>(graph: &'g Graph, parents: Vec<&'g Key>) -> Vec<&'g Key> {
-    let mut visited = Vec::new();
-    let mut seen: HashSet<&Key> = HashSet::new();
-    let mut stack: Vec<(&Key, bool)> = parents.into_iter().map(|k| (k, false)).collect();
-    while let Some((key, processed)) = stack.pop() {
-        if seen.contains(key) {
-            continue;
-        }
-        if processed {
-            seen.insert(key);
-            visited.push(key);
-        } else {
-            stack.push((key, true));
-            stack.extend(graph.parents(key).into_iter().map(|p| (p, false)));
-        }
-    }
-    visited
 }
 
 /// The migration files (indices into [`Project::migrations`]) on the branches of `conflict`:

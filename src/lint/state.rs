@@ -273,52 +273,19 @@ fn file_of(graph: &Graph, key: &Key) -> Option<usize> {
     }
 }
 
-/// The app's migrations (`keys`, sorted) in the order Django's plan applies them
-/// (`MigrationGraph._generate_plan` over the leaves): from each of the app's leaves in name
-/// order, `iterative_dfs` through same-app parents, each migration once. Django pushes a node's
-/// parents in sorted order, so of two siblings the one named last is planned first: which of two
-/// branches altering the same field wins before their merge migration depends on it.
+/// The app's migrations (`keys`, sorted) in the order Django's plan applies them: planned
+/// from the app's leaves in name order through same-app parents (see [`Graph::plan`]: of two
+/// siblings the one named last comes first, so which branch altering a field wins before their
+/// merge migration depends on it); then, for a history Django would refuse (a cycle has no
+/// leaf), from any migration not reached, so that each is replayed once all the same.
 fn app_order<'g>(graph: &'g Graph, app: &str, keys: Vec<&'g Key>) -> Vec<&'g Key> {
-    let parents = |key: &'g Key| {
-        let mut parents: Vec<&'g Key> = graph
-            .parents(key)
-            .into_iter()
-            .filter(|p| p.app == app)
-            .collect();
-        parents.sort_unstable();
-        parents
-    };
-    let with_children: HashSet<&'g Key> = keys.iter().flat_map(|key| parents(key)).collect();
-    // The leaves first; then, for a history Django would refuse (a cycle has no leaf), any
-    // migration not reached, so that each is replayed once all the same.
-    let starts = keys
+    let leaves = keys
         .iter()
-        .filter(|key| !with_children.contains(*key))
-        .chain(keys.iter());
-    let mut done = HashSet::new();
-    let mut order = Vec::with_capacity(keys.len());
-    for &start in starts {
-        // (key, parents pushed) pairs: an explicit stack, as histories run thousands deep.
-        let mut stack = vec![(start, false)];
-        while let Some((key, expanded)) = stack.pop() {
-            if done.contains(key) {
-                continue;
-            }
-            if expanded {
-                done.insert(key);
-                order.push(key);
-                continue;
-            }
-            stack.push((key, true));
-            stack.extend(
-                parents(key)
-                    .into_iter()
-                    .filter(|p| !done.contains(p))
-                    .map(|p| (p, false)),
-            );
-        }
-    }
-    order
+        .copied()
+        .filter(|key| !graph.children(key).iter().any(|c| c.app == app));
+    graph.plan(leaves.chain(keys.iter().copied()), |parent| {
+        parent.app == app
+    })
 }
 
 #[cfg(test)]
@@ -334,34 +301,18 @@ mod tests {
         )
     }
 
-    /// A fork: 0002_a removes `title`, its sibling 0002_b renames it, 0003 merges them.
-    fn forked_project() -> (tempfile::TempDir, Project, Graph) {
+    /// A fork of app `shop`: 0001 creates `Book` with `fields`, its children 0002_a and 0002_b
+    /// run `a` and `b`, 0003_merge merges them.
+    fn fork(fields: &str, a: &str, b: &str) -> (tempfile::TempDir, Project, Graph) {
         let dir = tempfile::tempdir().unwrap();
         let migrations = dir.path().join("shop/migrations");
         std::fs::create_dir_all(&migrations).unwrap();
         std::fs::write(migrations.join("__init__.py"), "").unwrap();
+        let create = format!("migrations.CreateModel(name='Book', fields=[{fields}]),");
         let files = [
-            (
-                "0001_initial",
-                migration(
-                    &[],
-                    "migrations.CreateModel(name='Book', fields=[('id', models.AutoField()), ('title', models.CharField(max_length=9)), ('pages', models.IntegerField())]),",
-                ),
-            ),
-            (
-                "0002_a",
-                migration(
-                    &["0001_initial"],
-                    "migrations.RemoveField('book', 'title'),",
-                ),
-            ),
-            (
-                "0002_b",
-                migration(
-                    &["0001_initial"],
-                    "migrations.RenameField('book', 'pages', 'leaves'),",
-                ),
-            ),
+            ("0001_initial", migration(&[], &create)),
+            ("0002_a", migration(&["0001_initial"], a)),
+            ("0002_b", migration(&["0001_initial"], b)),
             ("0003_merge", migration(&["0002_a", "0002_b"], "")),
         ];
         for (name, text) in &files {
@@ -373,18 +324,38 @@ mod tests {
         (dir, project, graph)
     }
 
-    fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
+    /// A fork: 0002_a removes `title`, its sibling 0002_b renames `pages`, 0003 merges them.
+    fn forked_project() -> (tempfile::TempDir, Project, Graph) {
+        fork(
+            "('id', models.AutoField()), ('title', models.CharField(max_length=9)), ('pages', models.IntegerField())",
+            "migrations.RemoveField('book', 'title'),",
+            "migrations.RenameField('book', 'pages', 'leaves'),",
+        )
+    }
+
+    /// What `look` sees of `Book` in the state before each migration, by migration name.
+    fn replayed<T: Send>(
+        project: &Project,
+        graph: &Graph,
+        look: impl Fn(Option<&ModelState<'_>>) -> T + Sync,
+    ) -> BTreeMap<String, T> {
         let all: Vec<usize> = (0..project.migrations.len()).collect();
         Replay::new(graph, project)
             .map(&Plan::new(graph, &all), |i, state| {
-                let fields = state
-                    .model("Book")
-                    .map(|m| m.fields.keys().cloned().collect())
-                    .unwrap_or_default();
-                (project.migrations[i].name.clone(), fields)
+                (
+                    project.migrations[i].name.clone(),
+                    look(state.model("Book")),
+                )
             })
             .into_iter()
             .collect()
+    }
+
+    fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
+        replayed(project, graph, |book| {
+            book.map(|m| m.fields.keys().cloned().collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Two siblings add the same field with different classes; Django's plan for their merge
@@ -394,50 +365,15 @@ mod tests {
     /// definition reads the other branch's.
     #[test]
     fn siblings_are_replayed_in_django_plan_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let migrations = dir.path().join("shop/migrations");
-        std::fs::create_dir_all(&migrations).unwrap();
-        std::fs::write(migrations.join("__init__.py"), "").unwrap();
-        let files = [
-            (
-                "0001_initial",
-                migration(
-                    &[],
-                    "migrations.CreateModel(name='Book', fields=[('id', models.AutoField())]),",
-                ),
-            ),
-            (
-                "0002_a",
-                migration(
-                    &["0001_initial"],
-                    "migrations.AddField('book', 'x', models.IntegerField(default=0)),",
-                ),
-            ),
-            (
-                "0002_b",
-                migration(
-                    &["0001_initial"],
-                    "migrations.AddField('book', 'x', models.CharField(max_length=5, default='')),",
-                ),
-            ),
-            ("0003_merge", migration(&["0002_a", "0002_b"], "")),
-        ];
-        for (name, text) in &files {
-            std::fs::write(migrations.join(format!("{name}.py")), text).unwrap();
-        }
-        let project = crate::project::load(&WorkTree::new(dir.path()).unwrap()).unwrap();
-        let graph = Graph::build(&project);
-        let all: Vec<usize> = (0..project.migrations.len()).collect();
-        let seen: BTreeMap<String, Option<String>> = Replay::new(&graph, &project)
-            .map(&Plan::new(&graph, &all), |i, state| {
-                let class = state
-                    .model("Book")
-                    .and_then(|m| m.fields.get("x"))
-                    .and_then(|f| f.class.clone());
-                (project.migrations[i].name.clone(), class)
-            })
-            .into_iter()
-            .collect();
+        let (_dir, project, graph) = fork(
+            "('id', models.AutoField())",
+            "migrations.AddField('book', 'x', models.IntegerField(default=0)),",
+            "migrations.AddField('book', 'x', models.CharField(max_length=5, default='')),",
+        );
+        let seen = replayed(&project, &graph, |book| {
+            book.and_then(|m| m.fields.get("x"))
+                .and_then(|f| f.class.clone())
+        });
         assert_eq!(seen["0003_merge"].as_deref(), Some("IntegerField"));
     }
 

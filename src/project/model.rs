@@ -159,7 +159,7 @@ pub fn candidate_packages<'p>(
         if !(relocated || (last_component(dir) == MIGRATIONS_DIR && dir.contains('/'))) {
             continue;
         }
-        if file == "__init__.py" {
+        if file == PACKAGE_INIT_FILE {
             packages.insert(dir);
         }
         if migration_name(file).is_some() {
@@ -345,16 +345,17 @@ fn installed_config_labels(
 /// `__init__.py`), those the project has and the index has not read yet: for
 /// [`super::modules::ReadAhead`].
 pub fn app_config_files(candidates: &[Candidate<'_>], index: &ModuleIndex<'_>) -> Vec<String> {
-    let mut files = Vec::new();
-    for candidate in candidates {
-        let app_dir = split_path(&candidate.dir).0;
-        for file in [APP_CONFIG_FILE, PACKAGE_INIT_FILE] {
-            let path = app_file(app_dir, file);
-            if index.has_file(&path) && !index.is_loaded(&path) && !files.contains(&path) {
-                files.push(path);
-            }
-        }
-    }
+    let mut files: Vec<String> = candidates
+        .iter()
+        .flat_map(|candidate| {
+            let app_dir = split_path(&candidate.dir).0;
+            [APP_CONFIG_FILE, PACKAGE_INIT_FILE].map(|file| app_file(app_dir, file))
+        })
+        .filter(|path| index.has_file(path) && !index.is_loaded(path))
+        .collect();
+    // Two candidates may share an app directory (a relocated package beside its own).
+    files.sort_unstable();
+    files.dedup();
     files
 }
 

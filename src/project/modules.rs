@@ -16,6 +16,15 @@ struct Parsed {
     facts: Rc<ModuleFacts>,
 }
 
+impl Parsed {
+    fn new((module, facts): (PythonModule, ModuleFacts)) -> Parsed {
+        Parsed {
+            module: Rc::new(module),
+            facts: Rc::new(facts),
+        }
+    }
+}
+
 pub struct ModuleIndex<'a> {
     source: &'a dyn Source,
     /// Every listed `.py` file, root-relative, sorted.
@@ -152,12 +161,9 @@ impl<'a> ModuleIndex<'a> {
     /// Takes in the modules read ahead; a module looked up already stays as it was.
     pub fn adopt(&mut self, ahead: ReadAhead) {
         for (path, parsed) in ahead.0 {
-            self.parsed.entry(path).or_insert_with(|| {
-                parsed.map(|(module, facts)| Parsed {
-                    module: Rc::new(module),
-                    facts: Rc::new(facts),
-                })
-            });
+            self.parsed
+                .entry(path)
+                .or_insert_with(|| parsed.map(Parsed::new));
         }
     }
 
@@ -168,17 +174,7 @@ impl<'a> ModuleIndex<'a> {
 
     fn load(&mut self, path: &str) -> Result<Option<&Parsed>, SourceError> {
         if !self.parsed.contains_key(path) {
-            let parsed = self
-                .source
-                .read(path)?
-                .and_then(|bytes| PythonModule::parse(&bytes))
-                .map(|module| {
-                    let facts = Rc::new(module_facts(&module));
-                    Parsed {
-                        module: Rc::new(module),
-                        facts,
-                    }
-                });
+            let parsed = read_module(self.source, path)?.map(Parsed::new);
             self.parsed.insert(path.to_owned(), parsed);
         }
         Ok(self.parsed.get(path).and_then(Option::as_ref))
@@ -195,6 +191,20 @@ impl<'a> ModuleIndex<'a> {
     }
 }
 
+/// The module at `path` and its facts; `None` when missing or unparsable.
+fn read_module(
+    source: &dyn Source,
+    path: &str,
+) -> Result<Option<(PythonModule, ModuleFacts)>, SourceError> {
+    Ok(source
+        .read(path)?
+        .and_then(|bytes| PythonModule::parse(&bytes))
+        .map(|module| {
+            let facts = module_facts(&module);
+            (module, facts)
+        }))
+}
+
 /// Modules read and parsed before anything looks them up, side by side on the worker threads:
 /// the index itself is for one thread (its modules are shared by `Rc`), and looked up one by
 /// one, the app configurations of a large project are a tenth of its load.
@@ -207,11 +217,7 @@ impl ReadAhead {
         let parsed = paths
             .into_par_iter()
             .filter_map(|path| {
-                let bytes = source.read(&path).ok()?;
-                let parsed = bytes.and_then(|b| PythonModule::parse(&b)).map(|module| {
-                    let facts = module_facts(&module);
-                    (module, facts)
-                });
+                let parsed = read_module(source, &path).ok()?;
                 Some((path, parsed))
             })
             .collect();

@@ -5,7 +5,7 @@
 use rustpython_ruff_python_ast::{Expr, Stmt, StmtClassDef};
 use rustpython_ruff_text_size::Ranged;
 
-use super::super::{Deploy, DeployAttrs, DeployValue, ParseError};
+use super::super::{Deploy, DeployValue, ParseError};
 use super::Source;
 
 /// The packages' import names.
@@ -66,15 +66,11 @@ pub(super) fn class_value<'a>(
     attrs: &'a mut Deploy,
     name: &str,
 ) -> Option<&'a mut Option<DeployValue>> {
-    let attrs: &'a mut DeployAttrs = match name {
-        "stage" | "safe" => attrs.make_mut(),
-        _ => return None,
-    };
-    Some(if name == "stage" {
-        &mut attrs.stage
-    } else {
-        &mut attrs.safe
-    })
+    match name {
+        "stage" => Some(&mut attrs.make_mut().stage),
+        "safe" => Some(&mut attrs.make_mut().safe),
+        _ => None,
+    }
 }
 
 /// Keeps the `stage=` of the operations; none leaves the attributes as they are.
