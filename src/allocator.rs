@@ -13,7 +13,7 @@
 pub fn share_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = usable_cpus();
         let arenas = 1 + workers.div_ceil(2);
         let arenas = libc::c_int::try_from(arenas).unwrap_or(libc::c_int::MAX);
         #[allow(unsafe_code)]
@@ -22,6 +22,25 @@ pub fn share_arenas() {
         // rejected value (it returns 0) leaves glibc's default: more memory, same answers.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
+
+/// How many CPUs this process may run on: one `sched_getaffinity` call. Not
+/// `std::thread::available_parallelism`, which also reads the cgroup's CPU quota through
+/// `/proc` and `/sys` files: a third of the start-up of a hook that has nothing to do, for a
+/// bound on arenas that an upper estimate serves as well.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn usable_cpus() -> usize {
+    #[allow(unsafe_code)]
+    // SAFETY: `set` is a plain bit set, zeroed before the call; the kernel writes at most
+    // `size_of::<cpu_set_t>()` bytes into it, and CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            usize::try_from(libc::CPU_COUNT(&set)).map_or(1, |n| n.max(1))
+        } else {
+            1
         }
     }
 }

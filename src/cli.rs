@@ -85,6 +85,10 @@ Install it with: migmerge man > ~/.local/share/man/man1/migmerge.1")]
     /// Run by the hook shims that `migmerge install` writes.
     #[command(hide = true)]
     Hook(HookArgs),
+    /// The interpreter of the direct hook shims (`#!<migmerge> run-hook`): the kernel runs
+    /// `migmerge run-hook <hook file> <git's arguments>`.
+    #[command(hide = true, disable_help_flag = true)]
+    RunHook(RunHookArgs),
     /// The merge driver git runs for max_migration.txt (registered by `migmerge install`).
     // Labels come from branch names and commit subjects (`git am -3`): no value, `--help`
     // included, may be taken for an option, or git would keep ours and drop theirs.
@@ -128,6 +132,16 @@ pub struct UninstallArgs {
 pub struct HookArgs {
     /// The git hook being run: post-merge, post-rewrite, pre-commit, prepare-commit-msg.
     pub name: String,
+    /// The hook's own arguments, as git passed them.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    pub args: Vec<String>,
+}
+
+/// Arguments of `migmerge run-hook`.
+#[derive(Debug, clap::Args)]
+pub struct RunHookArgs {
+    /// The hook file git ran (a direct shim, which names its hook).
+    pub file: PathBuf,
     /// The hook's own arguments, as git passed them.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     pub args: Vec<String>,

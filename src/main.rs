@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => commands::completions::run(args),
         Command::Man => commands::man::run(),
         Command::Hook(args) => commands::hook::run(args),
+        Command::RunHook(args) => commands::hook::run_file(args),
         Command::MergeDriver(args) => commands::merge_driver::run(args),
     };
     match result {

@@ -681,17 +681,83 @@ fn syntax_error_on_the_incoming_side_rewrites_nothing() {
     assert!(!message.contains("migmerge"), "{message}");
 }
 
+/// The post-merge shim names the binary that installed it (its first line), found on PATH
+/// under the name PATH gives it: git runs it whatever the merge's own PATH holds.
+#[cfg(unix)]
 #[test]
-fn missing_binary_loses_nothing() {
-    // Sibling migrations: git merges, the shim prints a hint, nothing else happens.
-    let dir = story("siblings_add_phone_vs_add_avatar");
+fn post_merge_runs_the_binary_it_names_whatever_the_path() {
+    let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
+    story_repo(
+        &project_root().join("fixtures/siblings_add_phone_vs_add_avatar"),
+        root,
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let link = bin.path().join("migmerge");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_migmerge"), &link).unwrap();
+    let mut path = vec![bin.path().to_path_buf()];
+    path.extend(std::env::split_paths(&path_var(false)));
+    let out = crate::common::migmerge()
+        .args(["install", "--repo", "."])
+        .current_dir(root)
+        .env("PATH", std::env::join_paths(path).unwrap())
+        .output()
+        .unwrap();
+    assert_status(&out, 0);
+    let shim = fs::read_to_string(root.join(".git/hooks/post-merge")).unwrap();
+    assert!(
+        shim.starts_with(&format!("#!{} run-hook\n", link.display())),
+        "{shim}"
+    );
+    // Without migmerge on the merge's PATH, the hook still resolves.
     let out = git_with(root, &["merge", "--no-edit", "theirs"], false);
     let text = stdout(&out) + &stderr(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("migmerge: not on PATH"), "{text}");
+    assert!(text.contains("migmerge: users: renumbered"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn missing_binary_loses_nothing() {
+    // The binary the post-merge shim names is gone: git says it cannot run the hook, and the
+    // merge is git's own, with the hook that was there before kept aside.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    story_repo(
+        &project_root().join("fixtures/siblings_add_phone_vs_add_avatar"),
+        root,
+    );
+    let mine = "#!/bin/sh\nexit 0\n";
+    let hook = root.join(".git/hooks/post-merge");
+    fs::write(&hook, mine).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let bin = tempfile::tempdir().unwrap();
+    let link = bin.path().join("migmerge");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_migmerge"), &link).unwrap();
+    let mut path = vec![bin.path().to_path_buf()];
+    path.extend(std::env::split_paths(&path_var(false)));
+    let out = Command::new(&link)
+        .args(["install", "--repo", "."])
+        .current_dir(root)
+        .env("PATH", std::env::join_paths(path).unwrap())
+        .output()
+        .unwrap();
+    assert_status(&out, 0);
+    fs::remove_file(&link).unwrap();
+    let out = git_with(root, &["merge", "--no-edit", "theirs"], false);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("post-merge"), "{text}");
     assert!(exists(root, "users/migrations/0005_add_avatar.py"));
     assert!(exists(root, "users/migrations/0005_add_phone.py"));
+    assert_eq!(
+        fs::read_to_string(root.join(".git/hooks/post-merge.migmerge-chained")).unwrap(),
+        mine
+    );
+    assert_eq!(git_ok(root, &["status", "--porcelain"]), "");
 
     // max_migration.txt: the driver falls back to git merge-file: both names, with markers.
     let dir = story("siblings_with_max_migration_txt");

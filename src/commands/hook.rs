@@ -32,13 +32,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::cli::HookArgs;
+use crate::cli::{HookArgs, RunHookArgs};
 use crate::commands::{ExitStatus, Outcome};
 use crate::config::{self, Config, MIGMERGE_TOML, PYPROJECT};
 use crate::edit::{Journal, journal};
 use crate::git::commit::{self, DirtyPath, short};
 use crate::git::record::{self, Record};
-use crate::git::{Git, cmd, recover};
+use crate::git::{Git, cmd, hooks, recover};
 use crate::project;
 use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
 use crate::source::{self, MergeChanges, WorkTree};
@@ -68,6 +68,57 @@ pub fn run(args: &HookArgs) -> Result<Outcome> {
             ExitStatus::Success
         },
     })
+}
+
+/// `migmerge run-hook <file> <args>`: what git runs for a direct shim (see
+/// [`hooks::DIRECT`]), doing what the shell shim would: the hook migmerge kept aside first,
+/// then migmerge's hook unless `MIGMERGE=0`. git ignores what these hooks exit with; like
+/// the shell shim, this one exits 1 when the kept hook failed.
+pub fn run_file(args: &RunHookArgs) -> Result<Outcome> {
+    let content = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read the hook {}", args.file.display()))?;
+    let name = hooks::shim_name(&content)
+        .filter(|name| hooks::DIRECT.contains(name))
+        .with_context(|| {
+            format!(
+                "{}: not a hook `migmerge install` writes for `{}`",
+                args.file.display(),
+                hooks::RUN_HOOK
+            )
+        })?
+        .to_owned();
+    // A kept hook that cannot be started is reported, and migmerge's hook runs all the same,
+    // as after the shell shim's own "cannot execute".
+    let chained_failed = match run_chained(&args.file, &name, &args.args) {
+        Ok(status) => status.is_some_and(|status| status != 0),
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("migmerge: {err:#}");
+            }
+            true
+        }
+    };
+    let mut outcome = run(&HookArgs {
+        name,
+        args: args.args.clone(),
+    })?;
+    if chained_failed {
+        outcome.status = ExitStatus::Failure;
+    }
+    Ok(outcome)
+}
+
+#[cfg(unix)]
+fn run_chained(file: &Path, name: &str, args: &[String]) -> Result<Option<i32>> {
+    hooks::run_chained(file, name, args)
+        .with_context(|| format!("cannot run the {name} hook kept beside {}", file.display()))
+}
+
+/// Direct shims are written on Unix only.
+#[cfg(not(unix))]
+fn run_chained(_: &Path, _: &str, _: &[String]) -> Result<Option<i32>> {
+    Ok(None)
 }
 
 /// The hooks that write the tree, which first settle a write an interrupted run left.

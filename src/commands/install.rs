@@ -12,7 +12,8 @@ use crate::git::install::{self, Action};
 pub fn install(args: &InstallArgs) -> Result<Outcome> {
     let git = Git::discover(&args.repo)
         .with_context(|| format!("{}: not a git repository", args.repo.display()))?;
-    let actions = install::plan_install(&git, args.shared)?;
+    let binary = install::hook_binary();
+    let actions = install::plan_install(&git, args.shared, binary.as_deref())?;
     report(&git, &actions, args.print, "install")
 }
 

@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::hooks::{CHAINED_SUFFIX, RETIRED, SHIMS, is_shim};
+use super::hooks::{CHAINED_SUFFIX, RETIRED, SHIMS, is_shim, shim_for};
 use super::install::{Action, InstallError, read};
 
 /// The line pre-commit writes near the top of every hook script it installs (all its templates
@@ -82,11 +82,13 @@ impl Slots {
     }
 }
 
-/// What install changes in the hooks directory `hooks`.
-pub fn plan_install(hooks: &Path) -> Result<Vec<Action>, InstallError> {
+/// What install changes in the hooks directory `hooks`; `binary` is the migmerge the direct
+/// shims name (see [`shim_for`]), `None` for shell shims only.
+pub fn plan_install(hooks: &Path, binary: Option<&Path>) -> Result<Vec<Action>, InstallError> {
     let mut actions = Vec::new();
-    for (name, shim) in SHIMS {
-        plan_install_one(&Slots::new(hooks, name), shim, &mut actions)?;
+    for (name, shell) in SHIMS {
+        let shim = shim_for(name, shell, binary);
+        plan_install_one(&Slots::new(hooks, name), &shim, &mut actions)?;
     }
     retire(hooks, &mut actions)?;
     Ok(actions)
@@ -353,7 +355,7 @@ mod tests {
                 for (i, step) in sequence.iter().enumerate() {
                     match step {
                         Step::MigmergeInstall => {
-                            apply(&git, &plan_install(&hooks).unwrap()).unwrap();
+                            apply(&git, &plan_install(&hooks, None).unwrap()).unwrap();
                             migmerge = true;
                         }
                         Step::MigmergeUninstall => {
@@ -376,7 +378,7 @@ mod tests {
                     expected.extend(users_hook.then_some("user"));
                     assert_eq!(commit(&hooks), Ok(expected), "{what}");
                     if migmerge {
-                        assert_eq!(plan_install(&hooks).unwrap(), [], "{what}");
+                        assert_eq!(plan_install(&hooks, None).unwrap(), [], "{what}");
                     } else {
                         assert_eq!(plan_uninstall(&hooks).unwrap(), [], "{what}");
                     }
@@ -393,7 +395,7 @@ mod tests {
     #[test]
     fn install_repairs_pre_commit_chained_behind_the_shim() {
         let (_repo, git, hooks) = repo();
-        apply(&git, &plan_install(&hooks).unwrap()).unwrap();
+        apply(&git, &plan_install(&hooks, None).unwrap()).unwrap();
         let chained = hooks.join(format!("{HOOK}{CHAINED_SUFFIX}"));
         fs::write(&chained, PRE_COMMIT_SCRIPT).unwrap();
         fs::write(
@@ -403,7 +405,7 @@ mod tests {
         .unwrap();
         assert!(commit(&hooks).is_err());
 
-        let actions = plan_install(&hooks).unwrap();
+        let actions = plan_install(&hooks, None).unwrap();
         let hook = hooks.join(HOOK);
         assert_eq!(
             actions,

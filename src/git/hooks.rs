@@ -1,5 +1,8 @@
 //! The hook shims migmerge installs, kept as files in the top-level `hooks/` directory so that
-//! they can be read, reviewed and copied by hand.
+//! they can be read, reviewed and copied by hand, and the direct form some of them take in a
+//! repository's own hooks directory.
+
+use std::path::Path;
 
 /// The first line after the shebang of every shim: how install and uninstall recognise
 /// migmerge's own files and never mistake a user's hook for one.
@@ -23,10 +26,93 @@ pub const RETIRED: &[&str] = &["prepare-commit-msg"];
 
 /// Whether a hook file's content is one of migmerge's shims (any version).
 pub fn is_shim(content: &[u8]) -> bool {
-    content
+    shim_name(content).is_some()
+}
+
+/// The hook a shim is for, from its marker line (`# migmerge-shim post-merge: ...`); `None`
+/// for a file that is no shim.
+pub fn shim_name(content: &[u8]) -> Option<&str> {
+    let line = content
         .split(|&b| b == b'\n')
         .take(3)
-        .any(|line| line.starts_with(SHIM_MARKER.as_bytes()))
+        .find_map(|line| line.strip_prefix(SHIM_MARKER.as_bytes()))?;
+    let name = line.split(|&b| b == b':').next()?;
+    std::str::from_utf8(name).ok().filter(|n| !n.is_empty())
+}
+
+/// The hooks whose shim starts migmerge on every run (git runs `post-merge` after every merge
+/// commit), and which install therefore writes with migmerge itself as the interpreter where it
+/// can: no shell then starts between git and migmerge, which is about a third of what a merge
+/// that concerns no migration pays for the hook. The others stay shell scripts: `pre-commit`'s
+/// shell rules out ordinary commits without starting migmerge at all, and `post-rewrite` hands
+/// its standard input to two programs.
+pub const DIRECT: &[&str] = &["post-merge"];
+
+/// The subcommand a direct shim's first line names: `#!<migmerge> run-hook`, so that the
+/// kernel runs `<migmerge> run-hook <this file> <git's arguments>`.
+pub const RUN_HOOK: &str = "run-hook";
+
+/// The longest first line every Unix kernel still in use reads whole (Linux before 5.1 read
+/// 127 bytes of it); a longer one would run something else.
+const SHEBANG_MAX: usize = 127;
+
+/// The shim migmerge writes for hook `name` whose shell form is `shell`: the direct form,
+/// with `binary` as its interpreter, when `name` is one of [`DIRECT`] and `binary` can stand in
+/// a first line (absolute, UTF-8, no blank or control character, short enough); else `shell`.
+/// `binary` is `None` where the shims must not name a binary of this machine (a hooks
+/// directory that others may share).
+pub fn shim_for(name: &str, shell: &str, binary: Option<&Path>) -> String {
+    binary
+        .filter(|_| cfg!(unix) && DIRECT.contains(&name))
+        .and_then(|binary| direct_shim(name, binary))
+        .unwrap_or_else(|| shell.to_owned())
+}
+
+fn direct_shim(name: &str, binary: &Path) -> Option<String> {
+    let path = binary.to_str()?;
+    let usable =
+        path.starts_with('/') && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+    let shebang = format!("#!{path} {RUN_HOOK}");
+    (usable && shebang.len() <= SHEBANG_MAX).then(|| {
+        format!(
+            "{shebang}\n\
+             {SHIM_MARKER}{name}: installed by `migmerge install`, removed by `migmerge uninstall`.\n\
+             # git runs this file with the migmerge binary above as its interpreter, with no shell\n\
+             # in between. It runs the {name} hook that was here before migmerge (kept as\n\
+             # {name}{CHAINED_SUFFIX}) first, then migmerge's own; MIGMERGE=0 turns migmerge off.\n\
+             # Should that binary go away, git says it cannot run this hook (the merge itself is\n\
+             # done as without migmerge): run `migmerge install` again, or `migmerge uninstall`.\n"
+        )
+    })
+}
+
+/// Runs the hook kept as `<hook>.migmerge-chained` beside `hook_file`, if there is one that
+/// may be executed, with git's arguments, as the shell shims do: its exit status, `None` when
+/// there is none. A file without a `#!` line is run by `sh`, as git and the shell run one.
+#[cfg(unix)]
+pub fn run_chained(hook_file: &Path, name: &str, args: &[String]) -> std::io::Result<Option<i32>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let chained = hook_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{name}{CHAINED_SUFFIX}"));
+    let executable = std::fs::metadata(&chained)
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        return Ok(None);
+    }
+    let status = match std::process::Command::new(&chained).args(args).status() {
+        Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => std::process::Command::new("sh")
+            .arg(&chained)
+            .args(args)
+            .status()?,
+        other => other?,
+    };
+    // Killed by a signal: the shell's 128 + signal.
+    Ok(Some(status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt as _;
+        128 + status.signal().unwrap_or(0)
+    })))
 }
 
 #[cfg(test)]
@@ -42,6 +128,88 @@ mod tests {
             assert!(shim.contains("migmerge hook \"$hook\" \"$@\""), "{name}");
         }
         assert!(!is_shim(b"#!/bin/sh\necho mine\n"));
+    }
+
+    fn shell(name: &str) -> &'static str {
+        SHIMS.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    #[test]
+    fn post_merge_names_its_binary_where_a_first_line_can_hold_it() {
+        let binary = Path::new("/usr/local/bin/migmerge");
+        let shim = shim_for("post-merge", shell("post-merge"), Some(binary));
+        if cfg!(unix) {
+            assert!(
+                shim.starts_with(
+                    "#!/usr/local/bin/migmerge run-hook\n# migmerge-shim post-merge: "
+                ),
+                "{shim}"
+            );
+            assert!(!shim.contains("\n#!"), "{shim}");
+        } else {
+            assert_eq!(shim, shell("post-merge"));
+        }
+        assert!(is_shim(shim.as_bytes()));
+        assert_eq!(shim_name(shim.as_bytes()), Some("post-merge"));
+        // No binary (a shared hooks directory), or one a first line cannot hold: the shell shim.
+        let long = format!("/{}/migmerge", "d".repeat(SHEBANG_MAX));
+        for binary in [
+            None,
+            Some("migmerge"),
+            Some("bin/migmerge"),
+            Some("/home/a user/bin/migmerge"),
+            Some("/opt/bin\tx/migmerge"),
+            Some(long.as_str()),
+        ] {
+            let shim = shim_for("post-merge", shell("post-merge"), binary.map(Path::new));
+            assert_eq!(shim, shell("post-merge"), "{binary:?}");
+        }
+        // The hooks whose shell rules work out without migmerge keep it.
+        for name in ["pre-commit", "post-rewrite"] {
+            assert_eq!(shim_for(name, shell(name), Some(binary)), shell(name));
+        }
+    }
+
+    #[test]
+    fn shim_names_come_from_the_marker_line_only() {
+        assert_eq!(
+            shim_name(shell("pre-commit").as_bytes()),
+            Some("pre-commit")
+        );
+        assert_eq!(shim_name(b"#!/bin/sh\n# migmerge-shim : x\n"), None);
+        assert_eq!(
+            shim_name(b"#!/bin/sh\n\n\n# migmerge-shim post-merge: late\n"),
+            None
+        );
+        assert_eq!(shim_name(b""), None);
+    }
+
+    /// The kept hook runs with git's arguments and its status comes back; one without a `#!`
+    /// line runs under `sh`, as git runs it; none, or one that may not be executed, is `None`.
+    #[cfg(unix)]
+    #[test]
+    fn the_kept_hook_runs_first_with_its_status() {
+        let bench = Bench::new("post-merge");
+        let hook = bench.dir.path().join(".git/hooks/post-merge");
+        let kept = bench
+            .dir
+            .path()
+            .join(".git/hooks/post-merge.migmerge-chained");
+        let args = ["0".to_owned()];
+        assert_eq!(run_chained(&hook, "post-merge", &args).unwrap(), None);
+        let seen = bench.dir.path().join("seen");
+        Bench::executable(
+            &kept,
+            &format!("#!/bin/sh\necho \"$@\" > '{}'\nexit 3\n", seen.display()),
+        );
+        assert_eq!(run_chained(&hook, "post-merge", &args).unwrap(), Some(3));
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "0\n");
+        Bench::executable(&kept, &format!("echo plain > '{}'\n", seen.display()));
+        assert_eq!(run_chained(&hook, "post-merge", &args).unwrap(), Some(0));
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "plain\n");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(run_chained(&hook, "post-merge", &args).unwrap(), None);
     }
 
     /// A hooks directory with one shim, run by `sh` as git runs it: from the top of a work

@@ -128,8 +128,15 @@ fn has_attributes_line(path: &Path) -> Result<bool, InstallError> {
 }
 
 /// What `migmerge install` would change; `shared` puts the attributes line in `.gitattributes`
-/// and stages it.
-pub fn plan_install(git: &Git, shared: bool) -> Result<Vec<Action>, InstallError> {
+/// and stages it. `binary` is the migmerge the direct shims name (see [`crate::git::hooks::shim_for`]);
+/// it is used only for the repository's own hooks directory, inside its git directory: a
+/// `core.hooksPath` elsewhere may be committed or shared between machines, and gets the shell
+/// shims, which find migmerge on PATH.
+pub fn plan_install(
+    git: &Git,
+    shared: bool,
+    binary: Option<&Path>,
+) -> Result<Vec<Action>, InstallError> {
     let mut actions = Vec::new();
     for (key, value) in [("name", DRIVER_NAME), ("driver", DRIVER_COMMAND)] {
         let key = format!("merge.{DRIVER}.{key}");
@@ -153,9 +160,49 @@ pub fn plan_install(git: &Git, shared: bool) -> Result<Vec<Action>, InstallError
             actions.push(Action::Stage { path: attributes });
         }
     }
-    actions.extend(chain::plan_install(&git.git_path("hooks")?)?);
+    let hooks = git.git_path("hooks")?;
+    let private = own_hooks_dir(git, &hooks)?;
+    actions.extend(chain::plan_install(&hooks, binary.filter(|_| private))?);
     Ok(actions)
 }
+
+/// Whether `hooks` is the hooks directory inside the repository's (common) git directory,
+/// where `info/` is too.
+fn own_hooks_dir(git: &Git, hooks: &Path) -> Result<bool, InstallError> {
+    let info = git.git_path("info")?;
+    let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(match (hooks.parent(), info.parent()) {
+        (Some(hooks), Some(common)) => real(hooks) == real(common),
+        _ => false,
+    })
+}
+
+/// The migmerge a direct shim should name: the `migmerge` on PATH, as the shell shims find
+/// it, when that is this very binary (a link a package manager keeps across upgrades stays
+/// the name); else this binary's own path. `None` when this binary's path is unknown.
+pub fn hook_binary() -> Option<PathBuf> {
+    let this = std::env::current_exe().ok()?;
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(BINARY_NAME))
+            .find(|candidate| candidate.is_absolute() && candidate.is_file())
+    });
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    Some(match on_path {
+        Some(found) if same(&found, &this) => found,
+        _ => this,
+    })
+}
+
+/// The binary's file name, as PATH lookups find it.
+const BINARY_NAME: &str = if cfg!(windows) {
+    "migmerge.exe"
+} else {
+    "migmerge"
+};
 
 /// What `migmerge uninstall` would change: everything install did, undone, and any hook it
 /// kept aside put back.
