@@ -128,10 +128,10 @@ fn has_attributes_line(path: &Path) -> Result<bool, InstallError> {
 }
 
 /// What `migmerge install` would change; `shared` puts the attributes line in `.gitattributes`
-/// and stages it. `binary` is the migmerge the direct shims name (see [`crate::git::hooks::shim_for`]);
-/// it is used only for the repository's own hooks directory, inside its git directory: a
-/// `core.hooksPath` elsewhere may be committed or shared between machines, and gets the shell
-/// shims, which find migmerge on PATH.
+/// and stages it. `binary` is the migmerge the direct shims name (see
+/// [`crate::git::hooks::shim_for`]), used only for the repository's own hooks directory,
+/// inside its git directory: a `core.hooksPath` elsewhere may be committed or shared between
+/// machines, and gets the shell shims, which find migmerge on PATH.
 pub fn plan_install(
     git: &Git,
     shared: bool,
