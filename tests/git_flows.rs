@@ -935,6 +935,35 @@ fn a_refusing_pre_commit_hook_still_refuses() {
     assert!(!ok, "{text}");
 }
 
+/// `git commit --amend` runs post-rewrite too: the hook kept aside gets it, with its list, and
+/// migmerge does not start (so nothing is printed, with or without it on PATH).
+#[cfg(unix)]
+#[test]
+fn an_amend_goes_to_the_kept_post_rewrite_hook_only() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    let kept = root.join(".git/hooks/post-rewrite.migmerge-chained");
+    fs::write(
+        &kept,
+        "#!/bin/sh\n{ echo \"$1\"; cat; } >> \"$(git rev-parse --git-dir)/kept-saw\"\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&kept, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let before = head(root);
+    for with_bin in [true, false] {
+        let out = git_with(root, &["commit", "-q", "--amend", "--no-edit"], with_bin);
+        let text = stdout(&out) + &stderr(&out);
+        assert!(out.status.success(), "{text}");
+        assert!(!text.contains("migmerge"), "{text}");
+    }
+    let saw = fs::read_to_string(root.join(".git/kept-saw")).unwrap();
+    assert!(saw.starts_with(&format!("amend\n{before} ")), "{saw}");
+    assert_eq!(saw.matches("amend\n").count(), 2, "{saw}");
+}
+
 #[test]
 fn core_hooks_path_is_honoured() {
     let dir = tempfile::tempdir().unwrap();

@@ -22,10 +22,11 @@
 //! those out without starting git: `post-merge` compares the merge commit's tree with its first
 //! parent's (or `HEAD` with the index, after `--squash`) in-process and returns at once when the
 //! merge changed nothing in a migrations directory (the configured ones included), no `apps.py`,
-//! no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists, and
-//! `prepare-commit-msg` when no note is waiting. Only what cannot be told that way (a repository
-//! named by `GIT_DIR`/`GIT_WORK_TREE` for `post-merge`, an unreadable object) goes the full way.
-//! The shims in `hooks/` make the last two checks themselves, before starting migmerge.
+//! no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists,
+//! `post-rewrite` when the rewrite is an amend, and `prepare-commit-msg` when no note is
+//! waiting. Only what cannot be told that way (a repository named by `GIT_DIR`/`GIT_WORK_TREE`
+//! for `post-merge`, an unreadable object) goes the full way. The shims in `hooks/` make the
+//! `pre-commit` and `post-rewrite` checks themselves, before starting migmerge.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -175,7 +176,11 @@ fn dispatch_hook(args: &HookArgs, cwd: &Path) -> Result<Verdict> {
             let mut input = String::new();
             // Hooks get the rewritten commits on stdin; a closed stdin is an empty list.
             let _ = std::io::stdin().read_to_string(&mut input);
-            say(post_rewrite(&Git::discover(cwd)?, first, &input))
+            // Only a rebase can bring migrations to renumber, not an amended commit.
+            if first != Some("rebase") {
+                return nothing;
+            }
+            say(post_rewrite(&Git::discover(cwd)?, &input))
         }
         "prepare-commit-msg" => {
             let Some(file) = args.args.first() else {
@@ -759,10 +764,8 @@ fn undo_staged(before: Option<&str>, git: &Git, paths: &[String]) -> String {
     steps.join(" && ")
 }
 
-fn post_rewrite(git: &Git, kind: Option<&str>, input: &str) -> Result<Option<String>> {
-    if kind != Some("rebase") {
-        return Ok(None);
-    }
+/// After a rebase (`git commit --amend`, the other rewrite, is ruled out by the caller).
+fn post_rewrite(git: &Git, input: &str) -> Result<Option<String>> {
     // The upstream the commits were replayed onto: the parent of the first rewritten commit.
     let onto = input
         .lines()

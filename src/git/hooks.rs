@@ -264,15 +264,21 @@ mod tests {
 
         /// Runs the shim: its exit status, what it printed on stderr, whether migmerge ran.
         fn run(&self, env: &[(&str, &str)]) -> (i32, String, bool) {
-            self.run_with_input(env, "")
+            self.run_with("message-file", env, "")
         }
 
+        /// As git runs `post-rewrite` after a rebase: `rebase` as its argument, the rewritten
+        /// commits on standard input.
         fn run_with_input(&self, env: &[(&str, &str)], input: &str) -> (i32, String, bool) {
+            self.run_with("rebase", env, input)
+        }
+
+        fn run_with(&self, arg: &str, env: &[(&str, &str)], input: &str) -> (i32, String, bool) {
             use std::io::Write as _;
             let _ = std::fs::remove_file(self.dir.path().join("migmerge-ran"));
             let mut out = std::process::Command::new("sh")
                 .arg(format!(".git/hooks/{}", self.hook))
-                .arg("message-file")
+                .arg(arg)
                 .current_dir(self.dir.path())
                 .env_clear()
                 .env(
@@ -337,6 +343,40 @@ mod tests {
         bench.migmerge_exits(1);
         let (code, _, ran) = bench.run_with_input(&[], "old new\n");
         assert_eq!((code, ran), (0, true));
+    }
+
+    /// An amended commit is the other rewrite git reports: the kept hook gets it, migmerge
+    /// does not start, and no hint is printed without it on PATH.
+    #[test]
+    fn the_post_rewrite_shim_leaves_amends_to_the_kept_hook() {
+        let bench = Bench::new("post-rewrite");
+        bench.migmerge_exits(0);
+        let seen = bench.dir.path().join("kept-saw");
+        let kept = bench
+            .dir
+            .path()
+            .join(format!(".git/hooks/post-rewrite{CHAINED_SUFFIX}"));
+        Bench::executable(
+            &kept,
+            &format!(
+                "#!/bin/sh\n{{ echo \"$1\"; cat; }} > '{}'\n",
+                seen.display()
+            ),
+        );
+        assert_eq!(
+            bench.run_with("amend", &[], "old new\n"),
+            (0, String::new(), false)
+        );
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "amend\nold new\n");
+        assert_eq!(
+            bench.run_with("rebase", &[], "old new\n"),
+            (0, String::new(), true)
+        );
+        std::fs::remove_file(bench.dir.path().join("bin/migmerge")).unwrap();
+        assert_eq!(
+            bench.run_with("amend", &[], "old new\n"),
+            (0, String::new(), false)
+        );
     }
 
     /// pre-commit's script runs a legacy hook with no standard input: the post-rewrite shim
