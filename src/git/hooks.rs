@@ -372,6 +372,16 @@ mod tests {
             bench.run_with("rebase", &[], "old new\n"),
             (0, String::new(), true)
         );
+        // Off, a rebase is the kept hook's alone too.
+        assert_eq!(
+            bench.run_with("rebase", &[("MIGMERGE", "0")], "x y\n"),
+            (0, String::new(), false)
+        );
+        assert!(
+            std::fs::read_to_string(&seen)
+                .unwrap()
+                .ends_with("rebase\nx y\n")
+        );
         std::fs::remove_file(bench.dir.path().join("bin/migmerge")).unwrap();
         assert_eq!(
             bench.run_with("amend", &[], "old new\n"),
