@@ -57,10 +57,16 @@ pub(crate) fn git_ok(cwd: &Path, args: &[&str]) -> String {
     text
 }
 
+/// `migmerge install` with the binary under test on PATH, as a user who installed it runs it.
 pub(crate) fn install(dir: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["install", "--repo", "."];
-    args.extend(extra);
-    let out = run_migmerge(&args, dir);
+    let out = crate::common::migmerge()
+        .args(["install", "--repo", "."])
+        .args(extra)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", path_var(true))
+        .output()
+        .expect("run migmerge");
     assert_status(&out, 0);
     stdout(&out)
 }
@@ -711,6 +717,32 @@ fn post_merge_runs_the_binary_it_names_whatever_the_path() {
     );
     // Without migmerge on the merge's PATH, the hook still resolves.
     let out = git_with(root, &["merge", "--no-edit", "theirs"], false);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("migmerge: users: renumbered"), "{text}");
+}
+
+#[test]
+fn a_binary_that_path_does_not_find_gets_the_shell_shim() {
+    // Run from a build directory or a throwaway environment, the installing binary may be gone
+    // by the next merge: the post-merge hook looks for migmerge on PATH at each run instead.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    story_repo(
+        &project_root().join("fixtures/siblings_add_phone_vs_add_avatar"),
+        root,
+    );
+    let out = crate::common::migmerge()
+        .args(["install", "--repo", "."])
+        .current_dir(root)
+        .env_clear()
+        .env("PATH", path_var(false))
+        .output()
+        .unwrap();
+    assert_status(&out, 0);
+    let shim = fs::read_to_string(root.join(".git/hooks/post-merge")).unwrap();
+    assert!(shim.starts_with("#!/bin/sh"), "{shim}");
+    let out = git_with(root, &["merge", "--no-edit", "theirs"], true);
     let text = stdout(&out) + &stderr(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("migmerge: users: renumbered"), "{text}");

@@ -177,24 +177,18 @@ fn own_hooks_dir(git: &Git, hooks: &Path) -> Result<bool, InstallError> {
     })
 }
 
-/// The migmerge a direct shim should name: the `migmerge` on PATH, as the shell shims find
-/// it, when that is this very binary (a link a package manager keeps across upgrades stays
-/// the name); else this binary's own path. `None` when this binary's path is unknown.
+/// The migmerge a direct shim should name: the `migmerge` on PATH, under the name PATH gives it
+/// (a link a package manager keeps across upgrades stays the name), when it is this very binary:
+/// then the shim runs what the shell shim would have found. `None` otherwise (a binary run from
+/// a build directory, or from a throwaway environment such as `pipx run`, which may be gone by
+/// the next merge): the shell shims, which look on PATH at each run.
 pub fn hook_binary() -> Option<PathBuf> {
-    let this = std::env::current_exe().ok()?;
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(BINARY_NAME))
-            .find(|candidate| candidate.is_absolute() && candidate.is_file())
-    });
-    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    Some(match on_path {
-        Some(found) if same(&found, &this) => found,
-        _ => this,
-    })
+    let this = std::fs::canonicalize(std::env::current_exe().ok()?).ok()?;
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(BINARY_NAME))
+        .find(|candidate| candidate.is_absolute() && candidate.is_file())?;
+    (std::fs::canonicalize(&found).ok()? == this).then_some(found)
 }
 
 /// The binary's file name, as PATH lookups find it.
