@@ -20,6 +20,10 @@ use ignore::{DirEntry, WalkBuilder};
 use super::prune::{VENV_MARKER, is_skipped_dir, require_dir};
 use super::{PathFilter, Source, SourceError};
 
+/// The room a file read starts with: most migrations fit, and a larger file grows it as it
+/// reads (8 KiB at a time, doubling).
+const READ_ROOM: usize = 16 * 1024;
+
 /// The files under a directory on disk.
 #[derive(Debug, Clone)]
 pub struct WorkTree {
@@ -166,7 +170,10 @@ impl Source for WorkTree {
             return Ok(false);
         };
         // `File::read_to_end` asks the file's size first (a `statx` per file); through `Take`
-        // the read goes straight into the buffer's spare room, which a reused buffer has.
+        // the read goes straight into the buffer's spare room. Without room it starts with a
+        // 32-byte probe and doubles from there (six reads for a 2 KiB migration, where a
+        // buffer given room first takes two: the bytes, then the end of the file).
+        buf.reserve(READ_ROOM);
         let read = std::fs::File::open(&full)
             .and_then(|file| io::Read::read_to_end(&mut io::Read::take(file, u64::MAX), buf));
         match read {
