@@ -6,18 +6,30 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use rayon::prelude::*;
 
 use crate::graph::{Graph, Key, NodeKind};
 use crate::migration::{FieldDef, Operation};
 use crate::project::Project;
 
+/// A model or field name as the state keys it: lower-cased, as Django compares them. Kept
+/// inline when short, as nearly every name is: a rule that copies the state to look one
+/// operation ahead copies its keys without allocating.
+pub type Name = CompactString;
+
+/// `name` lower-cased, as a [`Name`].
+fn lower(name: &str) -> Name {
+    CompactString::from_str_to_lowercase(name)
+}
+
 /// One model as the replayed migrations define it. Field definitions are borrowed from the
 /// operations that made them: a replay over thousands of migrations copies none of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelState<'a> {
     /// By lower-cased field name.
-    pub fields: BTreeMap<String, &'a FieldDef>,
+    pub fields: BTreeMap<Name, &'a FieldDef>,
     /// The model names its table (`db_table`), so a rename of the model keeps the table.
     pub db_table: bool,
 }
@@ -27,19 +39,19 @@ pub struct ModelState<'a> {
 /// and a change copies only the model it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppState<'a> {
-    pub models: BTreeMap<String, Arc<ModelState<'a>>>,
+    pub models: BTreeMap<Name, Arc<ModelState<'a>>>,
 }
 
 impl<'a> AppState<'a> {
     pub fn model(&self, name: &str) -> Option<&ModelState<'a>> {
-        self.models.get(&name.to_lowercase()).map(Arc::as_ref)
+        self.models.get(&lower(name)).map(Arc::as_ref)
     }
 
     /// The field `field` of `model`, as last defined.
     pub fn field(&self, model: &str, field: &str) -> Option<&'a FieldDef> {
         self.model(model)?
             .fields
-            .get(&field.to_lowercase())
+            .get(&lower(field))
             .copied()
     }
 
@@ -57,14 +69,14 @@ impl<'a> AppState<'a> {
     /// Applies one operation to the models it changes. Operations whose arguments are not
     /// literals change nothing they cannot name.
     pub fn apply(&mut self, op: &'a Operation) {
-        let model = op.model.as_deref().map(str::to_lowercase);
-        let field = op.field.as_deref().map(str::to_lowercase);
+        let model = op.model.as_deref().map(lower);
+        let field = op.field.as_deref().map(lower);
         match (op.class.as_str(), model) {
             ("CreateModel", Some(model)) => {
                 let fields = op
                     .fields
                     .iter()
-                    .map(|f| (f.name.to_lowercase(), f))
+                    .map(|f| (lower(&f.name), f))
                     .collect();
                 let db_table = op
                     .argument(2, "options")
@@ -77,9 +89,9 @@ impl<'a> AppState<'a> {
             }
             ("RenameModel", _) => {
                 if let (Some(old), Some(new)) = (&op.old_name, &op.new_name)
-                    && let Some(state) = self.models.remove(&old.to_lowercase())
+                    && let Some(state) = self.models.remove(&lower(old))
                 {
-                    self.models.insert(new.to_lowercase(), state);
+                    self.models.insert(lower(new), state);
                 }
             }
             ("AlterModelTable", Some(model)) => {
@@ -102,11 +114,11 @@ impl<'a> AppState<'a> {
             ("RenameField", Some(model)) => {
                 if let (Some(old), Some(new), Some(state)) =
                     (&op.old_name, &op.new_name, self.model_mut(&model))
-                    && let Some(def) = state.fields.remove(&old.to_lowercase())
+                    && let Some(def) = state.fields.remove(&lower(old))
                 {
                     // The definition keeps its old `name`; the state knows it by the new one,
                     // and the rules read only its class and arguments.
-                    state.fields.insert(new.to_lowercase(), def);
+                    state.fields.insert(lower(new), def);
                 }
             }
             // The state and database halves usually say the same thing; replaying both keeps
