@@ -2,7 +2,7 @@
 //! ("Add field phone to user").
 
 use crate::config::Config;
-use crate::migration::{Arg, Operation};
+use crate::migration::{Arg, Operation, Text};
 
 /// A model, named as Django compares them: app label plus lower-cased model name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,12 +114,12 @@ pub fn touches_by<'o>(
     let mut out = Vec::new();
     let mut opaque = op.has_unknown_args;
     let field_touch =
-        |out: &mut Vec<(Touch, &'o Operation)>, name: &Option<String>, action: Action| {
+        |out: &mut Vec<(Touch, &'o Operation)>, name: &Option<Text>, action: Action| {
             if let (Some(model), Some(field)) = (&model, name) {
                 out.push((
                     Touch::Field {
                         model: model.clone(),
-                        field: field.to_lowercase(),
+                        field: field.as_str().to_lowercase(),
                         action,
                     },
                     op,
@@ -140,7 +140,7 @@ pub fn touches_by<'o>(
                     out.push((
                         Touch::Field {
                             model: model.clone(),
-                            field: field.name.to_lowercase(),
+                            field: field.name.as_str().to_lowercase(),
                             action: Action::Create,
                         },
                         op,
@@ -204,11 +204,11 @@ pub fn touches_by<'o>(
         "AddIndex" | "RemoveIndex" | "RenameIndex" | "AddConstraint" | "RemoveConstraint"
         | "AlterConstraint" => {
             if let Some(model) = &model {
-                let named = |name: &String, action| {
+                let named = |name: &Text, action| {
                     (
                         Touch::Named {
                             model: model.clone(),
-                            name: name.clone(),
+                            name: name.to_string(),
                             action,
                         },
                         op,
@@ -273,7 +273,7 @@ pub fn setting(op: &Operation, touch: &Touch) -> Option<Setting> {
             let def = op.fields.iter().find(|f| f.name.to_lowercase() == *field)?;
             let mut parts = vec![Arg {
                 name: "class".to_owned(),
-                value: def.class.clone()?,
+                value: def.class.as_deref()?.to_owned(),
             }];
             parts.extend(def.args.iter().cloned());
             Some(Setting {
@@ -317,7 +317,7 @@ fn relation_target(to: &str, app: &str, config: &Config) -> Option<ModelRef> {
 
 /// The operation in the words Django's `describe()` uses.
 pub fn describe(op: &Operation) -> String {
-    let or_q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".to_owned());
+    let or_q = |v: &Option<Text>| v.as_deref().unwrap_or("?").to_owned();
     let model = or_q(&op.model);
     let field = or_q(&op.field);
     let index = or_q(&op.index);
@@ -365,7 +365,7 @@ mod tests {
 
     fn op(class: &str) -> Operation {
         Operation {
-            class: class.to_owned(),
+            class: class.into(),
             line: 1,
             ..Operation::default()
         }

@@ -49,10 +49,7 @@ impl<'a> AppState<'a> {
 
     /// The field `field` of `model`, as last defined.
     pub fn field(&self, model: &str, field: &str) -> Option<&'a FieldDef> {
-        self.model(model)?
-            .fields
-            .get(&lower(field))
-            .copied()
+        self.model(model)?.fields.get(&lower(field)).copied()
     }
 
     fn model_mut(&mut self, name: &str) -> Option<&mut ModelState<'a>> {
@@ -73,11 +70,7 @@ impl<'a> AppState<'a> {
         let field = op.field.as_deref().map(lower);
         match (op.class.as_str(), model) {
             ("CreateModel", Some(model)) => {
-                let fields = op
-                    .fields
-                    .iter()
-                    .map(|f| (lower(&f.name), f))
-                    .collect();
+                let fields = op.fields.iter().map(|f| (lower(&f.name), f)).collect();
                 let db_table = op
                     .argument(2, "options")
                     .is_some_and(|options| options.contains("db_table"));
@@ -365,7 +358,7 @@ mod tests {
 
     fn states(project: &Project, graph: &Graph) -> BTreeMap<String, Vec<String>> {
         replayed(project, graph, |book| {
-            book.map(|m| m.fields.keys().cloned().collect())
+            book.map(|m| m.fields.keys().map(ToString::to_string).collect())
                 .unwrap_or_default()
         })
     }

@@ -11,6 +11,12 @@ mod parse;
 
 pub use parse::{parse, parse_with};
 
+/// A name or a short source text read from a migration (an operation's class and the model it
+/// targets, a field's name, an argument as written). Kept inline when short, as nearly all
+/// are: a large project's operations are most of what `lint --all` holds, and one allocation
+/// per name was most of what reading them cost.
+pub type Text = compact_str::CompactString;
+
 /// How much of a migration module [`parse_with`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Detail {
@@ -172,12 +178,12 @@ pub fn call_text(class: &str, args: &[Arg]) -> String {
 /// One field of a `CreateModel`, or the field of an `AddField` / `AlterField`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FieldDef {
-    pub name: String,
+    pub name: Text,
     /// The field class as written, last dotted part (`ForeignKey`, `CharField`).
-    pub class: Option<String>,
+    pub class: Option<Text>,
     /// The model a relation points to: the `to=` argument or the first positional argument of a
     /// relational field, as written (`"auth.user"`, `"Profile"`, or `settings.AUTH_USER_MODEL`).
-    pub to: Option<String>,
+    pub to: Option<Text>,
     /// The field's arguments, normalised, in name order, those equal to `Field`'s defaults
     /// (`null=False`, `blank=False`, ...) left out: what the overlap compares.
     pub args: Vec<Arg>,
@@ -192,9 +198,9 @@ pub struct FieldDef {
 pub struct Argument {
     /// The keyword, `None` for a positional argument (or `*args` / `**kwargs`, whose `text`
     /// starts with the stars).
-    pub keyword: Option<String>,
+    pub keyword: Option<Text>,
     /// The value's source text.
-    pub text: String,
+    pub text: Text,
 }
 
 /// The argument Python would bind to parameter `name` at position `index`: by keyword, else by
@@ -234,19 +240,19 @@ impl FieldDef {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Operation {
     /// The class name, last dotted part (`AddField`, `RunPython`, `MyCustomOperation`).
-    pub class: String,
+    pub class: Text,
     /// 1-based line where the operation starts.
     pub line: u32,
     /// The model it targets: `name` of model operations, `model_name` of field, index and
     /// constraint operations. `None` when absent or not a literal.
-    pub model: Option<String>,
+    pub model: Option<Text>,
     /// The field's name, for field operations (`name`, or `old_name` of `RenameField`).
-    pub field: Option<String>,
+    pub field: Option<Text>,
     /// `old_name` / `new_name` of the rename operations (field, model or index).
-    pub old_name: Option<String>,
-    pub new_name: Option<String>,
+    pub old_name: Option<Text>,
+    pub new_name: Option<Text>,
     /// The index or constraint name, for index and constraint operations.
-    pub index: Option<String>,
+    pub index: Option<Text>,
     /// The field of `AddField` / `AlterField`, or the fields of `CreateModel`.
     pub fields: Vec<FieldDef>,
     /// For `SeparateDatabaseAndState`: the state operations then the database operations.

@@ -5,7 +5,7 @@
 use rustpython_ruff_python_ast::{Arguments, Expr, ExprCall};
 use rustpython_ruff_text_size::Ranged;
 
-use super::super::{Arg, Argument, Detail, FieldDef, Operation, ParseError};
+use super::super::{Arg, Argument, Detail, FieldDef, Operation, ParseError, Text};
 use super::{Source, callee_name};
 use canonical::Signature;
 
@@ -35,15 +35,15 @@ fn read_one(src: &Source<'_>, elt: &Expr, depth: u32) -> Result<Operation, Parse
     let line = src.line(elt.start());
     let Expr::Call(call) = elt else {
         return Ok(Operation {
-            class: src.slice(elt.range())?.to_owned(),
+            class: src.slice(elt.range())?.into(),
             line,
             has_unknown_args: true,
             ..Operation::default()
         });
     };
-    let class = match callee_name(&call.func) {
-        Some(name) => name.to_owned(),
-        None => src.slice(call.func.range())?.to_owned(),
+    let class: Text = match callee_name(&call.func) {
+        Some(name) => name.into(),
+        None => src.slice(call.func.range())?.into(),
     };
     let mut reader = Reader {
         src,
@@ -76,9 +76,9 @@ pub(super) trait BindArguments {
         index: usize,
         name: &str,
         required: bool,
-    ) -> Result<Option<String>, Self::Stop>;
+    ) -> Result<Option<Text>, Self::Stop>;
     /// The `name=` of the index or constraint object passed as this argument.
-    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, Self::Stop>;
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<Text>, Self::Stop>;
     /// The `(name, field)` pairs of `CreateModel`'s `fields`.
     fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, Self::Stop>;
     /// The field of `AddField` / `AlterField`.
@@ -178,10 +178,10 @@ impl BindArguments for Reader<'_, '_> {
         index: usize,
         name: &str,
         required: bool,
-    ) -> Result<Option<String>, ParseError> {
+    ) -> Result<Option<Text>, ParseError> {
         Ok(Reader::string(self, index, name, required))
     }
-    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, ParseError> {
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<Text>, ParseError> {
         Ok(Reader::named_object(self, index, name))
     }
     fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, ParseError> {
@@ -354,18 +354,18 @@ fn arguments_as_written(src: &Source<'_>, args: &Arguments) -> Result<Vec<Argume
     for arg in &args.args {
         out.push(Argument {
             keyword: None,
-            text: src.slice(arg.range())?.to_owned(),
+            text: src.slice(arg.range())?.into(),
         });
     }
     for keyword in &args.keywords {
         out.push(match &keyword.arg {
             Some(name) => Argument {
-                keyword: Some(name.id.as_str().to_owned()),
-                text: src.slice(keyword.value.range())?.to_owned(),
+                keyword: Some(name.id.as_str().into()),
+                text: src.slice(keyword.value.range())?.into(),
             },
             None => Argument {
                 keyword: None,
-                text: format!("**{}", src.slice(keyword.value.range())?),
+                text: compact_str::format_compact!("**{}", src.slice(keyword.value.range())?),
             },
         });
     }
@@ -416,9 +416,9 @@ struct Reader<'s, 'a> {
 impl Reader<'_, '_> {
     /// A string argument; `None` when absent, `None` or not a literal (the latter, and an
     /// absent required argument, count as unknown).
-    fn string(&mut self, index: usize, name: &str, required: bool) -> Option<String> {
+    fn string(&mut self, index: usize, name: &str, required: bool) -> Option<Text> {
         match argument(self.args, index, name) {
-            Bound::Given(Expr::StringLiteral(literal)) => Some(literal.value.to_str().to_owned()),
+            Bound::Given(Expr::StringLiteral(literal)) => Some(literal.value.to_str().into()),
             Bound::Given(Expr::NoneLiteral(_)) => None,
             Bound::Missing if !required => None,
             Bound::Given(_) | Bound::Hidden | Bound::Missing => {
@@ -429,13 +429,11 @@ impl Reader<'_, '_> {
     }
 
     /// The `name=` of the index or constraint object passed as this argument.
-    fn named_object(&mut self, index: usize, name: &str) -> Option<String> {
+    fn named_object(&mut self, index: usize, name: &str) -> Option<Text> {
         let found = match argument(self.args, index, name) {
             // Index and constraint constructors take `name` by keyword only.
             Bound::Given(Expr::Call(call)) => match argument(&call.arguments, usize::MAX, "name") {
-                Bound::Given(Expr::StringLiteral(literal)) => {
-                    Some(literal.value.to_str().to_owned())
-                }
+                Bound::Given(Expr::StringLiteral(literal)) => Some(literal.value.to_str().into()),
                 _ => None,
             },
             _ => None,
@@ -465,7 +463,7 @@ impl Reader<'_, '_> {
                 [Expr::StringLiteral(field_name), field] => {
                     let def = self.field_def(field)?;
                     fields.push(FieldDef {
-                        name: field_name.value.to_str().to_owned(),
+                        name: field_name.value.to_str().into(),
                         ..def
                     });
                 }
@@ -491,9 +489,9 @@ impl Reader<'_, '_> {
             self.unknown = true;
             return Ok(FieldDef::default());
         };
-        let class = match callee_name(&call.func) {
-            Some(name) => name.to_owned(),
-            None => self.src.slice(call.func.range())?.to_owned(),
+        let class: Text = match callee_name(&call.func) {
+            Some(name) => name.into(),
+            None => self.src.slice(call.func.range())?.into(),
         };
         let to = self.relation_target(call, &class)?;
         let args = if self.src.detail == Detail::Full {
@@ -502,7 +500,7 @@ impl Reader<'_, '_> {
             Vec::new()
         };
         Ok(FieldDef {
-            name: String::new(),
+            name: Text::default(),
             class: Some(class),
             to,
             args,
@@ -515,7 +513,7 @@ impl Reader<'_, '_> {
         &mut self,
         call: &ExprCall,
         class: &str,
-    ) -> Result<Option<String>, ParseError> {
+    ) -> Result<Option<Text>, ParseError> {
         let relational = is_relational(class);
         let has_to = call.arguments.keywords.iter().any(|keyword| {
             keyword
@@ -527,10 +525,8 @@ impl Reader<'_, '_> {
             return Ok(None);
         }
         match argument(&call.arguments, 0, "to") {
-            Bound::Given(Expr::StringLiteral(literal)) => {
-                Ok(Some(literal.value.to_str().to_owned()))
-            }
-            Bound::Given(target) => Ok(Some(self.src.slice(target.range())?.to_owned())),
+            Bound::Given(Expr::StringLiteral(literal)) => Ok(Some(literal.value.to_str().into())),
+            Bound::Given(target) => Ok(Some(self.src.slice(target.range())?.into())),
             Bound::Missing | Bound::Hidden => {
                 self.unknown = true;
                 Ok(None)
@@ -609,8 +605,8 @@ mod tests {
         all.remove(0)
     }
 
-    fn s(value: &str) -> Option<String> {
-        Some(value.to_owned())
+    fn s(value: &str) -> Option<Text> {
+        Some(value.into())
     }
 
     /// The fields without their normalised arguments, which the tests of normalising check.
@@ -626,9 +622,9 @@ mod tests {
 
     fn field(name: &str, class: &str, to: Option<&str>) -> FieldDef {
         FieldDef {
-            name: name.to_owned(),
+            name: name.into(),
             class: s(class),
-            to: to.map(str::to_owned),
+            to: to.map(Text::from),
             args: Vec::new(),
             arguments: Vec::new(),
         }

@@ -7,7 +7,7 @@
 //! [`values`]: super::values
 //! [`Detail::AsWritten`]: crate::migration::Detail::AsWritten
 
-use super::super::super::{Argument, DeployValue, FieldDef, Operation};
+use super::super::super::{Argument, DeployValue, FieldDef, Operation, Text};
 use super::super::operations::{BindArguments, MAX_NESTING, is_relational, read_touched};
 use super::Reader;
 use super::values::{Call, Kind, Node};
@@ -45,7 +45,7 @@ fn read_one(reader: &Reader<'_>, item: &Node<'_>, depth: u32) -> Option<Operatio
     let line = reader.line_at(item.start);
     let Kind::Call(call) = &item.kind else {
         return Some(Operation {
-            class: reader.text_of(item)?.to_owned(),
+            class: reader.text_of(item)?.into(),
             line,
             has_unknown_args: true,
             ..Operation::default()
@@ -61,7 +61,7 @@ fn read_one(reader: &Reader<'_>, item: &Node<'_>, depth: u32) -> Option<Operatio
         ..Operation::default()
     };
     read_touched(call.name, &mut args, &mut op, depth).ok()?;
-    op.class = call.name.to_owned();
+    op.class = call.name.into();
     op.has_unknown_args = args.unknown;
     op.arguments = as_written(reader, call)?;
     Some(op)
@@ -73,13 +73,13 @@ fn as_written(reader: &Reader<'_>, call: &Call<'_>) -> Option<Vec<Argument>> {
     let positional = call.positional.iter().map(|value| {
         Some(Argument {
             keyword: None,
-            text: reader.text_of(value)?.to_owned(),
+            text: reader.text_of(value)?.into(),
         })
     });
     let keywords = call.keywords.iter().map(|(keyword, value)| {
         Some(Argument {
-            keyword: Some((*keyword).to_owned()),
-            text: reader.text_of(value)?.to_owned(),
+            keyword: Some((*keyword).into()),
+            text: reader.text_of(value)?.into(),
         })
     });
     positional.chain(keywords).collect()
@@ -114,12 +114,12 @@ struct Binder<'r, 'c, 'a> {
 impl Binder<'_, '_, '_> {
     /// A string argument; `None` when absent, `None` or not a literal (the latter, and an
     /// absent required argument, count as unknown).
-    fn string(&mut self, index: usize, name: &str, required: bool) -> Option<Option<String>> {
+    fn string(&mut self, index: usize, name: &str, required: bool) -> Option<Option<Text>> {
         match argument(self.call, index, name) {
             Some(Node {
                 kind: Kind::Str(value),
                 ..
-            }) => Some(Some((*value)?.to_owned())),
+            }) => Some(Some((*value)?.into())),
             Some(Node {
                 kind: Kind::None, ..
             }) => Some(None),
@@ -132,7 +132,7 @@ impl Binder<'_, '_, '_> {
     }
 
     /// The `name=` of the index or constraint object passed as this argument.
-    fn named_object(&mut self, index: usize, name: &str) -> Option<Option<String>> {
+    fn named_object(&mut self, index: usize, name: &str) -> Option<Option<Text>> {
         let found = match argument(self.call, index, name) {
             Some(Node {
                 kind: Kind::Call(call),
@@ -141,7 +141,7 @@ impl Binder<'_, '_, '_> {
                 Some(Node {
                     kind: Kind::Str(value),
                     ..
-                }) => Some((*value)?.to_owned()),
+                }) => Some((*value)?.into()),
                 _ => None,
             },
             _ => None,
@@ -175,7 +175,7 @@ impl Binder<'_, '_, '_> {
                     },
                     field,
                 ] => {
-                    let name = value_of(name)??.to_owned();
+                    let name = value_of(name)??.into();
                     let def = self.field_def(field)?;
                     fields.push(FieldDef { name, ..def });
                 }
@@ -203,8 +203,8 @@ impl Binder<'_, '_, '_> {
         };
         let to = self.relation_target(call)?;
         Some(FieldDef {
-            name: String::new(),
-            class: Some(call.name.to_owned()),
+            name: Text::default(),
+            class: Some(call.name.into()),
             to,
             args: Vec::new(),
             arguments: as_written(self.reader, call)?,
@@ -212,7 +212,7 @@ impl Binder<'_, '_, '_> {
     }
 
     /// The model a relational field points to, as written.
-    fn relation_target(&mut self, call: &Call<'_>) -> Option<Option<String>> {
+    fn relation_target(&mut self, call: &Call<'_>) -> Option<Option<Text>> {
         let has_to = call.keywords.iter().any(|(keyword, _)| *keyword == "to");
         if !is_relational(call.name) && !has_to {
             return Some(None);
@@ -221,8 +221,8 @@ impl Binder<'_, '_, '_> {
             Some(Node {
                 kind: Kind::Str(value),
                 ..
-            }) => Some(Some((*value)?.to_owned())),
-            Some(target) => Some(Some(self.reader.text_of(target)?.to_owned())),
+            }) => Some(Some((*value)?.into())),
+            Some(target) => Some(Some(self.reader.text_of(target)?.into())),
             None => {
                 self.unknown = true;
                 Some(None)
@@ -252,10 +252,10 @@ impl Binder<'_, '_, '_> {
 /// `Err(())`: the plain reader gives up on the module.
 impl BindArguments for Binder<'_, '_, '_> {
     type Stop = ();
-    fn string(&mut self, index: usize, name: &str, required: bool) -> Result<Option<String>, ()> {
+    fn string(&mut self, index: usize, name: &str, required: bool) -> Result<Option<Text>, ()> {
         Binder::string(self, index, name, required).ok_or(())
     }
-    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<String>, ()> {
+    fn named_object(&mut self, index: usize, name: &str) -> Result<Option<Text>, ()> {
         Binder::named_object(self, index, name).ok_or(())
     }
     fn model_fields(&mut self, index: usize, name: &str) -> Result<Vec<FieldDef>, ()> {

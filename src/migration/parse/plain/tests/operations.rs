@@ -24,8 +24,8 @@ fn operations(source: &str) -> Vec<Operation> {
 
 fn written(keyword: Option<&str>, text: &str) -> Argument {
     Argument {
-        keyword: keyword.map(str::to_owned),
-        text: text.to_owned(),
+        keyword: keyword.map(Into::into),
+        text: text.into(),
     }
 }
 
