@@ -260,8 +260,14 @@ pub fn label_packages(
     notes: &mut Vec<Note>,
 ) -> Result<Vec<Labelled>, SourceError> {
     let installed = installed_config_labels(index, settings)?;
+    // What each package's migrations say of their own label reads every dependency of the
+    // project: worked out for all packages at once, on every core.
+    let self_labels: Vec<Option<String>> = {
+        use rayon::prelude::*;
+        packages.par_iter().map(self_referenced_label).collect()
+    };
     let mut labelled = Vec::new();
-    for package in packages {
+    for (package, self_label) in packages.into_iter().zip(self_labels) {
         let app_dir = split_path(&package.dir).0.to_owned();
         if let Some(relocation) = &package.relocated {
             labelled.push(Labelled {
@@ -281,7 +287,7 @@ pub fn label_packages(
             claims.push(claim.clone());
         }
         claims.extend(app_config_label(index, &app_dir, notes)?);
-        if let Some(label) = self_referenced_label(&package) {
+        if let Some(label) = self_label {
             claims.push((label, Origin::SelfReferences));
         }
         let (label, label_source) = claims
