@@ -1081,6 +1081,62 @@ fn an_untracked_draft_migration_leaves_max_migration_txt_to_git_so_the_merge_sto
     assert!(max.contains("<<<<<<<"), "{max}");
 }
 
+/// Writes the bytecode Python leaves in a migrations package's `__pycache__` once Django has
+/// loaded it, after `main` stops ignoring it (as a repository without a Python `.gitignore`).
+fn leave_bytecode(root: &Path) {
+    fs::write(root.join(".gitignore"), ".git-test-home/\n").unwrap();
+    git_ok(root, &["commit", "-q", "-am", "ignore no bytecode"]);
+    let cache = root.join("users/migrations/__pycache__");
+    fs::create_dir_all(&cache).unwrap();
+    fs::write(cache.join("0001_initial.cpython-312.pyc"), b"\x00bytecode").unwrap();
+}
+
+#[test]
+fn bytecode_caches_git_does_not_ignore_are_not_changes_of_ones_own() {
+    // Python writes `__pycache__` itself, and never loads a migration from there without its
+    // source beside it: untracked, it is no draft the hooks must refuse to build on.
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    leave_bytecode(root);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(text.contains("migmerge: users: renumbered"), "{text}");
+    assert!(exists(
+        root,
+        "users/migrations/__pycache__/0001_initial.cpython-312.pyc"
+    ));
+    let files = git_ok(root, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(!files.contains("__pycache__"), "{files}");
+    // A sourceless module beside the sources is one Django loads: still refused.
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    leave_bytecode(root);
+    fs::write(
+        root.join("users/migrations/0099_draft.pyc"),
+        b"\x00bytecode",
+    )
+    .unwrap();
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(
+        text.contains("migration files have changes of their own"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bytecode_caches_leave_max_migration_txt_to_the_driver() {
+    // The driver judges untracked files as the hooks do: bytecode does not stop the merge.
+    let dir = story("siblings_with_max_migration_txt");
+    let root = dir.path();
+    leave_bytecode(root);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(text.contains("migmerge: users: "), "{text}");
+    // Left as it was, untracked; without it the tree is as every resolved merge leaves it.
+    let cache = root.join("users/migrations/__pycache__");
+    assert!(cache.join("0001_initial.cpython-312.pyc").exists());
+    fs::remove_dir_all(cache).unwrap();
+    assert_resolved(root, "the merge beside bytecode");
+}
+
 #[test]
 fn the_same_commits_merged_again_are_judged_on_the_work_tree_of_that_merge() {
     // The driver keeps what it worked out for a merge in the git directory, for the other

@@ -332,6 +332,14 @@ fn last_component(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
 }
 
+/// Whether `path` (root-relative) lies in a `__pycache__` directory: bytecode Python writes
+/// itself for the modules it imports and never loads without their source beside it (PEP
+/// 3147), so nothing there is a migration Django loads, nor anyone's work to keep. A sourceless
+/// `.pyc` in the package itself is a module Django loads, and is not one of these.
+pub fn is_bytecode_cache(path: &str) -> bool {
+    path.split('/').any(|part| part == "__pycache__")
+}
+
 /// Whether Django loads `file` (a name in a migrations package) as a migration module: a `.py`
 /// file whose module name has no dot and does not start with `_` or `~`.
 pub fn migration_name(file: &str) -> Option<&str> {
@@ -426,7 +434,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{BTreeSet, Config, custom_migrations_dirs, may_change_migrations, migration_name};
+    use super::{
+        BTreeSet, Config, custom_migrations_dirs, is_bytecode_cache, may_change_migrations,
+        migration_name,
+    };
+
+    #[test]
+    fn bytecode_caches_are_the_files_under_pycache() {
+        assert!(is_bytecode_cache(
+            "shop/migrations/__pycache__/0001_initial.cpython-312.pyc"
+        ));
+        assert!(is_bytecode_cache("__pycache__/x.pyc"));
+        // Loaded by Django as a sourceless module.
+        assert!(!is_bytecode_cache("shop/migrations/0001_initial.pyc"));
+        assert!(!is_bytecode_cache("shop/migrations/0001_pycache.py"));
+        assert!(!is_bytecode_cache("shop/not__pycache__/x.pyc"));
+    }
 
     #[test]
     fn changes_that_may_change_migrations() {
