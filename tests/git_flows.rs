@@ -1081,35 +1081,43 @@ fn an_untracked_draft_migration_leaves_max_migration_txt_to_git_so_the_merge_sto
     assert!(max.contains("<<<<<<<"), "{max}");
 }
 
-/// Writes the bytecode Python leaves in a migrations package's `__pycache__` once Django has
-/// loaded it, after `main` stops ignoring it (as a repository without a Python `.gitignore`).
-fn leave_bytecode(root: &Path) {
+/// Leaves in the `users` migrations package what a working copy gathers beside the migrations
+/// (Python's bytecode cache, a merge tool's backup, Finder's `.DS_Store`), after `main` stops
+/// ignoring bytecode (as a repository without a Python `.gitignore`).
+fn leave_leftovers(root: &Path) -> Vec<&'static str> {
     fs::write(root.join(".gitignore"), ".git-test-home/\n").unwrap();
     git_ok(root, &["commit", "-q", "-am", "ignore no bytecode"]);
-    let cache = root.join("users/migrations/__pycache__");
-    fs::create_dir_all(&cache).unwrap();
-    fs::write(cache.join("0001_initial.cpython-312.pyc"), b"\x00bytecode").unwrap();
+    let leftovers = vec![
+        "users/migrations/__pycache__/0001_initial.cpython-312.pyc",
+        "users/migrations/0004_profile.py.orig",
+        "users/migrations/.DS_Store",
+    ];
+    for path in &leftovers {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b"\x00left over").unwrap();
+    }
+    leftovers
 }
 
 #[test]
-fn bytecode_caches_git_does_not_ignore_are_not_changes_of_ones_own() {
-    // Python writes `__pycache__` itself, and never loads a migration from there without its
-    // source beside it: untracked, it is no draft the hooks must refuse to build on.
+fn leftovers_git_does_not_ignore_are_not_changes_of_ones_own() {
+    // None of these is loaded as a migration or written by a resolution: untracked, they are
+    // no draft the hooks must refuse to build on.
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();
-    leave_bytecode(root);
+    let leftovers = leave_leftovers(root);
     let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
     assert!(text.contains("migmerge: users: renumbered"), "{text}");
-    assert!(exists(
-        root,
-        "users/migrations/__pycache__/0001_initial.cpython-312.pyc"
-    ));
     let files = git_ok(root, &["ls-tree", "-r", "--name-only", "HEAD"]);
-    assert!(!files.contains("__pycache__"), "{files}");
+    for path in leftovers {
+        assert!(exists(root, path), "{path}");
+        assert!(!files.contains(path), "{files}");
+    }
     // A sourceless module beside the sources is one Django loads: still refused.
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();
-    leave_bytecode(root);
+    leave_leftovers(root);
     fs::write(
         root.join("users/migrations/0099_draft.pyc"),
         b"\x00bytecode",
@@ -1117,24 +1125,27 @@ fn bytecode_caches_git_does_not_ignore_are_not_changes_of_ones_own() {
     .unwrap();
     let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
     assert!(
-        text.contains("migration files have changes of their own"),
+        text.contains(
+            "migration files have changes of their own (?? users/migrations/0099_draft.pyc)"
+        ),
         "{text}"
     );
 }
 
 #[test]
-fn bytecode_caches_leave_max_migration_txt_to_the_driver() {
-    // The driver judges untracked files as the hooks do: bytecode does not stop the merge.
+fn leftovers_leave_max_migration_txt_to_the_driver() {
+    // The driver judges untracked files as the hooks do: leftovers do not stop the merge.
     let dir = story("siblings_with_max_migration_txt");
     let root = dir.path();
-    leave_bytecode(root);
+    let leftovers = leave_leftovers(root);
     let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
     assert!(text.contains("migmerge: users: "), "{text}");
-    // Left as it was, untracked; without it the tree is as every resolved merge leaves it.
-    let cache = root.join("users/migrations/__pycache__");
-    assert!(cache.join("0001_initial.cpython-312.pyc").exists());
-    fs::remove_dir_all(cache).unwrap();
-    assert_resolved(root, "the merge beside bytecode");
+    // Left as they were, untracked; without them the tree is as every resolved merge leaves it.
+    for path in leftovers {
+        assert!(exists(root, path), "{path}");
+        fs::remove_file(root.join(path)).unwrap();
+    }
+    assert_resolved(root, "the merge beside leftovers");
 }
 
 #[test]

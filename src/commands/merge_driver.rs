@@ -351,8 +351,8 @@ fn keep(path: &Path, view: &MergeView) -> Result<()> {
 /// migmerge's configuration does not load, or migration directories hold files git does not
 /// track that the incoming commit does not bring (the hooks never build on a user's drafts;
 /// git may already have written the incoming side's new files, untracked until the merge
-/// ends). Without a known incoming commit, untracked files are not judged. Bytecode caches do
-/// not count, as the hooks do not count them.
+/// ends). Without a known incoming commit, untracked files are not judged. Only files that can
+/// be migration work count, as for the hooks ([`crate::project::is_migration_work`]).
 fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     let read = |file: &str| std::fs::read(root.join(file)).ok();
     if let Err(err) = crate::config::Config::load(
@@ -379,7 +379,7 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     };
     let untracked: Vec<&str> = untracked
         .split('\0')
-        .filter(|p| !p.is_empty() && !crate::project::is_bytecode_cache(p) && !brought(p))
+        .filter(|p| !p.is_empty() && crate::project::is_migration_work(p) && !brought(p))
         .collect();
     match untracked.as_slice() {
         [] => None,

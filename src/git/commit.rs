@@ -20,9 +20,9 @@ pub struct DirtyPath {
 
 /// Migration package files with changes that are not part of the operation: untracked files,
 /// unstaged edits, unmerged paths, and (unless `staged_ok`) staged changes. Resolving on top of
-/// them would commit or overwrite the user's own work. Bytecode caches are no one's work (see
-/// [`crate::project::is_bytecode_cache`]): Python leaves them in every package it imports,
-/// and a repository that does not ignore them would otherwise never be resolved.
+/// them would commit or overwrite the user's own work. Only files that can be migration work
+/// count ([`crate::project::is_migration_work`]): not the bytecode Python leaves in every
+/// package it imports, nor a merge tool's `.orig` backup.
 pub fn dirty_migrations(git: &Git, staged_ok: bool) -> Result<Vec<DirtyPath>, GitError> {
     let out = git.run(&[
         "--no-optional-locks",
@@ -46,7 +46,7 @@ pub fn dirty_migrations(git: &Git, staged_ok: bool) -> Result<Vec<DirtyPath>, Gi
         }
         let bad =
             entry.starts_with("??") || x == "U" || y == "U" || y != " " || (!staged_ok && x != " ");
-        if bad && !crate::project::is_bytecode_cache(&entry[3..]) {
+        if bad && crate::project::is_migration_work(&entry[3..]) {
             dirty.push(DirtyPath {
                 path: entry[3..].to_owned(),
                 status: entry[..2].to_owned(),

@@ -332,12 +332,29 @@ fn last_component(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
 }
 
-/// Whether `path` (root-relative) lies in a `__pycache__` directory: bytecode Python writes
-/// itself for the modules it imports and never loads without their source beside it (PEP
-/// 3147), so nothing there is a migration Django loads, nor anyone's work to keep. A sourceless
-/// `.pyc` in the package itself is a module Django loads, and is not one of these.
-pub fn is_bytecode_cache(path: &str) -> bool {
-    path.split('/').any(|part| part == "__pycache__")
+/// The endings of the files Python imports as modules: sources, sourceless bytecode and
+/// extension modules (`.cpython-312-x86_64-linux-gnu.so` and `.abi3.so` end in `.so`).
+const MODULE_SUFFIXES: [&str; 5] = [".py", ".pyc", ".pyw", ".pyd", ".so"];
+
+/// Whether a change to `path` (root-relative, under a migrations directory) can be somebody's
+/// migration work, which the hooks must not build on: a file directly in the directory that
+/// Python could import from the package (a source, sourceless bytecode, an extension module,
+/// `__init__.py` or a helper a migration imports) or its `max_migration.txt`. Nothing else
+/// there is loaded as a migration or written by a resolution: bytecode caches (`__pycache__`,
+/// which Python never loads without the source beside it), leftovers of editors and merge
+/// tools (`0005_phone.py.orig`, `0005_phone.py~`, `.0005_phone.py.swp`), `.DS_Store`, notes,
+/// data files, and whatever lies in a subdirectory (Django loads no migration from a
+/// subpackage). Without this, a repository that does not ignore such files would never be
+/// resolved.
+pub fn is_migration_work(path: &str) -> bool {
+    let (dir, file) = split_path(path);
+    if last_component(dir) != MIGRATIONS_DIR {
+        return false;
+    }
+    file == MAX_MIGRATION_FILE
+        || MODULE_SUFFIXES
+            .iter()
+            .any(|suffix| file.len() > suffix.len() && file.ends_with(suffix))
 }
 
 /// Whether Django loads `file` (a name in a migrations package) as a migration module: a `.py`
@@ -435,20 +452,37 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::{
-        BTreeSet, Config, custom_migrations_dirs, is_bytecode_cache, may_change_migrations,
+        BTreeSet, Config, custom_migrations_dirs, is_migration_work, may_change_migrations,
         migration_name,
     };
 
     #[test]
-    fn bytecode_caches_are_the_files_under_pycache() {
-        assert!(is_bytecode_cache(
-            "shop/migrations/__pycache__/0001_initial.cpython-312.pyc"
-        ));
-        assert!(is_bytecode_cache("__pycache__/x.pyc"));
-        // Loaded by Django as a sourceless module.
-        assert!(!is_bytecode_cache("shop/migrations/0001_initial.pyc"));
-        assert!(!is_bytecode_cache("shop/migrations/0001_pycache.py"));
-        assert!(!is_bytecode_cache("shop/not__pycache__/x.pyc"));
+    fn migration_work_is_what_python_imports_from_the_package_and_max_migration_txt() {
+        for path in [
+            "shop/migrations/0002_draft.py",
+            "shop/migrations/__init__.py",
+            "shop/migrations/_helpers.py",
+            "migrations/0001_initial.py",
+            // Sourceless: Django loads it as a migration.
+            "shop/migrations/0002_draft.pyc",
+            "shop/migrations/0002_fast.cpython-312-x86_64-linux-gnu.so",
+            "shop/migrations/max_migration.txt",
+        ] {
+            assert!(is_migration_work(path), "{path}");
+        }
+        for path in [
+            "shop/migrations/__pycache__/0001_initial.cpython-312.pyc",
+            "shop/migrations/0002_draft.py.orig",
+            "shop/migrations/0002_draft.py~",
+            "shop/migrations/.0002_draft.py.swp",
+            "shop/migrations/.DS_Store",
+            "shop/migrations/README.md",
+            "shop/migrations/data/0002.json",
+            "shop/migrations/.py",
+            "shop/models.py",
+        ] {
+            assert!(!is_migration_work(path), "{path}");
+        }
     }
 
     #[test]
