@@ -1149,6 +1149,55 @@ fn leftovers_leave_max_migration_txt_to_the_driver() {
 }
 
 #[test]
+fn a_draft_in_a_migrations_directory_migration_modules_renames_makes_the_hook_refuse() {
+    // `MIGRATION_MODULES` moves dojo's migrations to `dojo/db_migrations`: a draft there is as
+    // much the user's work as one in a directory named `migrations`, and would be renumbered
+    // along with the migration it depends on.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let tree = project_root().join("fixtures/migration_modules_in_settings_conditional/tree");
+    let migrations = root.join("dojo/db_migrations");
+    git_ok(root, &["init", "-q", "-b", "main"]);
+    fs::write(root.join(".gitignore"), ".git-test-home/\n__pycache__/\n").unwrap();
+    crate::common::copy_tree(&tree, root);
+    let cve = fs::read_to_string(migrations.join("0002_finding_cve.py")).unwrap();
+    let epss = fs::read_to_string(migrations.join("0002_finding_epss.py")).unwrap();
+    fs::remove_file(migrations.join("0002_finding_cve.py")).unwrap();
+    fs::remove_file(migrations.join("0002_finding_epss.py")).unwrap();
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "base"]);
+    git_ok(root, &["checkout", "-q", "-b", "theirs"]);
+    fs::write(migrations.join("0002_finding_cve.py"), &cve).unwrap();
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "cve"]);
+    git_ok(root, &["checkout", "-q", "main"]);
+    fs::write(migrations.join("0002_finding_epss.py"), &epss).unwrap();
+    git_ok(root, &["add", "-A"]);
+    git_ok(root, &["commit", "-q", "-m", "epss"]);
+    install(root, &[]);
+    let draft = migrations.join("0003_draft.py");
+    let draft_text = cve
+        .replace("0001_initial", "0002_finding_cve")
+        .replace("\"cve\"", "\"cve_note\"");
+    fs::write(&draft, &draft_text).unwrap();
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(
+        text.contains(
+            "migration files have changes of their own (?? dojo/db_migrations/0003_draft.py)"
+        ),
+        "{text}"
+    );
+    assert_eq!(fs::read_to_string(&draft).unwrap(), draft_text);
+    assert!(migrations.join("0002_finding_cve.py").exists());
+    // Without the draft, the same merge is resolved there like anywhere else.
+    fs::remove_file(&draft).unwrap();
+    git_ok(root, &["reset", "-q", "--hard", "HEAD^"]);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    assert!(text.contains("migmerge: dojo: "), "{text}");
+    assert_resolved(root, "the merge into a relocated migrations directory");
+}
+
+#[test]
 fn the_same_commits_merged_again_are_judged_on_the_work_tree_of_that_merge() {
     // The driver keeps what it worked out for a merge in the git directory, for the other
     // max_migration.txt files of the same merge; a later merge of the same commits, after the

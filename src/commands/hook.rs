@@ -21,13 +21,15 @@
 //! Most invocations have nothing to do, and git waits for its hooks, so each hook first rules
 //! those out without starting git: `post-merge` compares the merge commit's tree with its first
 //! parent's (or `HEAD` with the index, after `--squash`) in-process and returns at once when the
-//! merge changed nothing in a migrations directory (the configured ones included), no `apps.py`,
-//! no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists,
+//! merge changed nothing in a migrations directory (the configured ones included), no module
+//! named as migrations are (which may lie in a directory `MIGRATION_MODULES` names), no `apps.py`
+//! or settings module, no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists,
 //! `post-rewrite` when the rewrite is an amend, and `prepare-commit-msg` when no note is
 //! waiting. Only what cannot be told that way (a repository named by `GIT_DIR`/`GIT_WORK_TREE`
 //! for `post-merge`, an unreadable object) goes the full way. The shims in `hooks/` make the
 //! `pre-commit` and `post-rewrite` checks themselves, before starting migmerge.
 
+use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -320,22 +322,31 @@ fn resolve_work_tree(
     // git's word on the user's own changes and the load do not depend on each other: asked
     // side by side, since git waits for its hook.
     let (dirty, loaded) = std::thread::scope(|scope| {
-        let dirty = scope.spawn(|| commit::dirty_migrations(index, staged_ok));
+        let dirty = scope.spawn(|| commit::dirty_migrations(index, staged_ok, &BTreeSet::new()));
         let loaded = session.loaded().map(|(project, graph)| {
             // A reference to a missing migration that has a namesake may be one the other
             // side renamed, which the session follows once git history confirms it; any other
             // is left to `migmerge check` to report.
-            graph.conflicts().is_empty()
+            let nothing = graph.conflicts().is_empty()
                 && crate::plan::follow_renames(project, graph, |_| true, |_| None, |_| true)
                     .renames
-                    .is_empty()
+                    .is_empty();
+            (nothing, project::relocated_migrations_dirs(&project.apps))
         });
         let dirty = dirty
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (dirty, loaded)
     });
-    let dirty = dirty?;
+    let mut dirty = dirty?;
+    // Migrations directories `MIGRATION_MODULES` renames are known once the project is: asked
+    // again with them then (rarely needed).
+    if let Ok((_, relocated)) = &loaded
+        && !relocated.is_empty()
+    {
+        dirty = commit::dirty_migrations(index, staged_ok, relocated)?;
+    }
+    let loaded = loaded.map(|(nothing, _)| nothing);
     let nothing = match loaded {
         Ok(nothing) => nothing,
         // A file of the user's own may be what does not parse: say that first.

@@ -13,7 +13,7 @@
 //! whatever it cannot make sense of, goes to `git merge-file`, the same three-way merge git would
 //! have done without a driver, with git's exit status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -208,6 +208,10 @@ struct Merged {
     unreadable: Option<String>,
     /// By root-relative path of a `max_migration.txt`.
     files: BTreeMap<String, View>,
+    /// The merged project's migrations directories not named `migrations`, whose untracked
+    /// files the hooks judge too.
+    #[serde(default)]
+    relocated: BTreeSet<String>,
 }
 
 impl MergeView {
@@ -217,7 +221,7 @@ impl MergeView {
     fn of(root: &Path, theirs: Option<&str>) -> MergeView {
         let Some(theirs) = theirs else {
             return MergeView {
-                refusal: hooks_would_refuse(root, None),
+                refusal: hooks_would_refuse(root, None, &BTreeSet::new()),
                 ..MergeView::default()
             };
         };
@@ -244,19 +248,25 @@ impl MergeView {
             },
         };
         view.process = process;
-        if view.merged.is_some() {
-            view.refusal = hooks_would_refuse(root, Some(theirs));
+        if let Some(merged) = &view.merged {
+            view.refusal = hooks_would_refuse(root, Some(theirs), &merged.relocated);
         } else {
             // Both answers are needed (the hooks nearly always go on) and neither depends on
             // the other: worked out side by side, since git waits for its driver.
-            let (refusal, merged) = std::thread::scope(|scope| {
-                let refusal = scope.spawn(|| hooks_would_refuse(root, Some(theirs)));
+            let (mut refusal, merged) = std::thread::scope(|scope| {
+                let refusal =
+                    scope.spawn(|| hooks_would_refuse(root, Some(theirs), &BTreeSet::new()));
                 let merged = Merged::of(root, theirs);
                 let refusal = refusal
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 (refusal, merged)
             });
+            // Directories `MIGRATION_MODULES` renames are known once the merged project is:
+            // asked again with them then (rarely needed).
+            if refusal.is_none() && !merged.relocated.is_empty() {
+                refusal = hooks_would_refuse(root, Some(theirs), &merged.relocated);
+            }
             view.refusal = refusal;
             // A view worked out for a merge the hooks refuse is kept all the same: the next
             // merge of the same commits may not be refused.
@@ -282,13 +292,14 @@ impl MergeView {
 impl Merged {
     fn of(root: &Path, theirs: &str) -> Merged {
         match merged_views(root, theirs) {
-            Ok(files) => Merged {
+            Ok((files, relocated)) => Merged {
                 unreadable: None,
                 files,
+                relocated,
             },
             Err(why) => Merged {
                 unreadable: Some(why),
-                files: BTreeMap::new(),
+                ..Merged::default()
             },
         }
     }
@@ -353,7 +364,14 @@ fn keep(path: &Path, view: &MergeView) -> Result<()> {
 /// git may already have written the incoming side's new files, untracked until the merge
 /// ends). Without a known incoming commit, untracked files are not judged. Only files that can
 /// be migration work count, as for the hooks ([`crate::project::is_migration_work`]).
-fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
+///
+/// Every directory named `migrations` is looked at, and each of `relocated` (the merged
+/// project's migrations directories that `MIGRATION_MODULES` gives another name).
+fn hooks_would_refuse(
+    root: &Path,
+    incoming: Option<&str>,
+    relocated: &BTreeSet<String>,
+) -> Option<String> {
     let read = |file: &str| std::fs::read(root.join(file)).ok();
     if let Err(err) = crate::config::Config::load(
         read(crate::config::PYPROJECT).as_deref(),
@@ -362,16 +380,14 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
         return Some(err.to_string());
     }
     let git = crate::git::Git::discover(root).ok()?;
-    let untracked = git
-        .run(&[
-            "ls-files",
-            "--others",
-            "--exclude-standard",
-            "-z",
-            "--",
-            ":(glob)**/migrations/**",
-        ])
-        .ok()?;
+    let mut args = ["ls-files", "--others", "--exclude-standard", "-z", "--"]
+        .map(str::to_owned)
+        .to_vec();
+    args.push(crate::project::MIGRATIONS_PATHSPEC.to_owned());
+    args.extend(relocated.iter().map(|dir| format!(":(literal){dir}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let untracked = git.run(&args).ok()?;
+    let custom_dirs: BTreeSet<&str> = relocated.iter().map(String::as_str).collect();
     let incoming = incoming?;
     let brought = |path: &str| {
         git.output(&["cat-file", "-e", &format!("{incoming}:{path}")])
@@ -379,7 +395,9 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     };
     let untracked: Vec<&str> = untracked
         .split('\0')
-        .filter(|p| !p.is_empty() && crate::project::is_migration_work(p) && !brought(p))
+        .filter(|p| {
+            !p.is_empty() && crate::project::is_migration_work(p, &custom_dirs) && !brought(p)
+        })
         .collect();
     match untracked.as_slice() {
         [] => None,
@@ -394,13 +412,18 @@ fn hooks_would_refuse(root: &Path, incoming: Option<&str>) -> Option<String> {
     }
 }
 
+/// What each `max_migration.txt` should hold, by path, and the merged project's relocated
+/// migrations directories.
+type Views = (BTreeMap<String, View>, BTreeSet<String>);
+
 /// Merges HEAD with the commit being merged, in memory, and says what each app's
-/// `max_migration.txt` should hold; `Err` says why the merged migrations cannot be read. Empty
-/// when that commit cannot be known or merged: every name is then a guess.
-fn merged_views(root: &Path, theirs: &str) -> Result<BTreeMap<String, View>, String> {
+/// `max_migration.txt` should hold, and which of the merged project's migrations directories
+/// are not named `migrations`; `Err` says why the merged migrations cannot be read. Empty when
+/// that commit cannot be known or merged: every name is then a guess.
+fn merged_views(root: &Path, theirs: &str) -> Result<Views, String> {
     let mut views = BTreeMap::new();
     let Ok(merged) = GitMerge::open(root, "HEAD", theirs) else {
-        return Ok(views);
+        return Ok((views, BTreeSet::new()));
     };
     let (project, graph) = crate::resolution::load(&merged).map_err(|err| err.to_string())?;
     let report = check::analyze(&project, &graph, merged.describe(), |_| Vec::new());
@@ -424,7 +447,10 @@ fn merged_views(root: &Path, theirs: &str) -> Result<BTreeMap<String, View>, Str
             views.insert(max.path.clone(), view);
         }
     }
-    Ok(views)
+    Ok((
+        views,
+        crate::project::relocated_migrations_dirs(&project.apps),
+    ))
 }
 
 /// The commit whose changes are coming in: `git merge` names it in a `GITHEAD_<hash>`

@@ -6,6 +6,7 @@
 //! user's hooks again. Plumbing also never looks at the user's index or other work tree files:
 //! the tree is built in a private index, from the commit and the named paths alone.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::cmd::{Git, GitError};
@@ -23,16 +24,27 @@ pub struct DirtyPath {
 /// them would commit or overwrite the user's own work. Only files that can be migration work
 /// count ([`crate::project::is_migration_work`]): not the bytecode Python leaves in every
 /// package it imports, nor a merge tool's `.orig` backup.
-pub fn dirty_migrations(git: &Git, staged_ok: bool) -> Result<Vec<DirtyPath>, GitError> {
-    let out = git.run(&[
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--",
-        ":(glob)**/migrations/**",
-    ])?;
+///
+/// Every directory named `migrations` is looked at, and each of `relocated` (the migrations
+/// directories `MIGRATION_MODULES` gives another name, which only a load of the project knows).
+pub fn dirty_migrations(
+    git: &Git,
+    staged_ok: bool,
+    relocated: &BTreeSet<String>,
+) -> Result<Vec<DirtyPath>, GitError> {
+    let mut args = vec![
+        "--no-optional-locks".to_owned(),
+        "status".to_owned(),
+        "--porcelain=v1".to_owned(),
+        "-z".to_owned(),
+        "--untracked-files=all".to_owned(),
+        "--".to_owned(),
+        crate::project::MIGRATIONS_PATHSPEC.to_owned(),
+    ];
+    args.extend(relocated.iter().map(|dir| format!(":(literal){dir}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = git.run(&args)?;
+    let custom_dirs: BTreeSet<&str> = relocated.iter().map(String::as_str).collect();
     let mut dirty = Vec::new();
     let mut entries = out.split('\0');
     while let Some(entry) = entries.next() {
@@ -46,7 +58,7 @@ pub fn dirty_migrations(git: &Git, staged_ok: bool) -> Result<Vec<DirtyPath>, Gi
         }
         let bad =
             entry.starts_with("??") || x == "U" || y == "U" || y != " " || (!staged_ok && x != " ");
-        if bad && crate::project::is_migration_work(&entry[3..]) {
+        if bad && crate::project::is_migration_work(&entry[3..], &custom_dirs) {
             dirty.push(DirtyPath {
                 path: entry[3..].to_owned(),
                 status: entry[..2].to_owned(),

@@ -292,6 +292,16 @@ impl Project {
     }
 }
 
+/// The migrations directories of `apps` that are not named `migrations` (`MIGRATION_MODULES`
+/// or the configuration moved them), root-relative.
+pub fn relocated_migrations_dirs(apps: &[App]) -> BTreeSet<String> {
+    apps.iter()
+        .map(|app| app.migrations_dir.as_str())
+        .filter(|dir| last_component(dir) != MIGRATIONS_DIR)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The migrations directories the configuration names (`migration-modules`), root-relative.
 pub fn custom_migrations_dirs(config: &Config) -> BTreeSet<&str> {
     config
@@ -311,7 +321,10 @@ fn is_migrations_dir(dir: &str, custom_dirs: &BTreeSet<&str>) -> bool {
 /// at a migrations directory (not only the `.py` and `max_migration.txt` files it reads, so that
 /// the answer errs on "yes"), an `apps.py` or a package's `__init__.py` (where app labels come
 /// from), or a settings module (`settings.py`, a module of a `settings/` package, `manage.py`).
-/// Paths that `exclude` leaves out count too, for the same reason. The configuration files
+/// Paths that `exclude` leaves out count too, for the same reason. So does a module whose name
+/// starts with a digit, wherever it is: what `makemigrations` names every migration, and no
+/// `import` statement can name, it stands for a migration in a directory `MIGRATION_MODULES`
+/// gives another name, which only a load of the settings knows. The configuration files
 /// themselves are the caller's to judge.
 pub fn may_change_migrations(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
     let (dir, file) = split_path(path);
@@ -320,6 +333,7 @@ pub fn may_change_migrations(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
         file,
         APP_CONFIG_FILE | "__init__.py" | "manage.py" | "settings.py"
     ) || (file.ends_with(".py") && last_component(dir) == "settings")
+        || (file.ends_with(".py") && file.starts_with(|c: char| c.is_ascii_digit()))
         || is_migrations_dir(dir, custom_dirs)
         || is_migrations_dir(path, custom_dirs)
 }
@@ -332,12 +346,16 @@ fn last_component(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
 }
 
+/// The pathspec of every file under a directory named `migrations`, for git's commands.
+pub const MIGRATIONS_PATHSPEC: &str = ":(glob)**/migrations/**";
+
 /// The endings of the files Python imports as modules: sources, sourceless bytecode and
 /// extension modules (`.cpython-312-x86_64-linux-gnu.so` and `.abi3.so` end in `.so`).
 const MODULE_SUFFIXES: [&str; 5] = [".py", ".pyc", ".pyw", ".pyd", ".so"];
 
-/// Whether a change to `path` (root-relative, under a migrations directory) can be somebody's
-/// migration work, which the hooks must not build on: a file directly in the directory that
+/// Whether a change to `path` (root-relative, under a migrations directory: one named
+/// `migrations`, or one of `custom_dirs`) can be somebody's migration work, which the hooks
+/// must not build on: a file directly in the directory that
 /// Python could import from the package (a source, sourceless bytecode, an extension module,
 /// `__init__.py` or a helper a migration imports) or its `max_migration.txt`. Nothing else
 /// there is loaded as a migration or written by a resolution: bytecode caches (`__pycache__`,
@@ -346,9 +364,9 @@ const MODULE_SUFFIXES: [&str; 5] = [".py", ".pyc", ".pyw", ".pyd", ".so"];
 /// data files, and whatever lies in a subdirectory (Django loads no migration from a
 /// subpackage). Without this, a repository that does not ignore such files would never be
 /// resolved.
-pub fn is_migration_work(path: &str) -> bool {
+pub fn is_migration_work(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
     let (dir, file) = split_path(path);
-    if last_component(dir) != MIGRATIONS_DIR {
+    if !is_migrations_dir(dir, custom_dirs) {
         return false;
     }
     file == MAX_MIGRATION_FILE
@@ -468,7 +486,7 @@ mod tests {
             "shop/migrations/0002_fast.cpython-312-x86_64-linux-gnu.so",
             "shop/migrations/max_migration.txt",
         ] {
-            assert!(is_migration_work(path), "{path}");
+            assert!(is_migration_work(path, &BTreeSet::new()), "{path}");
         }
         for path in [
             "shop/migrations/__pycache__/0001_initial.cpython-312.pyc",
@@ -481,8 +499,19 @@ mod tests {
             "shop/migrations/.py",
             "shop/models.py",
         ] {
-            assert!(!is_migration_work(path), "{path}");
+            assert!(!is_migration_work(path, &BTreeSet::new()), "{path}");
         }
+        // A directory `MIGRATION_MODULES` names, whatever it is called.
+        let custom = BTreeSet::from(["dojo/db_migrations"]);
+        assert!(is_migration_work(
+            "dojo/db_migrations/0003_draft.py",
+            &custom
+        ));
+        assert!(!is_migration_work(
+            "dojo/db_migrations/0003_draft.py",
+            &BTreeSet::new()
+        ));
+        assert!(!is_migration_work("dojo/db_migrations/notes.txt", &custom));
     }
 
     #[test]
@@ -501,13 +530,16 @@ mod tests {
             "proj/settings.py",
             "proj/settings/production.py",
             "manage.py",
+            // Named as a migration: it may be one in a directory `MIGRATION_MODULES` names.
+            "dojo/db_migrations/0002_finding_cve.py",
+            "users/migrations_old/0001_initial.py",
         ] {
             assert!(may_change_migrations(path, &none), "{path}");
         }
         for path in [
             "users/models.py",
-            "users/migrations_old/0001_initial.py",
-            "users/migrations/sub/0001_initial.py",
+            "users/migrations/sub/helpers.py",
+            "users/migrations_old/helpers.py",
             "pyproject.toml",
             "docs/migrations.md",
             "README",
@@ -521,15 +553,9 @@ mod tests {
         };
         let custom = custom_migrations_dirs(&config);
         assert_eq!(custom, BTreeSet::from(["db/user_schema"]));
-        assert!(may_change_migrations(
-            "db/user_schema/0002_phone.py",
-            &custom
-        ));
-        assert!(!may_change_migrations(
-            "db/user_schema/0002_phone.py",
-            &none
-        ));
-        assert!(!may_change_migrations("db/other/0002_phone.py", &custom));
+        assert!(may_change_migrations("db/user_schema/helpers.py", &custom));
+        assert!(!may_change_migrations("db/user_schema/helpers.py", &none));
+        assert!(!may_change_migrations("db/other/helpers.py", &custom));
     }
 
     #[test]
