@@ -293,11 +293,12 @@ impl Project {
 }
 
 /// The migrations directories of `apps` that are not named `migrations` (`MIGRATION_MODULES`
-/// or the configuration moved them), root-relative.
+/// or the configuration moved them), root-relative. The root itself is never one: as a git
+/// pathspec it would stand for every file.
 pub fn relocated_migrations_dirs(apps: &[App]) -> BTreeSet<String> {
     apps.iter()
         .map(|app| app.migrations_dir.as_str())
-        .filter(|dir| last_component(dir) != MIGRATIONS_DIR)
+        .filter(|dir| !dir.is_empty() && last_component(dir) != MIGRATIONS_DIR)
         .map(str::to_owned)
         .collect()
 }
