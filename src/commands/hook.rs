@@ -231,10 +231,11 @@ fn merge_may_concern_migrations(cwd: &Path, squash: bool) -> bool {
     }
 }
 
-/// Whether any of `changes` may change what the project loader finds: a file in or at a
-/// migrations directory (the configured ones included), an `apps.py`, `migmerge.toml`, a
-/// `pyproject.toml` whose `[tool.migmerge]` table changed, or a submodule (the loader reads the
-/// work tree, submodules' files included). The configuration is read from the work tree, as the
+/// Whether any of `changes` may change what the project loader finds: what
+/// [`project::may_change_migrations`] counts (a file in or at a migrations directory, the
+/// configured ones included, a module named as migrations are, an `apps.py`, a settings module),
+/// `migmerge.toml`, a `pyproject.toml` whose `[tool.migmerge]` table changed, or a submodule
+/// (the loader reads the work tree, submodules' files included). The configuration is read from the work tree, as the
 /// full path reads it.
 fn changes_concern_migrations(changes: &MergeChanges) -> Result<bool> {
     if changes.changes_a_submodule() {
