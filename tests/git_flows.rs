@@ -1100,20 +1100,31 @@ fn leave_leftovers(root: &Path) -> Vec<&'static str> {
     leftovers
 }
 
+/// Merges `theirs` beside the leftovers of [`leave_leftovers`] in the story repository at
+/// `root`; checks that they are left as they were, untracked and out of the merge commit, then
+/// removes them, so that the tree is as every resolved merge leaves it. Returns what the merge
+/// printed.
+fn merge_beside_leftovers(root: &Path) -> String {
+    let leftovers = leave_leftovers(root);
+    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let files = git_ok(root, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    for path in leftovers {
+        assert!(exists(root, path), "{path}");
+        assert!(!files.contains(path), "{files}");
+        fs::remove_file(root.join(path)).unwrap();
+    }
+    text
+}
+
 #[test]
 fn leftovers_git_does_not_ignore_are_not_changes_of_ones_own() {
     // None of these is loaded as a migration or written by a resolution: untracked, they are
     // no draft the hooks must refuse to build on.
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();
-    let leftovers = leave_leftovers(root);
-    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let text = merge_beside_leftovers(root);
     assert!(text.contains("migmerge: users: renumbered"), "{text}");
-    let files = git_ok(root, &["ls-tree", "-r", "--name-only", "HEAD"]);
-    for path in leftovers {
-        assert!(exists(root, path), "{path}");
-        assert!(!files.contains(path), "{files}");
-    }
+    assert_resolved(root, "the merge beside leftovers");
     // A sourceless module beside the sources is one Django loads: still refused.
     let dir = story("siblings_add_phone_vs_add_avatar");
     let root = dir.path();
@@ -1137,14 +1148,8 @@ fn leftovers_leave_max_migration_txt_to_the_driver() {
     // The driver judges untracked files as the hooks do: leftovers do not stop the merge.
     let dir = story("siblings_with_max_migration_txt");
     let root = dir.path();
-    let leftovers = leave_leftovers(root);
-    let text = git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let text = merge_beside_leftovers(root);
     assert!(text.contains("migmerge: users: "), "{text}");
-    // Left as they were, untracked; without them the tree is as every resolved merge leaves it.
-    for path in leftovers {
-        assert!(exists(root, path), "{path}");
-        fs::remove_file(root.join(path)).unwrap();
-    }
     assert_resolved(root, "the merge beside leftovers");
 }
 

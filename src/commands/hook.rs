@@ -22,14 +22,13 @@
 //! those out without starting git: `post-merge` compares the merge commit's tree with its first
 //! parent's (or `HEAD` with the index, after `--squash`) in-process and returns at once when the
 //! merge changed nothing in a migrations directory (the configured ones included), no module
-//! named as migrations are (which may lie in a directory `MIGRATION_MODULES` names), no `apps.py`
-//! or settings module, no submodule and no migmerge setting; `pre-commit` returns when no `MERGE_HEAD` exists,
-//! `post-rewrite` when the rewrite is an amend, and `prepare-commit-msg` when no note is
-//! waiting. Only what cannot be told that way (a repository named by `GIT_DIR`/`GIT_WORK_TREE`
+//! named as migrations are (which may lie in a directory `MIGRATION_MODULES` names), no
+//! `apps.py` or settings module, no submodule and no migmerge setting; `pre-commit` returns when
+//! no `MERGE_HEAD` exists, `post-rewrite` when the rewrite is an amend, and
+//! `prepare-commit-msg` when no note is waiting. Only what cannot be told that way (a repository named by `GIT_DIR`/`GIT_WORK_TREE`
 //! for `post-merge`, an unreadable object) goes the full way. The shims in `hooks/` make the
 //! `pre-commit` and `post-rewrite` checks themselves, before starting migmerge.
 
-use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +41,7 @@ use crate::edit::{Journal, journal};
 use crate::git::commit::{self, DirtyPath, short};
 use crate::git::record::{self, Record};
 use crate::git::{Git, cmd, hooks, recover};
-use crate::project;
+use crate::project::{self, MigrationsDirs};
 use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable};
 use crate::source::{self, MergeChanges, WorkTree};
 
@@ -235,8 +234,8 @@ fn merge_may_concern_migrations(cwd: &Path, squash: bool) -> bool {
 /// [`project::may_change_migrations`] counts (a file in or at a migrations directory, the
 /// configured ones included, a module named as migrations are, an `apps.py`, a settings module),
 /// `migmerge.toml`, a `pyproject.toml` whose `[tool.migmerge]` table changed, or a submodule
-/// (the loader reads the work tree, submodules' files included). The configuration is read from the work tree, as the
-/// full path reads it.
+/// (the loader reads the work tree, submodules' files included). The configuration is read
+/// from the work tree, as the full path reads it.
 fn changes_concern_migrations(changes: &MergeChanges) -> Result<bool> {
     if changes.changes_a_submodule() {
         return Ok(true);
@@ -323,7 +322,8 @@ fn resolve_work_tree(
     // git's word on the user's own changes and the load do not depend on each other: asked
     // side by side, since git waits for its hook.
     let (dirty, loaded) = std::thread::scope(|scope| {
-        let dirty = scope.spawn(|| commit::dirty_migrations(index, staged_ok, &BTreeSet::new()));
+        let dirty =
+            scope.spawn(|| commit::dirty_migrations(index, staged_ok, &MigrationsDirs::named()));
         let loaded = session.loaded().map(|(project, graph)| {
             // A reference to a missing migration that has a namesake may be one the other
             // side renamed, which the session follows once git history confirms it; any other
@@ -332,7 +332,7 @@ fn resolve_work_tree(
                 && crate::plan::follow_renames(project, graph, |_| true, |_| None, |_| true)
                     .renames
                     .is_empty();
-            (nothing, project::relocated_migrations_dirs(&project.apps))
+            (nothing, MigrationsDirs::relocated_in(&project.apps))
         });
         let dirty = dirty
             .join()
@@ -340,12 +340,12 @@ fn resolve_work_tree(
         (dirty, loaded)
     });
     let mut dirty = dirty?;
-    // Migrations directories `MIGRATION_MODULES` renames are known once the project is: asked
-    // again with them then (rarely needed).
+    // Migrations directories `MIGRATION_MODULES` renames are known once the project is: git
+    // is asked about them then (rarely needed).
     if let Ok((_, relocated)) = &loaded
         && !relocated.is_empty()
     {
-        dirty = commit::dirty_migrations(index, staged_ok, relocated)?;
+        dirty.extend(commit::dirty_migrations(index, staged_ok, relocated)?);
     }
     let loaded = loaded.map(|(nothing, _)| nothing);
     let nothing = match loaded {

@@ -13,7 +13,7 @@
 //! whatever it cannot make sense of, goes to `git merge-file`, the same three-way merge git would
 //! have done without a driver, with git's exit status.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::MergeDriverArgs;
 use crate::commands::{ExitStatus, Outcome, check};
 use crate::git::driver::{highest, one_name};
+use crate::project::MigrationsDirs;
 use crate::report;
 use crate::source::{GitMerge, Source as _};
 
@@ -211,7 +212,7 @@ struct Merged {
     /// The merged project's migrations directories not named `migrations`, whose untracked
     /// files the hooks judge too.
     #[serde(default)]
-    relocated: BTreeSet<String>,
+    relocated: MigrationsDirs,
 }
 
 impl MergeView {
@@ -221,7 +222,7 @@ impl MergeView {
     fn of(root: &Path, theirs: Option<&str>) -> MergeView {
         let Some(theirs) = theirs else {
             return MergeView {
-                refusal: hooks_would_refuse(root, None, &BTreeSet::new()),
+                refusal: hooks_would_refuse(root, None, &MigrationsDirs::named()),
                 ..MergeView::default()
             };
         };
@@ -249,23 +250,24 @@ impl MergeView {
         };
         view.process = process;
         if let Some(merged) = &view.merged {
-            view.refusal = hooks_would_refuse(root, Some(theirs), &merged.relocated);
+            let dirs = merged.relocated.clone().and_named();
+            view.refusal = hooks_would_refuse(root, Some(theirs), &dirs);
         } else {
             // Both answers are needed (the hooks nearly always go on) and neither depends on
             // the other: worked out side by side, since git waits for its driver.
             let (mut refusal, merged) = std::thread::scope(|scope| {
-                let refusal =
-                    scope.spawn(|| hooks_would_refuse(root, Some(theirs), &BTreeSet::new()));
+                let dirs = MigrationsDirs::named();
+                let refusal = scope.spawn(move || hooks_would_refuse(root, Some(theirs), &dirs));
                 let merged = Merged::of(root, theirs);
                 let refusal = refusal
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 (refusal, merged)
             });
-            // Directories `MIGRATION_MODULES` renames are known once the merged project is:
-            // asked again with them then (rarely needed).
+            // Directories `MIGRATION_MODULES` renames are known once the merged project is: git
+            // is asked about them then (rarely needed).
             if refusal.is_none() && !merged.relocated.is_empty() {
-                refusal = hooks_would_refuse(root, Some(theirs), &merged.relocated);
+                refusal = untracked_refusal(root, theirs, &merged.relocated);
             }
             view.refusal = refusal;
             // A view worked out for a merge the hooks refuse is kept all the same: the next
@@ -362,15 +364,12 @@ fn keep(path: &Path, view: &MergeView) -> Result<()> {
 /// migmerge's configuration does not load, or migration directories hold files git does not
 /// track that the incoming commit does not bring (the hooks never build on a user's drafts;
 /// git may already have written the incoming side's new files, untracked until the merge
-/// ends). Without a known incoming commit, untracked files are not judged. Only files that can
-/// be migration work count, as for the hooks ([`crate::project::is_migration_work`]).
-///
-/// Every directory named `migrations` is looked at, and each of `relocated` (the merged
-/// project's migrations directories that `MIGRATION_MODULES` gives another name).
+/// ends). Without a known incoming commit, untracked files are not judged. Untracked files are
+/// looked for in `dirs`.
 fn hooks_would_refuse(
     root: &Path,
     incoming: Option<&str>,
-    relocated: &BTreeSet<String>,
+    dirs: &MigrationsDirs,
 ) -> Option<String> {
     let read = |file: &str| std::fs::read(root.join(file)).ok();
     if let Err(err) = crate::config::Config::load(
@@ -379,25 +378,25 @@ fn hooks_would_refuse(
     ) {
         return Some(err.to_string());
     }
+    untracked_refusal(root, incoming?, dirs)
+}
+
+/// Why the hooks will refuse on account of files of `dirs` that git does not track and
+/// `incoming` does not bring: only those that can be migration work count, as for the hooks
+/// ([`MigrationsDirs::holds_work`]).
+fn untracked_refusal(root: &Path, incoming: &str, dirs: &MigrationsDirs) -> Option<String> {
     let git = crate::git::Git::discover(root).ok()?;
-    let mut args = ["ls-files", "--others", "--exclude-standard", "-z", "--"]
-        .map(str::to_owned)
-        .to_vec();
-    args.push(crate::project::MIGRATIONS_PATHSPEC.to_owned());
-    args.extend(relocated.iter().map(|dir| format!(":(literal){dir}")));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pathspecs = dirs.pathspecs();
+    let mut args = vec!["ls-files", "--others", "--exclude-standard", "-z", "--"];
+    args.extend(pathspecs.iter().map(String::as_str));
     let untracked = git.run(&args).ok()?;
-    let custom_dirs: BTreeSet<&str> = relocated.iter().map(String::as_str).collect();
-    let incoming = incoming?;
     let brought = |path: &str| {
         git.output(&["cat-file", "-e", &format!("{incoming}:{path}")])
             .is_ok_and(|o| o.status.success())
     };
     let untracked: Vec<&str> = untracked
         .split('\0')
-        .filter(|p| {
-            !p.is_empty() && crate::project::is_migration_work(p, &custom_dirs) && !brought(p)
-        })
+        .filter(|p| !p.is_empty() && dirs.holds_work(p) && !brought(p))
         .collect();
     match untracked.as_slice() {
         [] => None,
@@ -414,7 +413,7 @@ fn hooks_would_refuse(
 
 /// What each `max_migration.txt` should hold, by path, and the merged project's relocated
 /// migrations directories.
-type Views = (BTreeMap<String, View>, BTreeSet<String>);
+type Views = (BTreeMap<String, View>, MigrationsDirs);
 
 /// Merges HEAD with the commit being merged, in memory, and says what each app's
 /// `max_migration.txt` should hold, and which of the merged project's migrations directories
@@ -423,7 +422,7 @@ type Views = (BTreeMap<String, View>, BTreeSet<String>);
 fn merged_views(root: &Path, theirs: &str) -> Result<Views, String> {
     let mut views = BTreeMap::new();
     let Ok(merged) = GitMerge::open(root, "HEAD", theirs) else {
-        return Ok((views, BTreeSet::new()));
+        return Ok((views, MigrationsDirs::default()));
     };
     let (project, graph) = crate::resolution::load(&merged).map_err(|err| err.to_string())?;
     let report = check::analyze(&project, &graph, merged.describe(), |_| Vec::new());
@@ -447,10 +446,7 @@ fn merged_views(root: &Path, theirs: &str) -> Result<Views, String> {
             views.insert(max.path.clone(), view);
         }
     }
-    Ok((
-        views,
-        crate::project::relocated_migrations_dirs(&project.apps),
-    ))
+    Ok((views, MigrationsDirs::relocated_in(&project.apps)))
 }
 
 /// The commit whose changes are coming in: `git merge` names it in a `GITHEAD_<hash>`

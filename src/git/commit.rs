@@ -6,10 +6,10 @@
 //! user's hooks again. Plumbing also never looks at the user's index or other work tree files:
 //! the tree is built in a private index, from the commit and the named paths alone.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::cmd::{Git, GitError};
+use crate::project::MigrationsDirs;
 
 /// A path under a migrations package in a state migmerge must not build on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,30 +21,25 @@ pub struct DirtyPath {
 
 /// Migration package files with changes that are not part of the operation: untracked files,
 /// unstaged edits, unmerged paths, and (unless `staged_ok`) staged changes. Resolving on top of
-/// them would commit or overwrite the user's own work. Only files that can be migration work
-/// count ([`crate::project::is_migration_work`]): not the bytecode Python leaves in every
-/// package it imports, nor a merge tool's `.orig` backup.
-///
-/// Every directory named `migrations` is looked at, and each of `relocated` (the migrations
-/// directories `MIGRATION_MODULES` gives another name, which only a load of the project knows).
+/// them would commit or overwrite the user's own work. Only the files of `dirs` that can be
+/// migration work count ([`MigrationsDirs::holds_work`]): not the bytecode Python leaves in
+/// every package it imports, nor a merge tool's `.orig` backup.
 pub fn dirty_migrations(
     git: &Git,
     staged_ok: bool,
-    relocated: &BTreeSet<String>,
+    dirs: &MigrationsDirs,
 ) -> Result<Vec<DirtyPath>, GitError> {
+    let pathspecs = dirs.pathspecs();
     let mut args = vec![
-        "--no-optional-locks".to_owned(),
-        "status".to_owned(),
-        "--porcelain=v1".to_owned(),
-        "-z".to_owned(),
-        "--untracked-files=all".to_owned(),
-        "--".to_owned(),
-        crate::project::MIGRATIONS_PATHSPEC.to_owned(),
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
     ];
-    args.extend(relocated.iter().map(|dir| format!(":(literal){dir}")));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(pathspecs.iter().map(String::as_str));
     let out = git.run(&args)?;
-    let custom_dirs: BTreeSet<&str> = relocated.iter().map(String::as_str).collect();
     let mut dirty = Vec::new();
     let mut entries = out.split('\0');
     while let Some(entry) = entries.next() {
@@ -58,7 +53,7 @@ pub fn dirty_migrations(
         }
         let bad =
             entry.starts_with("??") || x == "U" || y == "U" || y != " " || (!staged_ok && x != " ");
-        if bad && crate::project::is_migration_work(&entry[3..], &custom_dirs) {
+        if bad && dirs.holds_work(&entry[3..]) {
             dirty.push(DirtyPath {
                 path: entry[3..].to_owned(),
                 status: entry[..2].to_owned(),

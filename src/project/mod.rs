@@ -13,10 +13,13 @@ use crate::source::{ConflictedPath, Source, SourceError};
 
 mod app_configs;
 mod incremental;
+mod migration_work;
 mod model;
 mod modules;
 mod settings;
 pub mod summary;
+
+pub use migration_work::MigrationsDirs;
 
 pub use model::{Origin, SwappableFact};
 use modules::ModuleIndex;
@@ -292,17 +295,6 @@ impl Project {
     }
 }
 
-/// The migrations directories of `apps` that are not named `migrations` (`MIGRATION_MODULES`
-/// or the configuration moved them), root-relative. The root itself is never one: as a git
-/// pathspec it would stand for every file.
-pub fn relocated_migrations_dirs(apps: &[App]) -> BTreeSet<String> {
-    apps.iter()
-        .map(|app| app.migrations_dir.as_str())
-        .filter(|dir| !dir.is_empty() && last_component(dir) != MIGRATIONS_DIR)
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The migrations directories the configuration names (`migration-modules`), root-relative.
 pub fn custom_migrations_dirs(config: &Config) -> BTreeSet<&str> {
     config
@@ -345,35 +337,6 @@ fn split_path(path: &str) -> (&str, &str) {
 
 fn last_component(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
-}
-
-/// The pathspec of every file under a directory named `migrations`, for git's commands.
-pub const MIGRATIONS_PATHSPEC: &str = ":(glob)**/migrations/**";
-
-/// The endings of the files Python imports as modules: sources, sourceless bytecode and
-/// extension modules (`.cpython-312-x86_64-linux-gnu.so` and `.abi3.so` end in `.so`).
-const MODULE_SUFFIXES: [&str; 5] = [".py", ".pyc", ".pyw", ".pyd", ".so"];
-
-/// Whether a change to `path` (root-relative, under a migrations directory: one named
-/// `migrations`, or one of `custom_dirs`) can be somebody's migration work, which the hooks
-/// must not build on: a file directly in the directory that
-/// Python could import from the package (a source, sourceless bytecode, an extension module,
-/// `__init__.py` or a helper a migration imports) or its `max_migration.txt`. Nothing else
-/// there is loaded as a migration or written by a resolution: bytecode caches (`__pycache__`,
-/// which Python never loads without the source beside it), leftovers of editors and merge
-/// tools (`0005_phone.py.orig`, `0005_phone.py~`, `.0005_phone.py.swp`), `.DS_Store`, notes,
-/// data files, and whatever lies in a subdirectory (Django loads no migration from a
-/// subpackage). Without this, a repository that does not ignore such files would never be
-/// resolved.
-pub fn is_migration_work(path: &str, custom_dirs: &BTreeSet<&str>) -> bool {
-    let (dir, file) = split_path(path);
-    if !is_migrations_dir(dir, custom_dirs) {
-        return false;
-    }
-    file == MAX_MIGRATION_FILE
-        || MODULE_SUFFIXES
-            .iter()
-            .any(|suffix| file.len() > suffix.len() && file.ends_with(suffix))
 }
 
 /// Whether Django loads `file` (a name in a migrations package) as a migration module: a `.py`
@@ -470,50 +433,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        BTreeSet, Config, custom_migrations_dirs, is_migration_work, may_change_migrations,
-        migration_name,
-    };
-
-    #[test]
-    fn migration_work_is_what_python_imports_from_the_package_and_max_migration_txt() {
-        for path in [
-            "shop/migrations/0002_draft.py",
-            "shop/migrations/__init__.py",
-            "shop/migrations/_helpers.py",
-            "migrations/0001_initial.py",
-            // Sourceless: Django loads it as a migration.
-            "shop/migrations/0002_draft.pyc",
-            "shop/migrations/0002_fast.cpython-312-x86_64-linux-gnu.so",
-            "shop/migrations/max_migration.txt",
-        ] {
-            assert!(is_migration_work(path, &BTreeSet::new()), "{path}");
-        }
-        for path in [
-            "shop/migrations/__pycache__/0001_initial.cpython-312.pyc",
-            "shop/migrations/0002_draft.py.orig",
-            "shop/migrations/0002_draft.py~",
-            "shop/migrations/.0002_draft.py.swp",
-            "shop/migrations/.DS_Store",
-            "shop/migrations/README.md",
-            "shop/migrations/data/0002.json",
-            "shop/migrations/.py",
-            "shop/models.py",
-        ] {
-            assert!(!is_migration_work(path, &BTreeSet::new()), "{path}");
-        }
-        // A directory `MIGRATION_MODULES` names, whatever it is called.
-        let custom = BTreeSet::from(["dojo/db_migrations"]);
-        assert!(is_migration_work(
-            "dojo/db_migrations/0003_draft.py",
-            &custom
-        ));
-        assert!(!is_migration_work(
-            "dojo/db_migrations/0003_draft.py",
-            &BTreeSet::new()
-        ));
-        assert!(!is_migration_work("dojo/db_migrations/notes.txt", &custom));
-    }
+    use super::{BTreeSet, Config, custom_migrations_dirs, may_change_migrations, migration_name};
 
     #[test]
     fn changes_that_may_change_migrations() {
