@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::app_configs::{self, AppsModule};
@@ -261,11 +262,18 @@ pub fn label_packages(
 ) -> Result<Vec<Labelled>, SourceError> {
     let installed = installed_config_labels(index, settings)?;
     // What each package's migrations say of their own label reads every dependency of the
-    // project: worked out for all packages at once, on every core.
-    let self_labels: Vec<Option<String>> = {
-        use rayon::prelude::*;
-        packages.par_iter().map(self_referenced_label).collect()
-    };
+    // project: worked out for all packages at once, on every core (a relocated package's label
+    // comes from its relocation).
+    let self_labels: Vec<Option<String>> = packages
+        .par_iter()
+        .map(|package| {
+            package
+                .relocated
+                .is_none()
+                .then(|| self_referenced_label(package))
+                .flatten()
+        })
+        .collect();
     let mut labelled = Vec::new();
     for (package, self_label) in packages.into_iter().zip(self_labels) {
         let app_dir = split_path(&package.dir).0.to_owned();
