@@ -19,9 +19,17 @@ use crate::project::Project;
 /// operation ahead copies its keys without allocating.
 pub type Name = CompactString;
 
-/// `name` lower-cased, as a [`Name`].
+/// `name` lower-cased, as a [`Name`]. Names are nearly always ASCII, whose lower case is a
+/// byte-wise change of the copy; Unicode's rules (which Python's `str.lower` follows too) are
+/// for the others.
 fn lower(name: &str) -> Name {
-    CompactString::from_str_to_lowercase(name)
+    if name.is_ascii() {
+        let mut lowered = CompactString::from(name);
+        lowered.make_ascii_lowercase();
+        lowered
+    } else {
+        CompactString::from_str_to_lowercase(name)
+    }
 }
 
 /// One model as the replayed migrations define it. Field definitions are borrowed from the
@@ -297,6 +305,26 @@ fn app_order<'g>(graph: &'g Graph, app: &str, keys: Vec<&'g Key>) -> Vec<&'g Key
 mod tests {
     use super::*;
     use crate::source::WorkTree;
+
+    #[test]
+    fn names_lower_as_unicode_lowers_them() {
+        for name in [
+            "Book",
+            "OrderLINE",
+            "x_1",
+            "",
+            "Ünïcode",
+            "ÀB_c",
+            "İstanbul",
+            "ΣΑΣ",
+        ] {
+            assert_eq!(
+                lower(name),
+                CompactString::from(name.to_lowercase()),
+                "{name}"
+            );
+        }
+    }
 
     fn migration(deps: &[&str], ops: &str) -> String {
         let deps: Vec<String> = deps.iter().map(|d| format!("('shop', '{d}')")).collect();
