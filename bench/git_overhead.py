@@ -23,6 +23,11 @@ are siblings of `main`'s, in apps whose pairs migmerge can order).
    Without migmerge the sibling merge stops on `max_migration.txt` conflicts in the generated
    corpora and succeeds with two leaves per app on saleor: either way that is the same git
    command without migmerge.
+   The floor: a third clone whose driver line and post-merge hook start the same processes
+   (a shell and `migmerge --version` per driver invocation, `migmerge --version` as the hook)
+   and do nothing, the driver leaving "ours" so that git makes the merge commit. Its sibling
+   merge is what git and migmerge's processes cost before any reading, resolving or
+   committing; the report says how much of the 3x target that leaves.
 2. Breakdown. One more resolving merge runs with GIT_TRACE2_EVENT; its events become a table:
    git merge's own work, git's own subprocesses, the merge driver invocations, each hook, and
    every git process the driver and hooks start (nested git processes carry the top process's
@@ -345,6 +350,31 @@ def hook_floor(repo: Path, runs: int, env: dict) -> dict:
     return floor
 
 
+# The driver line and post-merge hook of the floor clone: the processes an installed
+# migmerge starts in a resolving merge (a shell and a migmerge per driver invocation, one
+# migmerge for the hook), each doing nothing. The driver leaves "ours" as the result, so the
+# merge goes on to its commit as a resolved one does.
+FLOOR_DRIVER = ('if [ "${MIGMERGE:-1}" != 0 ] && command -v migmerge >/dev/null 2>&1; then '
+                'migmerge --version >/dev/null; exit 0; fi; '
+                'exec git merge-file -L %X -L %S -L %Y --marker-size=%L %A %O %B')
+
+
+def process_floor(source: Path, home: Path, main: str, runs: int, migmerge: Path, env: dict) -> float:
+    """Median CPU (ms) of the sibling merge in a clone where migmerge's driver and hook only
+    start: what git and the processes it runs for migmerge cost before migmerge reads anything.
+    Against the resolving merge's target, it says how much is left for the work itself."""
+    clone = home / "floor"
+    git(home, "clone", "-q", "--branch", "main", str(source), str(clone), env=env)
+    git(clone, "branch", "-q", "siblings", "origin/siblings", env=env)
+    git(clone, "config", "merge.migmerge.driver", FLOOR_DRIVER, env=env)
+    (clone / ".git" / "info" / "attributes").write_text("**/migrations/max_migration.txt merge=migmerge\n")
+    hook = clone / ".git" / "hooks" / "post-merge"
+    hook.write_text(f"#!{migmerge} --version\n")
+    hook.chmod(0o755)
+    cpus = [merge_once(clone, main, "siblings", env).cpu * 1000 for _ in range(runs + 1)][1:]
+    return statistics.median(cpus)
+
+
 def read_paths(repo: Path, migmerge: Path, runs: int, env: dict) -> list:
     cmds = [readbench.Command(key, label, [str(migmerge), "check", *extra], repo, env=env)
             for key, label, extra in READ_PATHS]
@@ -405,6 +435,17 @@ def read_ratios(result: dict) -> list:
     return out
 
 
+def process_floor_text(result: dict) -> str:
+    siblings = {c.branch: c for c in result["merges"]}["siblings"]
+    git_alone = siblings.median("cpu", "without")
+    floor = result["process_floor"]
+    room = MERGE_TARGETS["siblings"] * git_alone - floor
+    return (f"-- the least a resolving merge can cost through a driver and a hook: the sibling "
+            f"merge with migmerge's driver and hook starting and doing nothing {floor:.1f} ms CPU ({floor / git_alone:.2f}x of "
+            f"{git_alone:.1f} ms); the 3x target leaves {room:.1f} ms for reading, resolving and "
+            f"committing --")
+
+
 def floor_text(result: dict) -> str:
     f = result["floor"]
     plain = {c.branch: c for c in result["merges"]}["plain"]
@@ -429,6 +470,7 @@ def render_text(report: dict) -> str:
         out.append(f"-- git merge, {runs_text(report)} in each clone, medians (CPU: user + sys of the process tree) --")
         out += merge_lines(result)
         out.append(floor_text(result))
+        out.append(process_floor_text(result))
         out.append("-- one resolving merge, from GIT_TRACE2_EVENT --")
         out += breakdown_lines(result["breakdown"])
         out.append(f"-- read paths, {report['read_runs']} runs each --")
@@ -503,6 +545,7 @@ def render_markdown(report: dict) -> str:
                 md.append(f"| {case.branch} | {kind} | {case.median(kind, 'without'):.1f} | "
                           f"{case.median(kind, 'with'):.1f} | {case.ratio(kind):.2f}x | {did if kind == 'wall' else ''} |")
         md += ["", floor_text(result).strip("- ").replace("the least a hook adds:", "The least a hook adds:") + ".",
+               "", process_floor_text(result).strip("- ").replace("the least", "The least", 1) + ".",
                "", "One resolving merge, from `GIT_TRACE2_EVENT` (wall time):", "",
                "| part | count | total ms |", "|---|---:|---:|"]
         for name, count, ms, indent in result["breakdown"]:
@@ -591,10 +634,11 @@ def main() -> int:
             rows = trace_merge(clones, main_commit, env, home)
             git(clones["with"], "reset", "-q", "--hard", main_commit, env=env)
             floor = hook_floor(clones["with"], args.plain_runs, env)
+            process = process_floor(project.source, home, main_commit, args.runs, migmerge, env)
             git(clones["without"], "reset", "-q", "--hard", main_commit, env=env)
             reads = read_paths(clones["without"], migmerge, args.read_runs, env)
             report["results"].append({"project": project, "merges": merges, "breakdown": rows, "reads": reads,
-                                      "floor": floor})
+                                      "floor": floor, "process_floor": process})
             shutil.rmtree(home, ignore_errors=True)
 
     report["machine"].append(("load average at end", " ".join(f"{x:.2f}" for x in os.getloadavg())))
