@@ -14,6 +14,9 @@ branches cut from its own last migrations). Each project gets three branches off
 are siblings of `main`'s, in apps whose pairs migmerge can order).
 
 1. Merges. The project is cloned twice and `migmerge install --local` runs in one clone only.
+   Both clones configure one identity (`user.name`, `user.email`) and the merges run without
+   git's identity and date variables, as a user's merges do (the corpus is made with them set,
+   for reproducible commits).
    `git merge --no-edit plain` and `git merge --no-edit siblings` run as whole processes in
    both clones, alternating which clone goes first, each run from a `git reset --hard` to the
    same `main`; the first run of each pair warms the page cache and checks what happened (the
@@ -166,6 +169,24 @@ def count_migrations(repo: Path, env: dict) -> int:
 # ---------------------------------------------------------------------------
 # Merges.
 # ---------------------------------------------------------------------------
+
+
+IDENTITY = {"user.name": "Bench", "user.email": "bench@example.invalid"}
+
+
+def as_a_user_merges(env: dict) -> dict:
+    """The environment of the timed merges: a user's, whose identity is in git's configuration
+    (each clone's, see `user_clone`) and whose commits are dated now. The corpus itself is made
+    with fixed identities and dates in the environment, for reproducible commits; a merge run
+    that way would measure what only scripts do (migmerge hands such environments to git)."""
+    return {k: v for k, v in env.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}
+
+
+def user_clone(source: Path, clone: Path, env: dict) -> None:
+    """A clone of `main` with the identity a user configures."""
+    git(clone.parent, "clone", "-q", "--branch", "main", str(source), str(clone), env=env)
+    for key, value in IDENTITY.items():
+        git(clone, "config", key, value, env=env)
 
 
 def merge_once(repo: Path, main: str, branch: str, env: dict, extra_env: dict | None = None) -> readbench.Outcome:
@@ -364,7 +385,7 @@ def process_floor(source: Path, home: Path, main: str, runs: int, migmerge: Path
     start: what git and the processes it runs for migmerge cost before migmerge reads anything.
     Against the resolving merge's target, it says how much is left for the work itself."""
     clone = home / "floor"
-    git(home, "clone", "-q", "--branch", "main", str(source), str(clone), env=env)
+    user_clone(source, clone, env)
     git(clone, "branch", "-q", "siblings", "origin/siblings", env=env)
     git(clone, "config", "merge.migmerge.driver", FLOOR_DRIVER, env=env)
     (clone / ".git" / "info" / "attributes").write_text("**/migrations/max_migration.txt merge=migmerge\n")
@@ -517,6 +538,8 @@ def render_markdown(report: dict) -> str:
     md += [
         "", "## Method", "",
         "Each project is cloned twice and `migmerge install --local` runs in one clone only. "
+        "Both clones configure the same `user.name` and `user.email`, and the merges run without "
+        "git's identity and date variables, as a user's do. "
         "`git merge --no-edit BRANCH` runs as a whole process in both, alternating which goes first, "
         "each time from a `git reset --hard` to the same `main`; a first, uncounted run warms the page "
         "cache and checks what the merge did. Wall and CPU time (user + system of the whole process tree, "
@@ -623,18 +646,19 @@ def main() -> int:
             clones = {}
             for clone in ("without", "with"):
                 clones[clone] = home / clone
-                git(home, "clone", "-q", "--branch", "main", str(project.source), str(clones[clone]), env=env)
+                user_clone(project.source, clones[clone], env)
                 for branch in ("plain", "siblings"):
                     git(clones[clone], "branch", "-q", branch, f"origin/{branch}", env=env)
             subprocess.run([str(migmerge), "install", "--local", "--repo", str(clones["with"])],
                            env=env, check=True, capture_output=True)
             main_commit = git(project.source, "rev-parse", "main", env=env)
+            user = as_a_user_merges(env)
             merges = time_merges(project, clones, main_commit, {"plain": args.plain_runs, "siblings": args.runs},
-                                 migmerge, env)
-            rows = trace_merge(clones, main_commit, env, home)
+                                 migmerge, user)
+            rows = trace_merge(clones, main_commit, user, home)
             git(clones["with"], "reset", "-q", "--hard", main_commit, env=env)
-            floor = hook_floor(clones["with"], args.plain_runs, env)
-            process = process_floor(project.source, home, main_commit, args.runs, migmerge, env)
+            floor = hook_floor(clones["with"], args.plain_runs, user)
+            process = process_floor(project.source, home, main_commit, args.runs, migmerge, user)
             git(clones["without"], "reset", "-q", "--hard", main_commit, env=env)
             reads = read_paths(clones["without"], migmerge, args.read_runs, env)
             report["results"].append({"project": project, "merges": merges, "breakdown": rows, "reads": reads,

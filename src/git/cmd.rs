@@ -35,31 +35,10 @@ impl Git {
     /// The repository holding `dir`, found as git finds it (honouring an inherited `GIT_DIR`,
     /// which is how git tells a hook where the repository is).
     pub fn discover(dir: &Path) -> Result<Git, GitError> {
-        let out = Command::new("git")
-            .args([
-                "rev-parse",
-                "--path-format=absolute",
-                "--git-dir",
-                "--show-toplevel",
-            ])
-            .current_dir(dir)
-            .env_remove("GIT_INDEX_FILE")
-            .output()
-            .map_err(GitError::Spawn)?;
-        let text = checked("rev-parse --git-dir --show-toplevel", out)?;
-        let mut lines = text.lines();
-        let (Some(git_dir), Some(work_tree)) = (lines.next(), lines.next()) else {
-            return Err(GitError::Failed {
-                args: "rev-parse".to_owned(),
-                message: format!("{} has no work tree", dir.display()),
-            });
-        };
-        Ok(Git {
-            git_dir: PathBuf::from(git_dir),
-            work_tree: PathBuf::from(work_tree),
-            index: None,
-            env: Vec::new(),
-        })
+        match discovered_in_process(dir) {
+            Some(git) => Ok(git),
+            None => discovered_by_git(dir),
+        }
     }
 
     /// The same repository, committing through another index file.
@@ -172,6 +151,15 @@ impl Git {
         }
     }
 
+    /// The value of `key` in the environment this handle's commands get: its own variables
+    /// first, then the process's.
+    pub fn env_var(&self, key: &str) -> Option<std::ffi::OsString> {
+        match self.env.iter().rev().find(|(k, _)| k == key) {
+            Some((_, value)) => Some(value.into()),
+            None => std::env::var_os(key),
+        }
+    }
+
     /// A configuration value of the repository's own file, `None` when unset.
     pub fn local_config(&self, key: &str) -> Result<Option<String>, GitError> {
         let out = self.output(&["config", "--local", "--get", key])?;
@@ -186,6 +174,85 @@ impl Git {
             _ => Err(failed(&format!("config --get {key}"), &out)),
         }
     }
+}
+
+/// [`Git::discover`] as git answers it.
+fn discovered_by_git(dir: &Path) -> Result<Git, GitError> {
+    let out = Command::new("git")
+        .args([
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-dir",
+            "--show-toplevel",
+        ])
+        .current_dir(dir)
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .map_err(GitError::Spawn)?;
+    let text = checked("rev-parse --git-dir --show-toplevel", out)?;
+    let mut lines = text.lines();
+    let (Some(git_dir), Some(work_tree)) = (lines.next(), lines.next()) else {
+        return Err(GitError::Failed {
+            args: "rev-parse".to_owned(),
+            message: format!("{} has no work tree", dir.display()),
+        });
+    };
+    Ok(Git {
+        git_dir: PathBuf::from(git_dir),
+        work_tree: PathBuf::from(work_tree),
+        index: None,
+        env: Vec::new(),
+    })
+}
+
+/// Variables that point git at another repository, work tree or search path than the
+/// directory's own `.git`: where any is set, only git itself says what it finds.
+const DISCOVERY_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+];
+
+/// What [`Git::discover`] finds, without starting git, in the common case where the answer is
+/// plain: `dir` is the top of a work tree (it holds a `.git` directory, or a `.git` file
+/// naming one, as git starts hooks and merge drivers there), the repository opens, is not bare
+/// and sets no `core.worktree`, and nothing in the environment redirects git. The paths are
+/// made absolute and free of symbolic links, as `--path-format=absolute` prints them. `None`
+/// whenever git might answer otherwise, and git is asked.
+fn discovered_in_process(dir: &Path) -> Option<Git> {
+    if DISCOVERY_ENV
+        .iter()
+        .any(|key| std::env::var_os(key).is_some())
+    {
+        return None;
+    }
+    let git_dir = dot_git_dir(dir)?.canonicalize().ok()?;
+    let work_tree = dir.canonicalize().ok()?;
+    // A `.git` that does not open as a repository is skipped by git's own search, which goes
+    // on to the parent directories: git decides.
+    let repo = git2::Repository::open_ext(
+        &git_dir,
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .ok()?;
+    let config = repo.config().ok()?;
+    if repo.is_bare() || config.get_entry("core.worktree").is_ok() {
+        return None;
+    }
+    if repo.workdir()?.canonicalize().ok()? != work_tree {
+        return None;
+    }
+    Some(Git {
+        git_dir,
+        work_tree,
+        index: None,
+        env: Vec::new(),
+    })
 }
 
 /// The git directory of the repository a hook runs for, told without running git, from the
@@ -235,6 +302,88 @@ fn failed(args: &str, out: &Output) -> GitError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "protocol.file.allow=always"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Where the repository is found without git, it is where git finds it; elsewhere git is
+    /// asked. Layouts: a work tree's top, the same reached through a symbolic link, a linked
+    /// worktree, a subdirectory, a submodule, an empty `.git` directory inside a work tree,
+    /// and a repository whose `core.worktree` points elsewhere.
+    #[test]
+    fn the_repository_found_in_process_is_the_one_git_finds() {
+        let top = tempfile::tempdir().unwrap();
+        let root = top.path().join("repo");
+        std::fs::create_dir(&root).unwrap();
+        git(&root, &["init", "-q"]);
+        std::fs::create_dir_all(root.join("app/migrations")).unwrap();
+        std::fs::write(root.join("app/migrations/__init__.py"), "").unwrap();
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-q", "-m", "base"]);
+        let linked = top.path().join("linked");
+        git(&root, &["worktree", "add", "-q", linked.to_str().unwrap()]);
+        let sub = top.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        git(&sub, &["init", "-q"]);
+        git(&sub, &["commit", "-q", "--allow-empty", "-m", "sub"]);
+        git(
+            &root,
+            &["submodule", "add", "-q", sub.to_str().unwrap(), "vendored"],
+        );
+        std::fs::create_dir_all(root.join("stray/.git")).unwrap();
+        let elsewhere = top.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let relocated = top.path().join("relocated");
+        std::fs::create_dir(&relocated).unwrap();
+        git(&relocated, &["init", "-q"]);
+        git(
+            &relocated,
+            &["config", "core.worktree", elsewhere.to_str().unwrap()],
+        );
+        let mut cases = vec![
+            (root.clone(), true),
+            (linked, true),
+            (root.join("app/migrations"), false),
+            (root.join("vendored"), false),
+            (root.join("stray"), false),
+            (relocated, false),
+        ];
+        #[cfg(unix)]
+        {
+            let link = top.path().join("link");
+            std::os::unix::fs::symlink(&root, &link).unwrap();
+            cases.push((link, true));
+        }
+        for (dir, plain) in cases {
+            let by_git = discovered_by_git(&dir).expect("git finds a repository");
+            match discovered_in_process(&dir) {
+                Some(found) => {
+                    assert!(
+                        plain,
+                        "{}: found in-process, but git should decide",
+                        dir.display()
+                    );
+                    assert_eq!(found.git_dir, by_git.git_dir, "{}", dir.display());
+                    assert_eq!(found.work_tree, by_git.work_tree, "{}", dir.display());
+                }
+                None => assert!(!plain, "{}: only git found it", dir.display()),
+            }
+        }
+    }
 
     #[test]
     fn a_hooks_git_dir_is_found_without_git() {

@@ -173,6 +173,20 @@ pub fn commit_tree(
     message: &str,
     sign: bool,
 ) -> Result<String, GitError> {
+    if !sign && let Some(made) = in_process::commit_tree(git, tree, parents, message) {
+        return Ok(made);
+    }
+    commit_tree_git(git, tree, parents, message, sign)
+}
+
+/// [`commit_tree`] by `git commit-tree`.
+fn commit_tree_git(
+    git: &Git,
+    tree: &str,
+    parents: &[String],
+    message: &str,
+    sign: bool,
+) -> Result<String, GitError> {
     let mut args = vec![
         "commit-tree",
         if sign { "-S" } else { "--no-gpg-sign" },
@@ -191,6 +205,14 @@ pub fn commit_tree(
 
 /// Moves HEAD's branch from `old` to `new`, refusing if it moved in between.
 pub fn move_head(git: &Git, new: &str, old: &str, reason: &str) -> Result<(), GitError> {
+    if let Some(moved) = in_process::move_head(git, new, old, reason) {
+        return moved;
+    }
+    move_head_git(git, new, old, reason)
+}
+
+/// [`move_head`] by `git update-ref`.
+fn move_head_git(git: &Git, new: &str, old: &str, reason: &str) -> Result<(), GitError> {
     git.run(&["update-ref", "-m", reason, "HEAD", new, old])?;
     Ok(())
 }
@@ -240,7 +262,16 @@ mod in_process {
             {
                 return Some(repo.clone());
             }
-            let repo = Rc::new(Repository::open(git.git_dir()).ok()?);
+            // From the environment, as git reads it: configuration files git is pointed at
+            // (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_NOSYSTEM`, as test suites and CI set them),
+            // the object directory and the namespace; the repository itself is the one given.
+            let repo = Repository::open_ext(
+                git.git_dir(),
+                git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::FROM_ENV,
+                std::iter::empty::<&std::ffi::OsStr>(),
+            )
+            .ok()?;
+            let repo = Rc::new(repo);
             *opened = Some((git.git_dir().to_path_buf(), repo.clone()));
             Some(repo)
         })
@@ -306,6 +337,265 @@ mod in_process {
         let signed = commit.header_field_bytes("gpgsig").is_ok()
             || commit.header_field_bytes("gpgsig-sha256").is_ok();
         Some(signed)
+    }
+
+    /// Who git names as a commit's author or committer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Role {
+        Author,
+        Committer,
+    }
+
+    impl Role {
+        /// The word in git's variables (`GIT_AUTHOR_NAME`) and configuration (`author.name`).
+        fn word(self) -> &'static str {
+            match self {
+                Role::Author => "AUTHOR",
+                Role::Committer => "COMMITTER",
+            }
+        }
+    }
+
+    /// A name and an e-mail address as git finds them for `role`, and the date its variable
+    /// sets (`None`: now).
+    struct Ident {
+        name: String,
+        email: String,
+        date: Option<git2::Time>,
+        /// Both came from `user.name` and `user.email`, where libgit2 finds them too.
+        from_user_config: bool,
+    }
+
+    /// The characters git strips from both ends of a name or an address (ident.c's `crud`).
+    fn is_crud(c: char) -> bool {
+        c <= ' ' || ".,:;<>\"\\'".contains(c)
+    }
+
+    /// A name or an address that git writes as it is given.
+    fn verbatim(value: &str) -> bool {
+        !value.is_empty()
+            && !value.starts_with(is_crud)
+            && !value.ends_with(is_crud)
+            && !value.contains(['<', '>', '\n', '\0'])
+    }
+
+    /// What git's `ident.c` finds for `role`: the variables (the handle's own first), then
+    /// `author.*`/`committer.*`, then `user.*`, then `EMAIL` for the address. `None` wherever
+    /// git would go further (a name guessed from the system), would rewrite what it found, or
+    /// a date is written in a form other than the `@<seconds> <offset>` migmerge itself sets.
+    fn ident(git: &Git, config: &git2::Config, role: Role) -> Option<Ident> {
+        let var = |key: String| match git.env_var(&key) {
+            None => Some(None),
+            Some(value) => value.into_string().ok().map(Some),
+        };
+        let word = role.word();
+        let setting = |key: &str| config.get_string(key).ok();
+        let mut from_user_config = true;
+        let name = match var(format!("GIT_{word}_NAME"))? {
+            Some(name) => {
+                from_user_config = false;
+                name
+            }
+            None => match setting(&format!("{}.name", word.to_lowercase())) {
+                Some(name) => {
+                    from_user_config = false;
+                    name
+                }
+                None => setting("user.name")?,
+            },
+        };
+        let email = match var(format!("GIT_{word}_EMAIL"))? {
+            Some(email) => {
+                from_user_config = false;
+                email
+            }
+            None => match setting(&format!("{}.email", word.to_lowercase())) {
+                Some(email) => {
+                    from_user_config = false;
+                    email
+                }
+                None => match setting("user.email") {
+                    Some(email) => email,
+                    None => {
+                        from_user_config = false;
+                        var("EMAIL".to_owned())??
+                    }
+                },
+            },
+        };
+        if !verbatim(&name) || !verbatim(&email) {
+            return None;
+        }
+        let date = match var(format!("GIT_{word}_DATE"))? {
+            Some(date) => Some(raw_date(&date)?),
+            None => None,
+        };
+        Some(Ident {
+            name,
+            email,
+            date,
+            from_user_config,
+        })
+    }
+
+    /// A date in one of the two forms whose reading by git is not in doubt: `@<seconds>
+    /// <offset>`, the form [`super::original`] carries over, and ISO 8601's
+    /// `YYYY-MM-DDTHH:MM:SS<offset>` (a space allowed before the offset), which scripts and CI
+    /// set; the offset is `+hhmm` or `-hhmm`.
+    fn raw_date(date: &str) -> Option<git2::Time> {
+        if let Some(raw) = date.strip_prefix('@') {
+            let (seconds, offset) = raw.split_once(' ')?;
+            let offset = offset_minutes(offset)?;
+            return Some(git2::Time::new(seconds.parse().ok()?, offset));
+        }
+        let bytes = date.as_bytes();
+        let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+            let part = date.get(range)?;
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+        if bytes.len() < 24 || separators.iter().any(|&(i, c)| bytes[i] != c) {
+            return None;
+        }
+        let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        let valid = (1970..=9999).contains(&year)
+            && (1..=12).contains(&month)
+            && (1..=days_in_month(year, month)).contains(&day)
+            && hour < 24
+            && minute < 60
+            && second < 60;
+        if !valid {
+            return None;
+        }
+        let offset = offset_minutes(date[19..].strip_prefix(' ').unwrap_or(&date[19..]))?;
+        let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        Some(git2::Time::new(local - i64::from(offset) * 60, offset))
+    }
+
+    fn days_in_month(year: i64, month: i64) -> i64 {
+        match month {
+            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
+    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+
+    /// `+hhmm` or `-hhmm`, in minutes east of UTC.
+    fn offset_minutes(offset: &str) -> Option<i32> {
+        let (sign, digits) = match offset.as_bytes().first()? {
+            b'+' => (1, &offset[1..]),
+            b'-' => (-1, &offset[1..]),
+            _ => return None,
+        };
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i32 = digits[..2].parse().ok()?;
+        let minutes: i32 = digits[2..].parse().ok()?;
+        if minutes >= 60 {
+            return None;
+        }
+        Some(sign * (hours * 60 + minutes))
+    }
+
+    fn signature(ident: &Ident) -> Option<git2::Signature<'static>> {
+        match &ident.date {
+            Some(time) => git2::Signature::new(&ident.name, &ident.email, time).ok(),
+            None => git2::Signature::now(&ident.name, &ident.email).ok(),
+        }
+    }
+
+    /// An unsigned commit as `git commit-tree --no-gpg-sign` writes it: the same object, byte
+    /// for byte (the committer's date aside, which is the time it is made). `None` where git
+    /// might write another (a commit encoding configured, an identity git would guess or
+    /// rewrite), and git makes it.
+    pub fn commit_tree(git: &Git, tree: &str, parents: &[String], message: &str) -> Option<String> {
+        if command_line_config() {
+            return None;
+        }
+        let repo = open(git)?;
+        let config = repo.config().ok()?;
+        if config.get_entry("i18n.commitEncoding").is_ok() {
+            return None;
+        }
+        let author = signature(&ident(git, &config, Role::Author)?)?;
+        let committer = signature(&ident(git, &config, Role::Committer)?)?;
+        let tree = repo.find_tree(Oid::from_str(tree).ok()?).ok()?;
+        let parents = parents
+            .iter()
+            .map(|parent| repo.find_commit(Oid::from_str(parent).ok()?).ok())
+            .collect::<Option<Vec<_>>>()?;
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        let made = repo
+            .commit(None, &author, &committer, message, &tree, &parents)
+            .ok()?;
+        Some(made.to_string())
+    }
+
+    /// `git update-ref -m <reason> HEAD <new> <old>`: HEAD's branch (or a detached HEAD)
+    /// moved from `old` to `new` under its lock, and the move logged for the branch and for
+    /// HEAD. `None` where git's own command might do more or otherwise: a
+    /// `reference-transaction` hook to run, hooks or refs kept elsewhere (`core.hooksPath`,
+    /// a linked worktree, a reference storage other than files, a namespace), or a reflog
+    /// identity libgit2 would not write as git does (git logs its committer, libgit2
+    /// `user.name`).
+    pub fn move_head(
+        git: &Git,
+        new: &str,
+        old: &str,
+        reason: &str,
+    ) -> Option<Result<(), super::GitError>> {
+        if command_line_config() || std::env::var_os("GIT_NAMESPACE").is_some() {
+            return None;
+        }
+        let repo = open(git)?;
+        let config = repo.config().ok()?;
+        let elsewhere = ["core.hooksPath", "extensions.refStorage"]
+            .iter()
+            .any(|key| config.get_entry(key).is_ok());
+        if elsewhere || repo.is_worktree() {
+            return None;
+        }
+        if git.git_dir().join("hooks/reference-transaction").exists() {
+            return None;
+        }
+        let committer = ident(git, &config, Role::Committer)?;
+        if !committer.from_user_config || committer.date.is_some() {
+            return None;
+        }
+        let head = repo.find_reference("HEAD").ok()?;
+        let name = match head.symbolic_target() {
+            Some(branch) => branch.to_owned(),
+            None if head.symbolic_target_bytes().is_none() => "HEAD".to_owned(),
+            None => return None,
+        };
+        let (new, old) = (Oid::from_str(new).ok()?, Oid::from_str(old).ok()?);
+        match repo.reference_matching(&name, new, true, old, reason) {
+            Ok(_) => Some(Ok(())),
+            // The branch moved since it was read: what git's compare-and-swap refuses too.
+            Err(err) if err.code() == git2::ErrorCode::Modified => {
+                Some(Err(super::GitError::Failed {
+                    args: format!("update-ref -m {reason} HEAD {new} {old}"),
+                    message: format!("cannot lock ref 'HEAD': {}", err.message()),
+                }))
+            }
+            // Nothing was written (the update is atomic): git tries, and says why it cannot.
+            Err(_) => None,
+        }
     }
 
     /// The tree of `base` with `paths` taken from the work tree through git's clean filters
@@ -417,7 +707,7 @@ mod in_process_tests {
     use std::path::Path;
     use std::process::Command;
 
-    use super::{Git, in_process, tree_with_git};
+    use super::{Git, commit_tree_git, in_process, move_head_git, tree_with_git};
 
     fn git(dir: &Path, args: &[&str]) {
         let out = Command::new("git")
@@ -488,5 +778,195 @@ mod in_process_tests {
                 "attributes {attributes:?}, config {config:?}"
             );
         }
+    }
+
+    /// A repository with two commits on `main` and one on `side`; returns their hashes.
+    fn history(root: &Path) -> [String; 3] {
+        git(root, &["init", "-q", "-b", "main"]);
+        git(root, &["config", "user.name", "Ada Lovelace"]);
+        git(root, &["config", "user.email", "ada@example.com"]);
+        std::fs::write(root.join("a.py"), "a = 1\n").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "base"]);
+        git(root, &["checkout", "-q", "-b", "side"]);
+        std::fs::write(root.join("b.py"), "b = 1\n").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "side"]);
+        git(root, &["checkout", "-q", "main"]);
+        std::fs::write(root.join("a.py"), "a = 2\n").unwrap();
+        git(root, &["commit", "-q", "-am", "main"]);
+        let rev = |r: &str| {
+            let out = Command::new("git")
+                .args(["rev-parse", r])
+                .current_dir(root)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        [rev("main^"), rev("main"), rev("side")]
+    }
+
+    /// With the dates fixed, the commit made in-process is git's own object (the same hash);
+    /// where git would guess or rewrite an identity, git makes it.
+    #[test]
+    fn the_commit_made_in_process_is_gits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let [_, main, side] = history(root);
+        let handle = Git::discover(root).unwrap();
+        let tree = handle.run(&["rev-parse", "main^{tree}"]).unwrap();
+        let tree = tree.trim();
+        let parents = [main.clone(), side.clone()];
+        let fixed = |git: &Git, date: &str| {
+            git.with_env("GIT_AUTHOR_NAME", "Grace Hopper")
+                .with_env("GIT_AUTHOR_EMAIL", "grace@example.com")
+                .with_env("GIT_AUTHOR_DATE", "@1700000000 -0530")
+                .with_env("GIT_COMMITTER_NAME", "Ada Lovelace")
+                .with_env("GIT_COMMITTER_EMAIL", "ada@example.com")
+                .with_env("GIT_COMMITTER_DATE", date)
+        };
+        let messages = [
+            "Merge branch 'side'\n\nmigmerge: app: renumbered\n",
+            "no final newline",
+            "  spaced \n\n\n",
+        ];
+        let dates = [
+            "@1717668000 +0000",
+            "2024-06-06T10:00:00+0000",
+            "2024-02-29T23:59:59 -0800",
+            "2000-01-01T00:00:00+1345",
+        ];
+        for message in messages {
+            for date in dates {
+                let handle = fixed(&handle, date);
+                let made = in_process::commit_tree(&handle, tree, &parents, message)
+                    .unwrap_or_else(|| panic!("made in-process ({date})"));
+                let by_git = commit_tree_git(&handle, tree, &parents, message, false).unwrap();
+                assert_eq!(made, by_git, "message {message:?}, date {date:?}");
+            }
+        }
+        // The author from `author.*`, the committer from `user.*`.
+        git(root, &["config", "author.name", "Grace Hopper"]);
+        git(root, &["config", "author.email", "grace@example.com"]);
+        let configured = handle
+            .with_env("GIT_AUTHOR_DATE", "@1700000000 +0100")
+            .with_env("GIT_COMMITTER_DATE", "@1700000000 +0100");
+        let clean = !["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME", "GIT_AUTHOR_EMAIL"]
+            .iter()
+            .chain(&["GIT_COMMITTER_EMAIL"])
+            .any(|key| std::env::var_os(key).is_some());
+        if let Some(made) = in_process::commit_tree(&configured, tree, &parents, "m\n") {
+            let by_git = commit_tree_git(&configured, tree, &parents, "m\n", false).unwrap();
+            assert_eq!(made, by_git, "identity from the configuration");
+        } else {
+            assert!(!clean, "the configuration's identity is read in-process");
+        }
+        // Dates git reads with its own rules, names it would trim: git's to make.
+        for (key, value) in [
+            ("GIT_COMMITTER_DATE", "yesterday"),
+            ("GIT_COMMITTER_DATE", "2024-06-06 10:00"),
+            ("GIT_COMMITTER_DATE", "2024-02-30T10:00:00+0000"),
+            ("GIT_AUTHOR_NAME", " Grace "),
+            ("GIT_AUTHOR_NAME", "Grace."),
+            ("GIT_AUTHOR_EMAIL", "<grace@example.com>"),
+        ] {
+            let odd = fixed(&handle, "@1717668000 +0000").with_env(key, value);
+            assert_eq!(
+                in_process::commit_tree(&odd, tree, &parents, "m\n"),
+                None,
+                "{key}={value:?}"
+            );
+        }
+        // A configured commit encoding adds a header libgit2 does not write.
+        git(root, &["config", "i18n.commitEncoding", "ISO-8859-1"]);
+        let encoded = fixed(&handle, "@1717668000 +0000");
+        assert_eq!(
+            in_process::commit_tree(&encoded, tree, &parents, "m\n"),
+            None
+        );
+    }
+
+    /// Run in a process of its own without git's identity variables (CI exports them), so
+    /// that the in-process move is the one tested: the branch moves under compare-and-swap and
+    /// both reflogs say what git's `update-ref` writes in them.
+    #[test]
+    fn moving_head_in_process_logs_what_git_logs() {
+        const MARK: &str = "MIGMERGE_TEST_WITHOUT_GIT_IDENTITY";
+        if std::env::var_os(MARK).is_none() {
+            let mut child = Command::new(std::env::current_exe().unwrap());
+            child.args([
+                "--exact",
+                "git::commit::in_process_tests::moving_head_in_process_logs_what_git_logs",
+                "--test-threads=1",
+            ]);
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("GIT_") || key == "EMAIL" {
+                    child.env_remove(key);
+                }
+            }
+            let out = child.env(MARK, "1").output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains("1 passed"),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let reflogs = |root: &Path| {
+            ["HEAD", "main"]
+                .iter()
+                .map(|r| {
+                    let out = Command::new("git")
+                        .args(["reflog", "show", "--format=%H %gn <%ge> %gs", r])
+                        .current_dir(root)
+                        .output()
+                        .unwrap();
+                    String::from_utf8(out.stdout).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let [base, main, _] = history(ours.path());
+        let [base_git, main_git, _] = history(theirs.path());
+        let (handle, handle_git) = (
+            Git::discover(ours.path()).unwrap(),
+            Git::discover(theirs.path()).unwrap(),
+        );
+        // Moving from a commit the branch is not at is refused, and changes nothing.
+        let moved = in_process::move_head(&handle, &base, &base, "migmerge: test")
+            .expect("decided in-process");
+        assert!(moved.is_err());
+        assert!(move_head_git(&handle_git, &base_git, &base_git, "migmerge: test").is_err());
+        in_process::move_head(&handle, &base, &main, "migmerge: resolve migrations")
+            .expect("decided in-process")
+            .expect("moved");
+        move_head_git(
+            &handle_git,
+            &base_git,
+            &main_git,
+            "migmerge: resolve migrations",
+        )
+        .unwrap();
+        // The two histories have the same commits but for their dates: compare by position.
+        let strip = |logs: Vec<String>, hashes: &[(&str, &str)]| {
+            logs.into_iter()
+                .map(|log| {
+                    hashes
+                        .iter()
+                        .fold(log, |log, (hash, name)| log.replace(hash, name))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(reflogs(ours.path()), &[(&base, "base"), (&main, "main")]),
+            strip(
+                reflogs(theirs.path()),
+                &[(&base_git, "base"), (&main_git, "main")]
+            ),
+        );
+        // A `reference-transaction` hook is git's to run.
+        std::fs::write(ours.path().join(".git/hooks/reference-transaction"), "").unwrap();
+        assert!(in_process::move_head(&handle, &main, &base, "m").is_none());
     }
 }
