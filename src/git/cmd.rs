@@ -5,9 +5,11 @@
 //! `.git/index.lock`). So every command here is given the repository explicitly: absolute git
 //! directory and work tree, found once, and an index file only when the caller names one.
 
+use std::cell::RefCell;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::rc::Rc;
 
 /// Why a git command failed.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +153,26 @@ impl Git {
         }
     }
 
+    /// The repository opened in-process, once per thread: a hook asks several questions of one
+    /// repository, and each open reads its configuration files again. Opened as git reads
+    /// the environment (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_NOSYSTEM`, `GIT_OBJECT_DIRECTORY`,
+    /// `GIT_NAMESPACE`: test suites and CI set the first two); its index is the one
+    /// `GIT_INDEX_FILE` names, so callers read trees and objects, not the index. `None` when
+    /// libgit2 cannot open it.
+    pub fn repository(&self) -> Option<Rc<git2::Repository>> {
+        OPENED.with(|opened| {
+            let mut opened = opened.borrow_mut();
+            if let Some((dir, repo)) = opened.as_ref()
+                && dir == &self.git_dir
+            {
+                return Some(repo.clone());
+            }
+            let repo = Rc::new(open_as_git_reads(&self.git_dir)?);
+            *opened = Some((self.git_dir.clone(), repo.clone()));
+            Some(repo)
+        })
+    }
+
     /// The value of `key` in the environment this handle's commands get: its own variables
     /// first, then the process's.
     pub fn env_var(&self, key: &str) -> Option<std::ffi::OsString> {
@@ -174,6 +196,22 @@ impl Git {
             _ => Err(failed(&format!("config --get {key}"), &out)),
         }
     }
+}
+
+thread_local! {
+    /// The repository [`Git::repository`] last opened, by git directory.
+    static OPENED: RefCell<Option<(PathBuf, Rc<git2::Repository>)>> = const { RefCell::new(None) };
+}
+
+/// The repository at `git_dir` (no search), configuration files and object directories
+/// taken from the environment as git takes them.
+fn open_as_git_reads(git_dir: &Path) -> Option<git2::Repository> {
+    git2::Repository::open_ext(
+        git_dir,
+        git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::FROM_ENV,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .ok()
 }
 
 /// [`Git::discover`] as git answers it.
@@ -234,12 +272,7 @@ fn discovered_in_process(dir: &Path) -> Option<Git> {
     let work_tree = dir.canonicalize().ok()?;
     // A `.git` that does not open as a repository is skipped by git's own search, which goes
     // on to the parent directories: git decides.
-    let repo = git2::Repository::open_ext(
-        &git_dir,
-        git2::RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )
-    .ok()?;
+    let repo = open_as_git_reads(&git_dir)?;
     let config = repo.config().ok()?;
     if repo.is_bare() || config.get_entry("core.worktree").is_ok() {
         return None;
@@ -247,6 +280,8 @@ fn discovered_in_process(dir: &Path) -> Option<Git> {
     if repo.workdir()?.canonicalize().ok()? != work_tree {
         return None;
     }
+    // Kept for the questions that follow (see `Git::repository`).
+    OPENED.with(|opened| *opened.borrow_mut() = Some((git_dir.clone(), Rc::new(repo))));
     Some(Git {
         git_dir,
         work_tree,

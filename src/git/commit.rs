@@ -229,8 +229,7 @@ fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
 /// encoding, configuration passed on git's command line, a path with a filter driver that only
 /// git runs), and the caller asks git.
 mod in_process {
-    use std::cell::RefCell;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::rc::Rc;
 
     use git2::{FileMode, Oid, Repository};
@@ -245,36 +244,10 @@ mod in_process {
         pub parents: Vec<String>,
     }
 
-    thread_local! {
-        /// The repository these reads last opened: a hook asks several questions of one
-        /// repository, and each open reads its configuration files again.
-        static OPENED: RefCell<Option<(PathBuf, Rc<Repository>)>> = const { RefCell::new(None) };
-    }
-
-    /// The repository of `git`, opened once per thread for the reads that only look (a commit,
-    /// its signature, configuration); libgit2 finds objects and references written since by
-    /// git's own commands.
+    /// The repository of `git`, opened once per thread (see [`Git::repository`]); libgit2
+    /// finds objects and references written since by git's own commands.
     fn open(git: &Git) -> Option<Rc<Repository>> {
-        OPENED.with(|opened| {
-            let mut opened = opened.borrow_mut();
-            if let Some((dir, repo)) = opened.as_ref()
-                && dir == git.git_dir()
-            {
-                return Some(repo.clone());
-            }
-            // From the environment, as git reads it: configuration files git is pointed at
-            // (`GIT_CONFIG_GLOBAL`, `GIT_CONFIG_NOSYSTEM`, as test suites and CI set them),
-            // the object directory and the namespace; the repository itself is the one given.
-            let repo = Repository::open_ext(
-                git.git_dir(),
-                git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::FROM_ENV,
-                std::iter::empty::<&std::ffi::OsStr>(),
-            )
-            .ok()?;
-            let repo = Rc::new(repo);
-            *opened = Some((git.git_dir().to_path_buf(), repo.clone()));
-            Some(repo)
-        })
+        git.repository()
     }
 
     fn commit<'r>(repo: &'r Repository, rev: &str) -> Option<git2::Commit<'r>> {
@@ -927,8 +900,8 @@ mod in_process_tests {
                 .collect::<Vec<_>>()
         };
         let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let [base, main, _] = history(ours.path());
-        let [base_git, main_git, _] = history(theirs.path());
+        let [base, main, side] = history(ours.path());
+        let [base_git, main_git, side_git] = history(theirs.path());
         let (handle, handle_git) = (
             Git::discover(ours.path()).unwrap(),
             Git::discover(theirs.path()).unwrap(),
@@ -959,10 +932,17 @@ mod in_process_tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            strip(reflogs(ours.path()), &[(&base, "base"), (&main, "main")]),
+            strip(
+                reflogs(ours.path()),
+                &[(&base, "base"), (&main, "main"), (&side, "side")]
+            ),
             strip(
                 reflogs(theirs.path()),
-                &[(&base_git, "base"), (&main_git, "main")]
+                &[
+                    (&base_git, "base"),
+                    (&main_git, "main"),
+                    (&side_git, "side")
+                ]
             ),
         );
         // A `reference-transaction` hook is git's to run.
