@@ -251,9 +251,15 @@ const DISCOVERY_ENV: &[&str] = &[
     "GIT_COMMON_DIR",
     "GIT_CEILING_DIRECTORIES",
     "GIT_DISCOVERY_ACROSS_FILESYSTEM",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
 ];
+
+/// Configuration given on git's command line (`git -c ...`) reaches hooks and drivers in the
+/// environment, which libgit2 does not read: where it is set, in-process answers step aside.
+pub fn command_line_config() -> bool {
+    ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"]
+        .iter()
+        .any(|key| std::env::var_os(key).is_some())
+}
 
 /// What [`Git::discover`] finds, without starting git, in the common case where the answer is
 /// plain: `dir` is the top of a work tree (it holds a `.git` directory, or a `.git` file
@@ -262,9 +268,10 @@ const DISCOVERY_ENV: &[&str] = &[
 /// made absolute and free of symbolic links, as `--path-format=absolute` prints them. `None`
 /// whenever git might answer otherwise, and git is asked.
 fn discovered_in_process(dir: &Path) -> Option<Git> {
-    if DISCOVERY_ENV
-        .iter()
-        .any(|key| std::env::var_os(key).is_some())
+    if command_line_config()
+        || DISCOVERY_ENV
+            .iter()
+            .any(|key| std::env::var_os(key).is_some())
     {
         return None;
     }
@@ -334,11 +341,16 @@ fn failed(args: &str, out: &Output) -> GitError {
     }
 }
 
+/// What the tests of the in-process answers share: git itself, to set repositories up and to
+/// compare with, and a clean environment to run in.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use std::path::Path;
+    use std::process::Command;
 
-    fn git(dir: &Path, args: &[&str]) {
+    /// git in `dir`, which must succeed: an identity on its command line (for the setup's
+    /// commits), local submodules allowed.
+    pub fn git(dir: &Path, args: &[&str]) {
         let out = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(["-c", "protocol.file.allow=always"])
@@ -354,6 +366,38 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    /// Whether the test named `test` (its full path) should run its body here: `true` in a
+    /// copy of the test binary started without git's variables (`GIT_*`, `EMAIL`), as a user's
+    /// shell has none; `false` in the test process itself, after that copy ran the test and
+    /// passed.
+    pub fn in_a_process_without_git_identity(test: &str) -> bool {
+        const MARK: &str = "MIGMERGE_TEST_WITHOUT_GIT_IDENTITY";
+        if std::env::var_os(MARK).is_some() {
+            return true;
+        }
+        let mut child = Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", test, "--test-threads=1"]);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("GIT_") || key == "EMAIL" {
+                child.env_remove(key);
+            }
+        }
+        let out = child.env(MARK, "1").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::git;
+    use super::*;
 
     /// Where the repository is found without git, it is where git finds it; elsewhere git is
     /// asked. Layouts: a work tree's top, the same reached through a symbolic link, a linked

@@ -230,11 +230,11 @@ fn parents(git: &Git, rev: &str) -> Result<Vec<String>, GitError> {
 /// git runs), and the caller asks git.
 mod in_process {
     use std::path::Path;
-    use std::rc::Rc;
 
     use git2::{FileMode, Oid, Repository};
 
     use super::Git;
+    use crate::git::cmd::command_line_config;
 
     /// What a commit's rewritten copy carries over.
     #[derive(Debug, Clone)]
@@ -244,25 +244,19 @@ mod in_process {
         pub parents: Vec<String>,
     }
 
-    /// The repository of `git`, opened once per thread (see [`Git::repository`]); libgit2
-    /// finds objects and references written since by git's own commands.
-    fn open(git: &Git) -> Option<Rc<Repository>> {
-        git.repository()
-    }
-
     fn commit<'r>(repo: &'r Repository, rev: &str) -> Option<git2::Commit<'r>> {
         repo.revparse_single(rev).ok()?.peel_to_commit().ok()
     }
 
     /// `Some(None)`: HEAD is no merge commit.
     pub fn merge_at_head(git: &Git) -> Option<Option<String>> {
-        let repo = open(git)?;
+        let repo = git.repository()?;
         let head = commit(&repo, "HEAD")?;
         Some((head.parent_count() > 1).then(|| head.id().to_string()))
     }
 
     pub fn original(git: &Git, rev: &str) -> Option<Original> {
-        let repo = open(git)?;
+        let repo = git.repository()?;
         let commit = commit(&repo, rev)?;
         // Only UTF-8 commits: git re-encodes others for display, and so would `git log`.
         if commit.message_encoding().is_some() {
@@ -290,19 +284,11 @@ mod in_process {
         })
     }
 
-    /// Configuration given on git's command line (`git -c ...`) reaches hooks in the
-    /// environment, which libgit2 does not read.
-    fn command_line_config() -> bool {
-        ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"]
-            .iter()
-            .any(|key| std::env::var_os(key).is_some())
-    }
-
     pub fn should_sign(git: &Git, like: &str) -> Option<bool> {
         if command_line_config() {
             return None;
         }
-        let repo = open(git)?;
+        let repo = git.repository()?;
         if repo.config().ok()?.get_bool("commit.gpgsign").ok() == Some(true) {
             return Some(true);
         }
@@ -363,38 +349,21 @@ mod in_process {
         };
         let word = role.word();
         let setting = |key: &str| config.get_string(key).ok();
-        let mut from_user_config = true;
-        let name = match var(format!("GIT_{word}_NAME"))? {
-            Some(name) => {
-                from_user_config = false;
-                name
+        // The first of the variable, `<role>.<field>` and `user.<field>` that is set, and
+        // whether it was `user.<field>`; `Some(None)` when none is.
+        let find = |field: &str| -> Option<Option<(String, bool)>> {
+            if let Some(value) = var(format!("GIT_{word}_{}", field.to_uppercase()))? {
+                return Some(Some((value, false)));
             }
-            None => match setting(&format!("{}.name", word.to_lowercase())) {
-                Some(name) => {
-                    from_user_config = false;
-                    name
-                }
-                None => setting("user.name")?,
-            },
+            if let Some(value) = setting(&format!("{}.{field}", word.to_lowercase())) {
+                return Some(Some((value, false)));
+            }
+            Some(setting(&format!("user.{field}")).map(|value| (value, true)))
         };
-        let email = match var(format!("GIT_{word}_EMAIL"))? {
-            Some(email) => {
-                from_user_config = false;
-                email
-            }
-            None => match setting(&format!("{}.email", word.to_lowercase())) {
-                Some(email) => {
-                    from_user_config = false;
-                    email
-                }
-                None => match setting("user.email") {
-                    Some(email) => email,
-                    None => {
-                        from_user_config = false;
-                        var("EMAIL".to_owned())??
-                    }
-                },
-            },
+        let (name, user_name) = find("name")??;
+        let (email, user_email) = match find("email")? {
+            Some(found) => found,
+            None => (var("EMAIL".to_owned())??, false),
         };
         if !verbatim(&name) || !verbatim(&email) {
             return None;
@@ -407,7 +376,7 @@ mod in_process {
             name,
             email,
             date,
-            from_user_config,
+            from_user_config: user_name && user_email,
         })
     }
 
@@ -500,7 +469,7 @@ mod in_process {
         if command_line_config() {
             return None;
         }
-        let repo = open(git)?;
+        let repo = git.repository()?;
         let config = repo.config().ok()?;
         if config.get_entry("i18n.commitEncoding").is_ok() {
             return None;
@@ -535,7 +504,7 @@ mod in_process {
         if command_line_config() || std::env::var_os("GIT_NAMESPACE").is_some() {
             return None;
         }
-        let repo = open(git)?;
+        let repo = git.repository()?;
         let config = repo.config().ok()?;
         let elsewhere = ["core.hooksPath", "extensions.refStorage"]
             .iter()
@@ -578,7 +547,7 @@ mod in_process {
         if command_line_config() {
             return None;
         }
-        let repo = open(git)?;
+        let repo = git.repository()?;
         let work_tree = repo.workdir()?.to_path_buf();
         if work_tree.canonicalize().ok()? != git.work_tree().canonicalize().ok()? {
             return None;
@@ -681,22 +650,7 @@ mod in_process_tests {
     use std::process::Command;
 
     use super::{Git, commit_tree_git, in_process, move_head_git, tree_with_git};
-
-    fn git(dir: &Path, args: &[&str]) {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(dir)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_INDEX_FILE")
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    use crate::git::cmd::test_support::{git, in_a_process_without_git_identity};
 
     /// The tree built in-process is the one git's own commands build, whatever the line
     /// endings and attributes say.
@@ -780,9 +734,15 @@ mod in_process_tests {
     }
 
     /// With the dates fixed, the commit made in-process is git's own object (the same hash);
-    /// where git would guess or rewrite an identity, git makes it.
+    /// where git would guess or rewrite an identity, git makes it. Run without git's identity
+    /// variables (CI exports them), so that the identity read from the configuration is tested.
     #[test]
     fn the_commit_made_in_process_is_gits() {
+        if !in_a_process_without_git_identity(
+            "git::commit::in_process_tests::the_commit_made_in_process_is_gits",
+        ) {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let [_, main, side] = history(root);
@@ -824,16 +784,10 @@ mod in_process_tests {
         let configured = handle
             .with_env("GIT_AUTHOR_DATE", "@1700000000 +0100")
             .with_env("GIT_COMMITTER_DATE", "@1700000000 +0100");
-        let clean = !["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME", "GIT_AUTHOR_EMAIL"]
-            .iter()
-            .chain(&["GIT_COMMITTER_EMAIL"])
-            .any(|key| std::env::var_os(key).is_some());
-        if let Some(made) = in_process::commit_tree(&configured, tree, &parents, "m\n") {
-            let by_git = commit_tree_git(&configured, tree, &parents, "m\n", false).unwrap();
-            assert_eq!(made, by_git, "identity from the configuration");
-        } else {
-            assert!(!clean, "the configuration's identity is read in-process");
-        }
+        let made = in_process::commit_tree(&configured, tree, &parents, "m\n")
+            .expect("the configuration's identity is read in-process");
+        let by_git = commit_tree_git(&configured, tree, &parents, "m\n", false).unwrap();
+        assert_eq!(made, by_git, "identity from the configuration");
         // Dates git reads with its own rules, names it would trim: git's to make.
         for (key, value) in [
             ("GIT_COMMITTER_DATE", "yesterday"),
@@ -859,31 +813,14 @@ mod in_process_tests {
         );
     }
 
-    /// Run in a process of its own without git's identity variables (CI exports them), so
-    /// that the in-process move is the one tested: the branch moves under compare-and-swap and
-    /// both reflogs say what git's `update-ref` writes in them.
+    /// Run without git's identity variables (CI exports them), so that the in-process move is
+    /// the one tested: the branch moves under compare-and-swap and both reflogs say what git's
+    /// `update-ref` writes in them.
     #[test]
     fn moving_head_in_process_logs_what_git_logs() {
-        const MARK: &str = "MIGMERGE_TEST_WITHOUT_GIT_IDENTITY";
-        if std::env::var_os(MARK).is_none() {
-            let mut child = Command::new(std::env::current_exe().unwrap());
-            child.args([
-                "--exact",
-                "git::commit::in_process_tests::moving_head_in_process_logs_what_git_logs",
-                "--test-threads=1",
-            ]);
-            for (key, _) in std::env::vars_os() {
-                if key.to_string_lossy().starts_with("GIT_") || key == "EMAIL" {
-                    child.env_remove(key);
-                }
-            }
-            let out = child.env(MARK, "1").output().unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && text.contains("1 passed"),
-                "{text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if !in_a_process_without_git_identity(
+            "git::commit::in_process_tests::moving_head_in_process_logs_what_git_logs",
+        ) {
             return;
         }
         let reflogs = |root: &Path| {
