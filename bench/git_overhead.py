@@ -23,6 +23,9 @@ are siblings of `main`'s, in apps whose pairs migmerge can order).
    hooks resolved the siblings, and changed nothing on `plain`) and is not counted. Wall time
    and CPU time (user + system of the whole process tree, from wait4) are medians over --runs
    (sibling merges) or --plain-runs (plain ones: short, so more of them).
+   The parses migmerge keeps in `.git/migmerge/parse-cache` stay between merges, as in a
+   user's clone, where every hook and driver run keeps them; the sibling merge runs once more
+   with that file deleted before each merge (`siblings, no parse cache`: a clone's first merge).
    Without migmerge the sibling merge stops on `max_migration.txt` conflicts in the generated
    corpora and succeeds with two leaves per app on saleor: either way that is the same git
    command without migmerge.
@@ -85,9 +88,16 @@ class Project:
 @dataclass
 class MergeCase:
     branch: str
+    # The parse cache migmerge keeps in `.git/migmerge/` deleted before each merge: a clone's
+    # first merge, before any hook or driver ran in it.
+    cold: bool = False
     walls: dict = field(default_factory=lambda: {"without": [], "with": []})  # ms
     cpus: dict = field(default_factory=lambda: {"without": [], "with": []})  # ms
     outcome: dict = field(default_factory=dict)  # clone -> what the warm-up merge did
+
+    @property
+    def key(self) -> str:
+        return f"{self.branch}, no parse cache" if self.cold else self.branch
 
     def median(self, kind: str, clone: str) -> float:
         return statistics.median((self.walls if kind == "wall" else self.cpus)[clone])
@@ -189,14 +199,19 @@ def user_clone(source: Path, clone: Path, env: dict) -> None:
         git(clone, "config", key, value, env=env)
 
 
-def merge_once(repo: Path, main: str, branch: str, env: dict, extra_env: dict | None = None) -> readbench.Outcome:
+def merge_once(repo: Path, main: str, branch: str, env: dict, extra_env: dict | None = None,
+               forget_parses: bool = False) -> readbench.Outcome:
     """`git merge --no-edit BRANCH` from `main`; extra_env is for the merge alone.
 
     What migmerge kept from the last merge of the same two commits goes first: a user merges
-    a branch once, so each counted merge is a first one.
+    a branch once, so each counted merge is a first one. The parses migmerge keeps of the
+    project's modules stay (every hook keeps them, so a user's clone has them), unless
+    `forget_parses`.
     """
     git(repo, "reset", "-q", "--hard", main, env=env)
     (repo / ".git" / "migmerge" / "merge-view.json").unlink(missing_ok=True)
+    if forget_parses:
+        (repo / ".git" / "migmerge" / "parse-cache").unlink(missing_ok=True)
     return readbench.run_process(["git", "merge", "--no-edit", branch], repo, {**env, **(extra_env or {})},
                                  TIMEOUT, capture=True)
 
@@ -233,18 +248,18 @@ def verify(project: Project, case: MergeCase) -> None:
 
 def time_merges(project: Project, clones: dict, main: str, runs: dict, migmerge: Path, env: dict) -> list:
     cases = []
-    for branch in ("plain", "siblings"):
-        case = MergeCase(branch)
+    for branch, cold in (("plain", False), ("siblings", False), ("siblings", True)):
+        case = MergeCase(branch, cold)
         for i in range(runs[branch] + 1):
             for clone in ("without", "with") if i % 2 else ("with", "without"):
-                outcome = merge_once(clones[clone], main, branch, env)
+                outcome = merge_once(clones[clone], main, branch, env, forget_parses=cold)
                 if i == 0:
                     case.outcome[clone] = describe_merge(clones[clone], outcome, migmerge, env)
                     continue
                 case.walls[clone].append(outcome.wall * 1000)
                 case.cpus[clone].append(outcome.cpu * 1000)
         verify(project, case)
-        progress(f"    merge {branch:<8} wall {case.median('wall', 'without'):7.1f} -> "
+        progress(f"    merge {case.key:<8} wall {case.median('wall', 'without'):7.1f} -> "
                  f"{case.median('wall', 'with'):7.1f} ms, CPU {case.median('cpu', 'without'):7.1f} -> "
                  f"{case.median('cpu', 'with'):7.1f} ms")
         cases.append(case)
@@ -424,14 +439,14 @@ def merge_lines(result: dict) -> list:
             did += ("; without migmerge git stops on conflicts" if without["stopped"]
                     else "; without migmerge the merge leaves two leaves")
         for kind in ("wall", "cpu"):
-            out.append(f"{case.branch:<9} {kind:<5} {case.median(kind, 'without'):>11.1f} "
+            out.append(f"{case.key:<9} {kind:<5} {case.median(kind, 'without'):>11.1f} "
                        f"{case.median(kind, 'with'):>10.1f} {case.ratio(kind):>7.2f}x  {did if kind == 'wall' else ''}")
     return out
 
 
 def targets(result: dict) -> list:
     rows = []
-    by_branch = {c.branch: c for c in result["merges"]}
+    by_branch = {c.key: c for c in result["merges"]}
     r = by_branch["siblings"].ratio("cpu")
     rows.append(("resolving merge within 3x of the same merge without migmerge (CPU)", f"{r:.2f}x",
                  verdict(r <= MERGE_TARGETS["siblings"])))
@@ -457,7 +472,7 @@ def read_ratios(result: dict) -> list:
 
 
 def process_floor_text(result: dict) -> str:
-    siblings = {c.branch: c for c in result["merges"]}["siblings"]
+    siblings = {c.key: c for c in result["merges"]}["siblings"]
     git_alone = siblings.median("cpu", "without")
     floor = result["process_floor"]
     room = MERGE_TARGETS["siblings"] * git_alone - floor
@@ -469,7 +484,7 @@ def process_floor_text(result: dict) -> str:
 
 def floor_text(result: dict) -> str:
     f = result["floor"]
-    plain = {c.branch: c for c in result["merges"]}["plain"]
+    plain = {c.key: c for c in result["merges"]}["plain"]
     git_alone = plain.median("cpu", "without")
     return (f"-- the least a hook adds: post-merge with nothing to do {f['hook']:.2f} ms CPU "
             f"(sh alone {f['sh']:.2f}, migmerge --version alone {f['migmerge']:.2f}); "
@@ -511,9 +526,11 @@ def summary_rows(report: dict) -> list:
     def row(label, values):
         rows.append([label] + values)
 
-    cases = [{c.branch: c for c in r["merges"]} for r in report["results"]]
+    cases = [{c.key: c for c in r["merges"]} for r in report["results"]]
     row("resolving merge, CPU (target <= 3x)", [f"{c['siblings'].ratio('cpu'):.2f}x" for c in cases])
     row("resolving merge, wall (target <= 3x)", [f"{c['siblings'].ratio('wall'):.2f}x" for c in cases])
+    row("resolving merge, first in the clone (no parse cache), CPU",
+        [f"{c['siblings, no parse cache'].ratio('cpu'):.2f}x" for c in cases])
     row("merge touching no migration, CPU (target <= 1.10x)", [f"{c['plain'].ratio('cpu'):.2f}x" for c in cases])
     row("merge touching no migration, wall", [f"{c['plain'].ratio('wall'):.2f}x" for c in cases])
     ratios = [{key: r for key, _, r in read_ratios(res)} for res in report["results"]]
@@ -544,7 +561,10 @@ def render_markdown(report: dict) -> str:
         "each time from a `git reset --hard` to the same `main`; a first, uncounted run warms the page "
         "cache and checks what the merge did. Wall and CPU time (user + system of the whole process tree, "
         "from `wait4`) are medians. `plain` adds no migration; `siblings` brings migrations that are "
-        "siblings of `main`'s, which the driver and hooks resolve. The breakdown is one more resolving "
+        "siblings of `main`'s, which the driver and hooks resolve. migmerge's parse cache "
+        "(`.git/migmerge/parse-cache`, which every hook and driver run keeps) stays from one merge to "
+        "the next, as in a user's clone; `siblings, no parse cache` deletes it before each merge, as "
+        "in a clone's first merge. The breakdown is one more resolving "
         "merge under `GIT_TRACE2_EVENT` (wall time of each process). The read paths are timed as in "
         "`bench/run.py`: one warm-up, then the median of the runs.",
         "", "## Ratios", "",
@@ -565,7 +585,7 @@ def render_markdown(report: dict) -> str:
                 did += ("; without migmerge git stops on conflicts" if case.outcome["without"]["stopped"]
                         else "; without migmerge the merge leaves two leaves")
             for kind in ("wall", "cpu"):
-                md.append(f"| {case.branch} | {kind} | {case.median(kind, 'without'):.1f} | "
+                md.append(f"| {case.key} | {kind} | {case.median(kind, 'without'):.1f} | "
                           f"{case.median(kind, 'with'):.1f} | {case.ratio(kind):.2f}x | {did if kind == 'wall' else ''} |")
         md += ["", floor_text(result).strip("- ").replace("the least a hook adds:", "The least a hook adds:") + ".",
                "", process_floor_text(result).strip("- ").replace("the least", "The least", 1) + ".",

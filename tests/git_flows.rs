@@ -198,6 +198,36 @@ fn merge_feature_into_main_puts_the_renumbering_in_the_merge_commit() {
     assert!(!exists(root, "users/migrations/0006_add_avatar.py"));
 }
 
+/// The hooks keep what they parse in the git directory for the runs after them; `check`, which
+/// promises to write nothing, only reads. A resolution made from the kept parses, or past a
+/// damaged cache, is the one made without them.
+#[test]
+fn the_hooks_keep_their_parses_and_resolve_alike_with_them() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    let cache = ".git/migmerge/parse-cache";
+    run_migmerge(&["check"], root);
+    assert!(!exists(root, cache), "check wrote its parses");
+    let before = head(root);
+    git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let resolved = git_ok(root, &["rev-parse", "HEAD^{tree}"]);
+    assert!(exists(root, cache), "the hooks kept nothing");
+    for damage in [None, Some(&b"migmerge-parse\x001 not a cache"[..])] {
+        if let Some(bytes) = damage {
+            fs::write(root.join(cache), bytes).unwrap();
+        }
+        git_ok(root, &["reset", "--hard", &before]);
+        git_ok(root, &["merge", "--no-edit", "theirs"]);
+        assert_eq!(
+            git_ok(root, &["rev-parse", "HEAD^{tree}"]),
+            resolved,
+            "damaged: {}",
+            damage.is_some()
+        );
+    }
+    assert_resolved(root, "merged with the kept parses");
+}
+
 #[test]
 fn a_merge_follows_a_migration_the_other_side_renamed() {
     // Ours renumbered 0003_post_tags to 0004_post_tags; theirs built on the old name.

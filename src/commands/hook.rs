@@ -46,6 +46,8 @@ use crate::resolution::{self, Action, Operation, Options, Session, WhenUnmovable
 use crate::source::{self, MergeChanges, WorkTree};
 
 pub fn run(args: &HookArgs) -> Result<Outcome> {
+    // Hooks write in the git directory anyway (records, journals): they keep their parses.
+    crate::project::parse_cache::keep_new_parses();
     let verdict = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
         Verdict {
             line: None,

@@ -28,6 +28,8 @@ use crate::report;
 use crate::source::{GitMerge, Source as _};
 
 pub fn run(args: &MergeDriverArgs) -> Result<Outcome> {
+    // The driver writes in the git directory anyway; what it parses, the hooks read next.
+    crate::project::parse_cache::keep_new_parses();
     let status = if std::env::var("MIGMERGE").as_deref() == Ok("0") {
         merge_file(args)?
     } else {

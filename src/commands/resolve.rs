@@ -28,6 +28,10 @@ pub fn run(args: &ResolveArgs) -> Result<Outcome> {
 pub fn run_with(args: &ResolveArgs, prompt: &mut dyn Prompt) -> Result<Outcome> {
     let json = args.format == ResolveFormat::Json;
     let asking = !args.yes && !args.dry_run;
+    // A resolution writes to the repository anyway; `--dry-run` writes nothing at all.
+    if !args.dry_run {
+        crate::project::parse_cache::keep_new_parses();
+    }
     let no_terminal = asking && (json || !prompt.interactive());
     let worktree = WorkTree::new(&args.path)?;
     super::settle_interrupted_write(&args.path)?;

@@ -9,6 +9,8 @@ pub mod app_config;
 pub mod encoding;
 mod parse;
 
+use serde::{Deserialize, Serialize};
+
 pub use parse::{parse, parse_with};
 
 /// A name or a short source text read from a migration (an operation's class and the model it
@@ -45,7 +47,9 @@ impl Detail {
 }
 
 /// A byte range `[start, end)` in a source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -62,7 +66,7 @@ impl Span {
 }
 
 /// A string literal as written in the source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StrLit {
     /// The string's value, escapes decoded.
     pub value: String,
@@ -75,7 +79,7 @@ pub struct StrLit {
 }
 
 /// One entry of `dependencies`, `run_before` or `replaces`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reference {
     /// A literal pair such as `("users", "0004_profile")` or `["users", "__first__"]`.
     Literal { app: StrLit, name: StrLit },
@@ -92,7 +96,7 @@ pub enum Reference {
 }
 
 /// A `Reference` and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub reference: Reference,
     /// The whole element in the list, e.g. the tuple `("users", "0004_profile")`.
@@ -102,7 +106,7 @@ pub struct Entry {
 }
 
 /// A list attribute of the `Migration` class (`dependencies`, `replaces`, `run_before`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ListAttr {
     /// Not assigned in the class body (Django's default: empty).
     #[default]
@@ -280,14 +284,16 @@ impl Operation {
 }
 
 /// The statically known content of one migration module.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Migration {
     pub dependencies: ListAttr,
     pub replaces: ListAttr,
     pub run_before: ListAttr,
     /// `initial = True/False`; `None` when absent or not a literal.
     pub initial: Option<bool>,
-    /// `None` when `operations` is absent or not a literal list.
+    /// `None` when `operations` is absent or not a literal list. Not kept by the parse cache,
+    /// which holds modules read for the graph only.
+    #[serde(skip)]
     pub operations: Option<Vec<Operation>>,
     /// 1-based line of `class Migration`.
     pub class_line: u32,
@@ -301,7 +307,7 @@ pub struct Migration {
 }
 
 /// What django-syzygy and django-safemigrate read from a migration module, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeployAttrs {
     /// The module imports `syzygy` (or one of its modules).
     pub imports_syzygy: bool,
@@ -317,7 +323,7 @@ pub struct DeployAttrs {
 
 /// [`DeployAttrs`] as a migration keeps them: nothing on the heap for the usual module, which
 /// has none of them (a large project holds one `Migration` per file for the whole run).
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Deploy(Option<Box<DeployAttrs>>);
 
 /// The attributes of a module that has none.
@@ -364,7 +370,7 @@ impl std::fmt::Debug for Deploy {
 }
 
 /// An expression as written, and its 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployValue {
     pub text: String,
     pub line: u32,

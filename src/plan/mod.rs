@@ -126,6 +126,10 @@ impl Source for Overlay<'_> {
         self.base.read(path)
     }
 
+    fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
+        self.base.parse_cache_dir()
+    }
+
     fn conflicted(&self) -> &[ConflictedPath] {
         self.base.conflicted()
     }

@@ -16,6 +16,7 @@ mod incremental;
 mod migration_work;
 mod model;
 mod modules;
+pub mod parse_cache;
 mod settings;
 pub mod summary;
 
@@ -156,11 +157,20 @@ pub fn load_with(source: &dyn Source, detail: Detail) -> Result<Project, LoadErr
     let candidates = model::candidate_packages(&paths, &relocations);
     // The app configurations the labels come from are read while the migrations are.
     let configs = model::app_config_files(&candidates, &index);
+    // Modules read for the graph are parsed once per content, in any run that may keep them.
+    let cache = (detail == Detail::Graph)
+        .then(|| source.parse_cache_dir())
+        .flatten()
+        .map(|dir| parse_cache::ParseCache::open(&dir))
+        .filter(parse_cache::ParseCache::is_useful);
     let (parsed, configs) = rayon::join(
-        || parse_packages(source, &candidates, detail),
+        || parse_packages(source, &candidates, cache.as_ref(), detail),
         || modules::ReadAhead::of(source, configs),
     );
     let parsed = parsed?;
+    if let Some(cache) = cache {
+        cache.save();
+    }
     index.adopt(configs);
 
     let mut failures = Vec::new();
@@ -355,6 +365,7 @@ pub fn migration_name(file: &str) -> Option<&str> {
 fn parse_packages(
     source: &dyn Source,
     candidates: &[model::Candidate<'_>],
+    cache: Option<&parse_cache::ParseCache>,
     detail: Detail,
 ) -> Result<Vec<Vec<model::ModuleResult>>, LoadError> {
     let source_error: Mutex<Option<SourceError>> = Mutex::new(None);
@@ -377,7 +388,10 @@ fn parse_packages(
                             return None;
                         }
                     }
-                    Some(migration::parse_with(buf, detail))
+                    Some(match cache {
+                        Some(cache) => cache.parse(buf, detail),
+                        None => migration::parse_with(buf, detail),
+                    })
                 })
                 .collect()
         })

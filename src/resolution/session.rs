@@ -558,6 +558,10 @@ impl Source for Planned<'_> {
         }
     }
 
+    fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
+        self.base.parse_cache_dir()
+    }
+
     fn conflicted(&self) -> &[source::ConflictedPath] {
         self.base.conflicted()
     }

@@ -28,7 +28,7 @@ pub use work_changes::changed_in_work_tree;
 
 use std::collections::HashMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use git2::{Commit, ErrorCode, ObjectType, Oid, Repository, Tree};
@@ -243,6 +243,7 @@ pub struct GitRevision {
     /// More handles on the same repository: a `Repository` is not `Sync`, and blobs read by
     /// several threads at once must each go through their own.
     readers: ReaderPool,
+    parse_cache_dir: PathBuf,
 }
 
 /// Repository handles opened on demand, one per thread reading at a time.
@@ -292,6 +293,7 @@ impl GitRevision {
         };
         Ok(GitRevision {
             readers: ReaderPool::new(&repo),
+            parse_cache_dir: parse_cache_dir(&repo),
             repo: Mutex::new(repo),
             root,
             rev: rev.to_owned(),
@@ -355,9 +357,19 @@ fn read_in_tree(repo: &Repository, root: Oid, path: &str) -> Result<Option<Vec<u
     Ok(Some(repo.find_blob(entry.id())?.content().to_vec()))
 }
 
+/// Where the parses of a repository's files are kept: its common git directory's, which its
+/// linked worktrees share.
+pub(super) fn parse_cache_dir(repo: &Repository) -> PathBuf {
+    repo.commondir().join(super::MIGMERGE_DIR)
+}
+
 impl Source for GitRevision {
     fn describe(&self) -> String {
         format!("revision {} ({})", self.rev, self.short)
+    }
+
+    fn parse_cache_dir(&self) -> Option<PathBuf> {
+        Some(self.parse_cache_dir.clone())
     }
 
     fn list(&self, wanted: PathFilter<'_>) -> Result<Vec<String>, SourceError> {
@@ -613,6 +625,43 @@ mod tests {
 
     fn everything(_: &str) -> bool {
         true
+    }
+
+    /// The work tree and the revisions of one repository keep their parses in one place, from a
+    /// linked worktree too: what the merge driver parses, the hook reads.
+    #[test]
+    fn a_repository_keeps_its_parses_in_its_common_git_directory() {
+        let t = TestRepo::new();
+        t.commit("main", &[], &[("app/migrations/__init__.py", Some(""))]);
+        t.repo().set_head("refs/heads/main").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let linked = elsewhere.path().join("linked");
+        t.repo().worktree("linked", &linked, None).unwrap();
+        let place = |dir: Option<PathBuf>| {
+            let dir = dir.expect("a repository has a place for its parses");
+            assert!(
+                dir.ends_with(crate::source::MIGMERGE_DIR),
+                "{}",
+                dir.display()
+            );
+            std::fs::canonicalize(dir.parent().unwrap()).unwrap()
+        };
+        let common = place(
+            GitRevision::open(t.dir(), "main")
+                .unwrap()
+                .parse_cache_dir(),
+        );
+        assert_eq!(common, std::fs::canonicalize(t.dir().join(".git")).unwrap());
+        for dir in [t.dir(), linked.as_path()] {
+            let tree = crate::source::WorkTree::new(dir).unwrap();
+            assert_eq!(place(tree.parse_cache_dir()), common, "{}", dir.display());
+            let head = GitRevision::open(dir, "HEAD").unwrap();
+            assert_eq!(place(head.parse_cache_dir()), common, "{}", dir.display());
+        }
+        // Outside any repository, nothing is kept.
+        let plain = tempfile::tempdir().unwrap();
+        let tree = crate::source::WorkTree::new(plain.path()).unwrap();
+        assert_eq!(tree.parse_cache_dir(), None);
     }
 
     #[test]

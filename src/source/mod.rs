@@ -17,6 +17,9 @@ pub use worktree::WorkTree;
 
 use std::path::PathBuf;
 
+/// The directory of a repository's git directory where migmerge keeps its state.
+pub const MIGMERGE_DIR: &str = "migmerge";
+
 /// Decides, from a root-relative path, whether a file is worth listing.
 pub type PathFilter<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
@@ -44,6 +47,12 @@ pub trait Source: Sync {
             }
             None => false,
         })
+    }
+
+    /// The directory where parses of this snapshot's files may be kept between runs (the
+    /// `migmerge` directory of the repository's git directory); `None` outside a repository.
+    fn parse_cache_dir(&self) -> Option<PathBuf> {
+        None
     }
 
     /// Paths that git could not merge in this snapshot (only an in-memory merge has any).

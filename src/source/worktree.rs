@@ -164,6 +164,20 @@ impl Source for WorkTree {
         Ok(self.read_into(path, &mut buf)?.then_some(buf))
     }
 
+    fn parse_cache_dir(&self) -> Option<PathBuf> {
+        let absolute = std::path::absolute(&self.root).ok()?;
+        let git_dir = absolute
+            .ancestors()
+            .find_map(crate::git::cmd::dot_git_dir)?;
+        // A linked worktree's git directory names the common one, where the revisions of the
+        // same repository keep their parses: the work tree's go there too.
+        let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+            Ok(text) if !text.trim().is_empty() => git_dir.join(text.trim()),
+            _ => git_dir,
+        };
+        Some(common.join(super::MIGMERGE_DIR))
+    }
+
     fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<bool, SourceError> {
         buf.clear();
         let Some(full) = self.resolve(path) else {

@@ -11,7 +11,7 @@
 //! and reported through [`Source::conflicted`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use git2::{Index, IndexEntryExtendedFlag, Oid};
 
@@ -29,6 +29,7 @@ pub struct IndexSnapshot {
     /// Directories of `files` holding a `pyvenv.cfg`, which listing does not enter.
     venvs: BTreeSet<String>,
     conflicts: Vec<ConflictedPath>,
+    parse_cache_dir: PathBuf,
 }
 
 impl IndexSnapshot {
@@ -63,6 +64,7 @@ impl IndexSnapshot {
         let venvs = venv_dirs(files.keys().map(String::as_str));
         Ok(IndexSnapshot {
             readers: ReaderPool::new(&repo),
+            parse_cache_dir: super::parse_cache_dir(&repo),
             files,
             venvs,
             conflicts,
@@ -94,6 +96,10 @@ impl Source for IndexSnapshot {
             .with(|repo| Ok(repo.find_blob(*id)?.content().to_vec()))
             .map_err(git_error)?;
         Ok(Some(content))
+    }
+
+    fn parse_cache_dir(&self) -> Option<PathBuf> {
+        Some(self.parse_cache_dir.clone())
     }
 
     fn conflicted(&self) -> &[ConflictedPath] {

@@ -11,7 +11,7 @@
 //! reported through [`Source::conflicted`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use git2::{ErrorCode, Index, IndexConflict, IndexEntry, Oid, Repository};
@@ -40,6 +40,7 @@ pub struct GitMerge {
     readers: ReaderPool,
     head: String,
     other: String,
+    parse_cache_dir: PathBuf,
 }
 
 impl GitMerge {
@@ -59,6 +60,7 @@ impl GitMerge {
         let venvs = venv_dirs(files.keys().map(String::as_str));
         Ok(GitMerge {
             readers: ReaderPool::new(&repo),
+            parse_cache_dir: super::parse_cache_dir(&repo),
             repo: Mutex::new(repo),
             files,
             venvs,
@@ -229,6 +231,10 @@ impl Source for GitMerge {
         let blob = repo.find_blob(id).map_err(git_error)?;
         buf.extend_from_slice(blob.content());
         Ok(true)
+    }
+
+    fn parse_cache_dir(&self) -> Option<PathBuf> {
+        Some(self.parse_cache_dir.clone())
     }
 
     fn conflicted(&self) -> &[ConflictedPath] {

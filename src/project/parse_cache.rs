@@ -1,0 +1,448 @@
+//! Migration modules as parsed for the graph, kept between runs in the repository's git
+//! directory (`.git/migmerge/parse-cache`), by content.
+//!
+//! A project's migrations hardly change from one run to the next: every hook, merge driver and
+//! `check` reads the same thousand files and parses them again, and the parse is most of a
+//! load's work. The cache answers for a module whose bytes it has seen, with the `Migration`
+//! those bytes parsed to.
+//!
+//! What keeps its answers right:
+//! - An entry is found by a 128-bit hash of the module's whole bytes, seeded with a secret
+//!   drawn when the cache file was made, so that no file can be written to collide with
+//!   another's entry; the length is part of the key too.
+//! - A cache made by another build of migmerge is not read (the parser may differ): the file
+//!   names the executable that wrote it (size, modification time and, on Unix, its inode).
+//! - Only modules read for the graph ([`Detail::Graph`]) are kept, and only those that parse:
+//!   an error is always reported by a parse of its own.
+//! - A file that cannot be read, is truncated, or does not decode is an empty cache; a cache
+//!   that cannot be written is not written. Either way the answers are the parser's, only
+//!   slower: the cache never fails a run.
+//! - Written to a temporary file and moved into place, so a reader sees a whole cache, old or
+//!   new; of two runs saving at once, the last one's stays.
+//!
+//! Every run reads the cache; only the runs that write to the repository anyway (the merge
+//! driver, the hooks, `resolve`) add to it, after [`keep_new_parses`]. `check`, `lint` and the
+//! other readers write nothing, as they promise.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use xxhash_rust::xxh3::xxh3_128_with_seed;
+
+use crate::migration::{self, Detail, Migration, ParseError};
+
+/// The file in the git directory's `migmerge` directory.
+const FILE: &str = "parse-cache";
+/// What a cache file starts with; the number changes with the layout.
+const MAGIC: &[u8; 16] = b"migmerge-parse\x001";
+/// Entries of earlier runs that this one did not meet are kept up to this many times the
+/// entries it met (a repository's other projects, a branch checked out a moment ago), and at
+/// least [`KEEP_AT_LEAST`] in all.
+const KEEP_FACTOR: usize = 2;
+const KEEP_AT_LEAST: usize = 4096;
+
+/// Whether this process adds what it parses to the cache (see [`keep_new_parses`]).
+static KEEP_NEW: AtomicBool = AtomicBool::new(false);
+
+/// Lets the loads of this process add the modules they parse to the cache: for the commands
+/// that write to the repository anyway.
+pub fn keep_new_parses() {
+    KEEP_NEW.store(true, Ordering::Relaxed);
+}
+
+/// An entry's key: the module's hash and length.
+type Key = (u128, u64);
+/// Where each entry's encoded `Migration` lies in a cache file's bytes, in file order.
+type Stored = Vec<(Key, Range<usize>)>;
+
+/// The cache of one run: what the file held, and what the run met and added.
+pub struct ParseCache {
+    file: PathBuf,
+    identity: u64,
+    seed: u64,
+    /// The file's bytes, which the entries point into.
+    stored: Vec<u8>,
+    /// Each stored entry's encoded `Migration`, in file order.
+    entries: HashMap<Key, Range<usize>>,
+    order: Vec<Key>,
+    met: Mutex<HashSet<Key>>,
+    /// Whether this run adds its parses (see [`keep_new_parses`]).
+    keep: bool,
+    added: Mutex<Vec<(Key, Vec<u8>)>>,
+}
+
+impl ParseCache {
+    /// The cache kept in `migmerge_dir` (a git directory's `migmerge`), empty when there is
+    /// none yet or it cannot be used.
+    pub fn open(migmerge_dir: &Path) -> ParseCache {
+        Self::open_keeping(migmerge_dir, KEEP_NEW.load(Ordering::Relaxed))
+    }
+
+    /// [`ParseCache::open`]; `keep`: whether this run's parses are added.
+    fn open_keeping(migmerge_dir: &Path, keep: bool) -> ParseCache {
+        let file = migmerge_dir.join(FILE);
+        let identity = executable_identity();
+        let mut cache = ParseCache {
+            file,
+            identity,
+            seed: fresh_seed(),
+            stored: Vec::new(),
+            entries: HashMap::new(),
+            order: Vec::new(),
+            met: Mutex::new(HashSet::new()),
+            keep,
+            added: Mutex::new(Vec::new()),
+        };
+        if let Ok(stored) = std::fs::read(&cache.file)
+            && let Some((seed, entries)) = decode(&stored, identity)
+        {
+            cache.seed = seed;
+            cache.order = entries.iter().map(|(key, _)| *key).collect();
+            cache.entries = entries.into_iter().collect();
+            cache.stored = stored;
+        }
+        cache
+    }
+
+    /// Whether the cache can do anything for this run: answer from entries, or keep parses.
+    pub fn is_useful(&self) -> bool {
+        self.keep || !self.entries.is_empty()
+    }
+
+    fn key(&self, bytes: &[u8]) -> Key {
+        (xxh3_128_with_seed(bytes, self.seed), bytes.len() as u64)
+    }
+
+    /// `bytes` parsed to `detail`: the cached answer when there is one, else the parser's,
+    /// which is kept.
+    pub fn parse(&self, bytes: &[u8], detail: Detail) -> Result<Migration, ParseError> {
+        if detail != Detail::Graph {
+            return migration::parse_with(bytes, detail);
+        }
+        let key = self.key(bytes);
+        if let Some(range) = self.entries.get(&key)
+            && let Some(encoded) = self.stored.get(range.clone())
+            && let Ok(migration) = postcard::from_bytes::<Migration>(encoded)
+        {
+            lock(&self.met).insert(key);
+            return Ok(migration);
+        }
+        let parsed = migration::parse_with(bytes, detail)?;
+        if self.keep
+            && let Ok(encoded) = postcard::to_allocvec(&parsed)
+        {
+            lock(&self.added).push((key, encoded));
+        }
+        Ok(parsed)
+    }
+
+    /// Writes the cache back when this run added to it: the entries it met or added first,
+    /// then as many of the others as [`KEEP_FACTOR`] allows. Failures leave the old file.
+    pub fn save(self) {
+        let ParseCache {
+            file,
+            identity,
+            seed,
+            stored,
+            entries,
+            order,
+            met,
+            keep: _,
+            added,
+        } = self;
+        let added = added.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if added.is_empty() {
+            return;
+        }
+        let met = met.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let fresh: HashSet<Key> = added.iter().map(|(key, _)| *key).collect();
+        let live = met.len() + fresh.len();
+        let room = (live * KEEP_FACTOR).max(KEEP_AT_LEAST);
+        let mut kept_others = 0;
+        let mut out = encode_header(identity, seed);
+        let write_entry = |out: &mut Vec<u8>, key: Key, encoded: &[u8]| {
+            out.extend_from_slice(&key.0.to_le_bytes());
+            out.extend_from_slice(&key.1.to_le_bytes());
+            out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+            out.extend_from_slice(encoded);
+        };
+        for (key, encoded) in &added {
+            write_entry(&mut out, *key, encoded);
+        }
+        for key in &order {
+            if fresh.contains(key) {
+                continue;
+            }
+            let is_met = met.contains(key);
+            if !is_met {
+                if live + kept_others >= room {
+                    continue;
+                }
+                kept_others += 1;
+            }
+            if let Some(encoded) = entries.get(key).and_then(|range| stored.get(range.clone())) {
+                write_entry(&mut out, *key, encoded);
+            }
+        }
+        let _ = write_replacing(&file, &out);
+    }
+}
+
+/// The header: magic, the writing executable's identity, the key seed.
+fn encode_header(identity: u64, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&identity.to_le_bytes());
+    out.extend_from_slice(&seed.to_le_bytes());
+    out
+}
+
+/// The seed and the entries (key, range of the encoded `Migration` in `stored`) of a cache
+/// file written by the executable `identity`; `None` for any other file.
+fn decode(stored: &[u8], identity: u64) -> Option<(u64, Stored)> {
+    let mut cursor = Cursor {
+        bytes: stored,
+        at: 0,
+    };
+    if cursor.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    if cursor.u64()? != identity {
+        return None;
+    }
+    let seed = cursor.u64()?;
+    let mut entries = Vec::new();
+    while cursor.at < stored.len() {
+        let hash = u128::from_le_bytes(cursor.take(16)?.try_into().ok()?);
+        let len = cursor.u64()?;
+        let size = usize::try_from(cursor.u64()?).ok()?;
+        let start = cursor.at;
+        cursor.take(size)?;
+        entries.push(((hash, len), start..cursor.at));
+    }
+    Some((seed, entries))
+}
+
+/// Reads a cache file front to back; `None` past its end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let bytes = self.bytes.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
+    }
+}
+
+/// Who wrote a cache: this executable's size, modification time and inode, hashed. Another
+/// build (or an executable that cannot be looked at, which matches nothing) starts afresh.
+fn executable_identity() -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+    match std::env::current_exe().and_then(std::fs::metadata) {
+        Ok(meta) => {
+            hasher.write_u64(meta.len());
+            if let Ok(modified) = meta.modified()
+                && let Ok(since) = modified.duration_since(std::time::UNIX_EPOCH)
+            {
+                hasher.write_u128(since.as_nanos());
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                hasher.write_u64(meta.ino());
+                hasher.write_u64(meta.dev());
+            }
+        }
+        // Unknown: a value no written cache has, so nothing is trusted.
+        Err(_) => hasher.write_u64(fresh_seed()),
+    }
+    hasher.finish()
+}
+
+/// A random number, from the standard library's per-process random hasher keys.
+fn fresh_seed() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+/// Writes `bytes` to `file` through a temporary file in its directory and a rename.
+fn write_replacing(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".parse-cache-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every migration module of the fixtures: real shapes, odd ones included.
+    fn fixture_modules() -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        let mut pending = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "py")
+                    && path.parent().is_some_and(|p| p.ends_with("migrations"))
+                {
+                    found.push((path.clone(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    fn parsed_by(cache: &ParseCache, bytes: &[u8]) -> Result<Migration, ParseError> {
+        cache.parse(bytes, Detail::Graph)
+    }
+
+    #[test]
+    fn a_cached_module_is_what_the_parser_makes_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let modules = fixture_modules();
+        assert!(modules.len() > 100, "{} fixture modules", modules.len());
+        let first = ParseCache::open_keeping(dir.path(), true);
+        for (path, bytes) in &modules {
+            let direct = migration::parse_with(bytes, Detail::Graph);
+            assert_eq!(parsed_by(&first, bytes), direct, "{}", path.display());
+        }
+        first.save();
+        let second = ParseCache::open_keeping(dir.path(), true);
+        // Fixtures share modules byte for byte: one entry each.
+        let parsed = modules
+            .iter()
+            .filter(|(_, bytes)| migration::parse_with(bytes, Detail::Graph).is_ok())
+            .map(|(_, bytes)| bytes.as_slice())
+            .collect::<HashSet<_>>()
+            .len();
+        assert_eq!(second.entries.len(), parsed);
+        for (path, bytes) in &modules {
+            let direct = migration::parse_with(bytes, Detail::Graph);
+            assert_eq!(parsed_by(&second, bytes), direct, "{}", path.display());
+        }
+        // Every answer came from the file: nothing was added, so nothing is written again.
+        assert!(lock(&second.added).is_empty());
+        assert_eq!(lock(&second.met).len(), parsed);
+    }
+
+    #[test]
+    fn changed_bytes_are_parsed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = b"class Migration(migrations.Migration):\n    dependencies = [('shop', '0001_initial')]\n";
+        let new = b"class Migration(migrations.Migration):\n    dependencies = [('shop', '0002_initial')]\n";
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        parsed_by(&cache, old).unwrap();
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        assert_eq!(
+            parsed_by(&cache, new).unwrap(),
+            migration::parse_with(new, Detail::Graph).unwrap()
+        );
+        assert!(lock(&cache.met).is_empty());
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_file_is_an_empty_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = b"class Migration(migrations.Migration):\n    dependencies = []\n";
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        parsed_by(&cache, module).unwrap();
+        cache.save();
+        let file = dir.path().join(FILE);
+        let whole = std::fs::read(&file).unwrap();
+        assert_eq!(ParseCache::open_keeping(dir.path(), false).entries.len(), 1);
+        // Cut anywhere, the file holds no entry that could be trusted.
+        for cut in [0, 5, MAGIC.len() + 3, whole.len() - 1] {
+            std::fs::write(&file, &whole[..cut]).unwrap();
+            let cache = ParseCache::open_keeping(dir.path(), false);
+            assert!(cache.entries.is_empty(), "cut at {cut}");
+            assert!(parsed_by(&cache, module).is_ok());
+        }
+        // Written by another build of migmerge.
+        let mut foreign = whole.clone();
+        foreign[MAGIC.len()] ^= 1;
+        std::fs::write(&file, &foreign).unwrap();
+        assert!(
+            ParseCache::open_keeping(dir.path(), false)
+                .entries
+                .is_empty()
+        );
+        // An entry that does not decode is parsed afresh.
+        let mut garbled = whole;
+        let last = garbled.len() - 1;
+        garbled[last] = 0xff;
+        std::fs::write(&file, &garbled).unwrap();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        assert_eq!(
+            parsed_by(&cache, module).unwrap(),
+            migration::parse_with(module, Detail::Graph).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_run_that_does_not_keep_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        parsed_by(
+            &cache,
+            b"class Migration(migrations.Migration):\n    pass\n",
+        )
+        .unwrap();
+        cache.save();
+        assert!(!dir.path().join(FILE).exists());
+    }
+
+    #[test]
+    fn entries_a_run_did_not_meet_are_kept_within_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = |n: usize| {
+            format!(
+                "class Migration(migrations.Migration):\n    dependencies = [('a', '{n:04}_x')]\n"
+            )
+        };
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        for n in 0..KEEP_AT_LEAST + 10 {
+            parsed_by(&cache, module(n).as_bytes()).unwrap();
+        }
+        cache.save();
+        // A run meeting one new module keeps it and as many others as the bound allows.
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        parsed_by(&cache, module(999_999).as_bytes()).unwrap();
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        assert_eq!(cache.entries.len(), KEEP_AT_LEAST);
+        parsed_by(&cache, module(999_999).as_bytes()).unwrap();
+        assert_eq!(lock(&cache.met).len(), 1);
+    }
+}
