@@ -141,8 +141,9 @@ impl ParseCache {
         Ok(parsed)
     }
 
-    /// Writes the cache back when this run added to it: the entries it met or added first,
-    /// then as many of the others as [`KEEP_FACTOR`] allows. Failures leave the old file.
+    /// Writes the cache back when this run added to it: the entries it added or met, and as
+    /// many of the others as [`KEEP_FACTOR`] allows, each once (two files of the same bytes
+    /// parsed side by side are added twice). Failures leave the old file.
     pub fn save(self) {
         let ParseCache {
             file,
@@ -165,11 +166,14 @@ impl ParseCache {
         let room = (live * KEEP_FACTOR).max(KEEP_AT_LEAST);
         let mut kept_others = 0;
         let mut out = encode_header(identity, seed);
-        let write_entry = |out: &mut Vec<u8>, key: Key, encoded: &[u8]| {
-            out.extend_from_slice(&key.0.to_le_bytes());
-            out.extend_from_slice(&key.1.to_le_bytes());
-            out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
-            out.extend_from_slice(encoded);
+        let mut written: HashSet<Key> = HashSet::new();
+        let mut write_entry = |out: &mut Vec<u8>, key: Key, encoded: &[u8]| {
+            if written.insert(key) {
+                out.extend_from_slice(&key.0.to_le_bytes());
+                out.extend_from_slice(&key.1.to_le_bytes());
+                out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
+                out.extend_from_slice(encoded);
+            }
         };
         for (key, encoded) in &added {
             write_entry(&mut out, *key, encoded);
@@ -178,8 +182,7 @@ impl ParseCache {
             if fresh.contains(key) {
                 continue;
             }
-            let is_met = met.contains(key);
-            if !is_met {
+            if !met.contains(key) {
                 if live + kept_others >= room {
                     continue;
                 }
@@ -408,6 +411,23 @@ mod tests {
             parsed_by(&cache, module).unwrap(),
             migration::parse_with(module, Detail::Graph).unwrap()
         );
+    }
+
+    #[test]
+    fn modules_of_the_same_bytes_are_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = b"class Migration(migrations.Migration):\n    dependencies = []\n";
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        for _ in 0..3 {
+            parsed_by(&cache, module).unwrap();
+        }
+        cache.save();
+        let (_, stored) = decode(
+            &std::fs::read(dir.path().join(FILE)).unwrap(),
+            executable_identity(),
+        )
+        .unwrap();
+        assert_eq!(stored.len(), 1);
     }
 
     #[test]
