@@ -346,7 +346,12 @@ fn stat_field(pid: u32, number: usize) -> Option<String> {
 fn cache_of(root: &Path) -> Option<(PathBuf, String)> {
     let repo = git2::Repository::discover(root).ok()?;
     let head = repo.head().ok()?.target()?.to_string();
-    Some((repo.path().join("migmerge").join("merge-view.json"), head))
+    Some((
+        repo.path()
+            .join(crate::git::STATE_DIR)
+            .join("merge-view.json"),
+        head,
+    ))
 }
 
 fn keep(path: &Path, view: &MergeView) -> Result<()> {

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::FileUpdate;
 
 /// The journal's file name, in the git directory's `migmerge/`.
-const IN_GIT_DIR: &str = "migmerge/write-journal.json";
+const IN_GIT_DIR: &str = "write-journal.json";
 /// The journal's file name at the root, outside a repository.
 const AT_ROOT: &str = ".migmerge-write-journal.json";
 
@@ -80,10 +80,11 @@ struct UpdateRecord {
 /// holding `root` (found as git finds it from a directory: a `.git` directory, or a `.git` file
 /// naming one), else at `root`. Every writer and every reader asks here, so they agree.
 pub fn location(root: &Path) -> PathBuf {
-    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    match absolute.ancestors().find_map(crate::git::cmd::dot_git_dir) {
-        Some(git_dir) => git_dir.join(IN_GIT_DIR),
-        None => absolute.join(AT_ROOT),
+    match crate::git::cmd::enclosing_git_dir(root) {
+        Some(git_dir) => git_dir.join(crate::git::STATE_DIR).join(IN_GIT_DIR),
+        None => std::path::absolute(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .join(AT_ROOT),
     }
 }
 

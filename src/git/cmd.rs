@@ -325,6 +325,23 @@ pub fn dot_git_dir(dir: &Path) -> Option<PathBuf> {
     (!target.is_empty()).then(|| dir.join(target))
 }
 
+/// The git directory of the repository holding `dir`, found as git finds it from a directory:
+/// the nearest `.git` (directory, or file naming one) in `dir` or above it. `None` outside any
+/// repository.
+pub fn enclosing_git_dir(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute.ancestors().find_map(dot_git_dir)
+}
+
+/// The common git directory of `git_dir`: the one a linked worktree's `commondir` file names,
+/// else `git_dir` itself.
+pub fn common_git_dir(git_dir: PathBuf) -> PathBuf {
+    match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(text) if !text.trim().is_empty() => git_dir.join(text.trim()),
+        _ => git_dir,
+    }
+}
+
 fn checked(args: &str, out: Output) -> Result<String, GitError> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())

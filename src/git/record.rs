@@ -27,7 +27,7 @@ pub struct Record<'a> {
 }
 
 fn dir(git_dir: &Path) -> PathBuf {
-    git_dir.join("migmerge")
+    git_dir.join(super::STATE_DIR)
 }
 
 pub fn now() -> u64 {

@@ -388,8 +388,9 @@ fn parse_packages(
                             return None;
                         }
                     }
+                    // There is a cache only for modules read for the graph.
                     Some(match cache {
-                        Some(cache) => cache.parse(buf, detail),
+                        Some(cache) => cache.parse_for_graph(buf),
                         None => migration::parse_with(buf, detail),
                     })
                 })

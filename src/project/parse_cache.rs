@@ -87,26 +87,24 @@ impl ParseCache {
     fn open_keeping(migmerge_dir: &Path, keep: bool) -> ParseCache {
         let file = migmerge_dir.join(FILE);
         let identity = executable_identity();
-        let mut cache = ParseCache {
+        let read = std::fs::read(&file)
+            .ok()
+            .and_then(|stored| decode(&stored, identity).map(|decoded| (stored, decoded)));
+        let (stored, seed, entries) = match read {
+            Some((stored, (seed, entries))) => (stored, seed, entries),
+            None => (Vec::new(), fresh_seed(), Vec::new()),
+        };
+        ParseCache {
             file,
             identity,
-            seed: fresh_seed(),
-            stored: Vec::new(),
-            entries: HashMap::new(),
-            order: Vec::new(),
+            seed,
+            stored,
+            order: entries.iter().map(|(key, _)| *key).collect(),
+            entries: entries.into_iter().collect(),
             met: Mutex::new(HashSet::new()),
             keep,
             added: Mutex::new(Vec::new()),
-        };
-        if let Ok(stored) = std::fs::read(&cache.file)
-            && let Some((seed, entries)) = decode(&stored, identity)
-        {
-            cache.seed = seed;
-            cache.order = entries.iter().map(|(key, _)| *key).collect();
-            cache.entries = entries.into_iter().collect();
-            cache.stored = stored;
         }
-        cache
     }
 
     /// Whether the cache can do anything for this run: answer from entries, or keep parses.
@@ -118,12 +116,9 @@ impl ParseCache {
         (xxh3_128_with_seed(bytes, self.seed), bytes.len() as u64)
     }
 
-    /// `bytes` parsed to `detail`: the cached answer when there is one, else the parser's,
-    /// which is kept.
-    pub fn parse(&self, bytes: &[u8], detail: Detail) -> Result<Migration, ParseError> {
-        if detail != Detail::Graph {
-            return migration::parse_with(bytes, detail);
-        }
+    /// `bytes` parsed for the graph ([`Detail::Graph`]): the cached answer when there is one,
+    /// else the parser's, which is kept.
+    pub fn parse_for_graph(&self, bytes: &[u8]) -> Result<Migration, ParseError> {
         let key = self.key(bytes);
         if let Some(range) = self.entries.get(&key)
             && let Some(encoded) = self.stored.get(range.clone())
@@ -132,7 +127,7 @@ impl ParseCache {
             lock(&self.met).insert(key);
             return Ok(migration);
         }
-        let parsed = migration::parse_with(bytes, detail)?;
+        let parsed = migration::parse_with(bytes, Detail::Graph)?;
         if self.keep
             && let Ok(encoded) = postcard::to_allocvec(&parsed)
         {
@@ -327,7 +322,7 @@ mod tests {
     }
 
     fn parsed_by(cache: &ParseCache, bytes: &[u8]) -> Result<Migration, ParseError> {
-        cache.parse(bytes, Detail::Graph)
+        cache.parse_for_graph(bytes)
     }
 
     #[test]

@@ -360,7 +360,7 @@ fn read_in_tree(repo: &Repository, root: Oid, path: &str) -> Result<Option<Vec<u
 /// Where the parses of a repository's files are kept: its common git directory's, which its
 /// linked worktrees share.
 pub(super) fn parse_cache_dir(repo: &Repository) -> PathBuf {
-    repo.commondir().join(super::MIGMERGE_DIR)
+    repo.commondir().join(crate::git::STATE_DIR)
 }
 
 impl Source for GitRevision {
@@ -639,11 +639,7 @@ mod tests {
         t.repo().worktree("linked", &linked, None).unwrap();
         let place = |dir: Option<PathBuf>| {
             let dir = dir.expect("a repository has a place for its parses");
-            assert!(
-                dir.ends_with(crate::source::MIGMERGE_DIR),
-                "{}",
-                dir.display()
-            );
+            assert!(dir.ends_with(crate::git::STATE_DIR), "{}", dir.display());
             std::fs::canonicalize(dir.parent().unwrap()).unwrap()
         };
         let common = place(

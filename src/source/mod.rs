@@ -17,9 +17,6 @@ pub use worktree::WorkTree;
 
 use std::path::PathBuf;
 
-/// The directory of a repository's git directory where migmerge keeps its state.
-pub const MIGMERGE_DIR: &str = "migmerge";
-
 /// Decides, from a root-relative path, whether a file is worth listing.
 pub type PathFilter<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
@@ -50,7 +47,8 @@ pub trait Source: Sync {
     }
 
     /// The directory where parses of this snapshot's files may be kept between runs (the
-    /// `migmerge` directory of the repository's git directory); `None` outside a repository.
+    /// [`crate::git::STATE_DIR`] of the repository's common git directory); `None` outside a
+    /// repository.
     fn parse_cache_dir(&self) -> Option<PathBuf> {
         None
     }

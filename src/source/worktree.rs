@@ -165,17 +165,10 @@ impl Source for WorkTree {
     }
 
     fn parse_cache_dir(&self) -> Option<PathBuf> {
-        let absolute = std::path::absolute(&self.root).ok()?;
-        let git_dir = absolute
-            .ancestors()
-            .find_map(crate::git::cmd::dot_git_dir)?;
-        // A linked worktree's git directory names the common one, where the revisions of the
-        // same repository keep their parses: the work tree's go there too.
-        let common = match std::fs::read_to_string(git_dir.join("commondir")) {
-            Ok(text) if !text.trim().is_empty() => git_dir.join(text.trim()),
-            _ => git_dir,
-        };
-        Some(common.join(super::MIGMERGE_DIR))
+        // In the common git directory, where the revisions of the same repository (and the
+        // other worktrees) keep their parses.
+        let git_dir = crate::git::cmd::enclosing_git_dir(&self.root)?;
+        Some(crate::git::cmd::common_git_dir(git_dir).join(crate::git::STATE_DIR))
     }
 
     fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<bool, SourceError> {
