@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::FileUpdate;
 
 /// The journal's file name, in the git directory's `migmerge/`.
-const IN_GIT_DIR: &str = "write-journal.json";
+const IN_STATE_DIR: &str = "write-journal.json";
 /// The journal's file name at the root, outside a repository.
 const AT_ROOT: &str = ".migmerge-write-journal.json";
 
@@ -81,7 +81,7 @@ struct UpdateRecord {
 /// naming one), else at `root`. Every writer and every reader asks here, so they agree.
 pub fn location(root: &Path) -> PathBuf {
     match crate::git::cmd::enclosing_git_dir(root) {
-        Some(git_dir) => git_dir.join(crate::git::STATE_DIR).join(IN_GIT_DIR),
+        Some(git_dir) => git_dir.join(crate::git::STATE_DIR).join(IN_STATE_DIR),
         None => std::path::absolute(root)
             .unwrap_or_else(|_| root.to_path_buf())
             .join(AT_ROOT),
@@ -637,7 +637,10 @@ mod tests {
         std::fs::create_dir(root.join(".git")).unwrap();
         let updates = [update(Some("a.py"), "b.py", Some("\u{e9}\0"), "x")];
         let journal = Journal::begin(root, &updates, &[]).unwrap();
-        assert_eq!(location(root), root.join(".git").join(IN_GIT_DIR));
+        assert_eq!(
+            location(root),
+            root.join(".git/migmerge/write-journal.json")
+        );
         assert!(location(root).exists());
         let err = Journal::begin(root, &updates, &[]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
