@@ -126,6 +126,13 @@ impl Source for Overlay<'_> {
         self.base.read(path)
     }
 
+    fn blob_id(&self, path: &str) -> Option<git2::Oid> {
+        if self.written.contains_key(path) || self.removed.contains(path) {
+            return None;
+        }
+        self.base.blob_id(path)
+    }
+
     fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
         self.base.parse_cache_dir()
     }

@@ -380,6 +380,13 @@ fn parse_packages(
                 .par_iter()
                 // One buffer per batch of files: a file's bytes live only until it is parsed.
                 .map_init(Vec::new, |buf, path| {
+                    // A blob whose parse is kept is not even read.
+                    let blob = cache.and_then(|_| source.blob_id(path));
+                    if let (Some(cache), Some(id)) = (cache, blob)
+                        && let Some(kept) = cache.cached_blob(id.as_bytes())
+                    {
+                        return Some(Ok(kept));
+                    }
                     match source.read_into(path, buf) {
                         Ok(true) => {}
                         Ok(false) => return None,
@@ -389,9 +396,10 @@ fn parse_packages(
                         }
                     }
                     // There is a cache only for modules read for the graph.
-                    Some(match cache {
-                        Some(cache) => cache.parse_for_graph(buf),
-                        None => migration::parse_with(buf, detail),
+                    Some(match (cache, blob) {
+                        (Some(cache), Some(id)) => cache.parse_blob_for_graph(id.as_bytes(), buf),
+                        (Some(cache), None) => cache.parse_for_graph(buf),
+                        (None, _) => migration::parse_with(buf, detail),
                     })
                 })
                 .collect()

@@ -9,7 +9,10 @@
 //! What keeps its answers right:
 //! - An entry is found by a 128-bit hash of the module's whole bytes, seeded with a secret
 //!   drawn when the cache file was made, so that no file can be written to collide with
-//!   another's entry; the length is part of the key too.
+//!   another's entry; the length is part of the key too. A module read from git objects (a
+//!   revision, the index, an in-memory merge) is also found by its blob id, which names those
+//!   bytes exactly, so that a kept parse spares inflating the blob as well: that key is the
+//!   seeded hash of the id, with a length no file has.
 //! - A cache made by another build of migmerge is not read (the parser may differ): the file
 //!   names the executable that wrote it (size, modification time and, on Unix, its inode).
 //! - Only modules read for the graph ([`Detail::Graph`]) are kept, and only those that parse:
@@ -55,8 +58,13 @@ pub fn keep_new_parses() {
     KEEP_NEW.store(true, Ordering::Relaxed);
 }
 
-/// An entry's key: the module's hash and length.
+/// An entry's key: the module's hash and length, or for a blob id, the id's hash and
+/// [`BLOB_KEY`].
 type Key = (u128, u64);
+/// The length part of a blob id's key: no file is this long, so no module's key is one.
+const BLOB_KEY: u64 = u64::MAX;
+/// What a blob id is hashed after, so that its hash is not that of a module of the same bytes.
+const BLOB_DOMAIN: &[u8] = b"git blob id\0";
 /// Where each entry's encoded `Migration` lies in a cache file's bytes, in file order.
 type Stored = Vec<(Key, Range<usize>)>;
 
@@ -116,22 +124,60 @@ impl ParseCache {
         (xxh3_128_with_seed(bytes, self.seed), bytes.len() as u64)
     }
 
+    fn blob_key(&self, id: &[u8]) -> Key {
+        let mut domained = Vec::with_capacity(BLOB_DOMAIN.len() + id.len());
+        domained.extend_from_slice(BLOB_DOMAIN);
+        domained.extend_from_slice(id);
+        (xxh3_128_with_seed(&domained, self.seed), BLOB_KEY)
+    }
+
+    /// The kept entry of `key`, encoded, marked met.
+    fn found(&self, key: Key) -> Option<&[u8]> {
+        let encoded = self.stored.get(self.entries.get(&key)?.clone())?;
+        lock(&self.met).insert(key);
+        Some(encoded)
+    }
+
+    /// The parse kept for the blob `id` (see [`crate::source::Source::blob_id`]), without its
+    /// bytes: `None` when there is none, and the blob is read and given to
+    /// [`ParseCache::parse_blob_for_graph`].
+    pub fn cached_blob(&self, id: &[u8]) -> Option<Migration> {
+        postcard::from_bytes(self.found(self.blob_key(id))?).ok()
+    }
+
     /// `bytes` parsed for the graph ([`Detail::Graph`]): the cached answer when there is one,
     /// else the parser's, which is kept.
     pub fn parse_for_graph(&self, bytes: &[u8]) -> Result<Migration, ParseError> {
+        self.parse_keyed(bytes, None)
+    }
+
+    /// [`ParseCache::parse_for_graph`] of the bytes of the blob `id`, whose parse is then also
+    /// kept by the id (the same bytes may have been parsed from the work tree already).
+    pub fn parse_blob_for_graph(&self, id: &[u8], bytes: &[u8]) -> Result<Migration, ParseError> {
+        self.parse_keyed(bytes, Some(self.blob_key(id)))
+    }
+
+    fn parse_keyed(&self, bytes: &[u8], blob: Option<Key>) -> Result<Migration, ParseError> {
         let key = self.key(bytes);
-        if let Some(range) = self.entries.get(&key)
-            && let Some(encoded) = self.stored.get(range.clone())
+        if let Some(encoded) = self.found(key)
             && let Ok(migration) = postcard::from_bytes::<Migration>(encoded)
         {
-            lock(&self.met).insert(key);
+            if self.keep
+                && let Some(blob) = blob
+            {
+                lock(&self.added).push((blob, encoded.to_vec()));
+            }
             return Ok(migration);
         }
         let parsed = migration::parse_with(bytes, Detail::Graph)?;
         if self.keep
             && let Ok(encoded) = postcard::to_allocvec(&parsed)
         {
-            lock(&self.added).push((key, encoded));
+            let mut added = lock(&self.added);
+            if let Some(blob) = blob {
+                added.push((blob, encoded.clone()));
+            }
+            added.push((key, encoded));
         }
         Ok(parsed)
     }
@@ -459,5 +505,80 @@ mod tests {
         assert_eq!(cache.entries.len(), KEEP_AT_LEAST);
         parsed_by(&cache, module(999_999).as_bytes()).unwrap();
         assert_eq!(lock(&cache.met).len(), 1);
+    }
+
+    /// A blob id as git computes it for `bytes`.
+    fn blob_id_of(bytes: &[u8]) -> git2::Oid {
+        git2::Oid::hash_object(git2::ObjectType::Blob, bytes).unwrap()
+    }
+
+    #[test]
+    fn a_blob_parsed_once_is_found_by_its_id_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let modules = fixture_modules();
+        let first = ParseCache::open_keeping(dir.path(), true);
+        for (path, bytes) in &modules {
+            let id = blob_id_of(bytes);
+            assert_eq!(first.cached_blob(id.as_bytes()), None, "{}", path.display());
+            let direct = migration::parse_with(bytes, Detail::Graph);
+            assert_eq!(
+                first.parse_blob_for_graph(id.as_bytes(), bytes),
+                direct,
+                "{}",
+                path.display()
+            );
+        }
+        first.save();
+        let second = ParseCache::open_keeping(dir.path(), false);
+        for (path, bytes) in &modules {
+            let direct = migration::parse_with(bytes, Detail::Graph).ok();
+            let id = blob_id_of(bytes);
+            assert_eq!(
+                second.cached_blob(id.as_bytes()),
+                direct,
+                "{}",
+                path.display()
+            );
+            // The same bytes read from a work tree find their entry by content.
+            if let Some(direct) = direct {
+                assert_eq!(parsed_by(&second, bytes).unwrap(), direct);
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_first_parsed_from_the_work_tree_are_kept_by_blob_id_when_read_from_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = b"class Migration(migrations.Migration):\n    dependencies = [('shop', '0001_initial')]\n";
+        let id = blob_id_of(module);
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        parsed_by(&cache, module).unwrap();
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        assert_eq!(cache.cached_blob(id.as_bytes()), None);
+        let parsed = cache.parse_blob_for_graph(id.as_bytes(), module).unwrap();
+        // Found by content: nothing parsed, the id's entry added.
+        assert_eq!(lock(&cache.added).len(), 1);
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        assert_eq!(cache.cached_blob(id.as_bytes()), Some(parsed));
+        assert_eq!(cache.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_blob_id_names_no_module_and_no_other_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        let module = b"class Migration(migrations.Migration):\n    dependencies = []\n";
+        let id = blob_id_of(module);
+        // A module whose bytes are a blob id, with or without the domain, keys differently.
+        let mut domained = BLOB_DOMAIN.to_vec();
+        domained.extend_from_slice(id.as_bytes());
+        for bytes in [id.as_bytes(), domained.as_slice()] {
+            assert_ne!(cache.key(bytes), cache.blob_key(id.as_bytes()));
+        }
+        cache.parse_blob_for_graph(id.as_bytes(), module).unwrap();
+        let other = blob_id_of(b"something else");
+        assert_eq!(cache.cached_blob(other.as_bytes()), None);
     }
 }

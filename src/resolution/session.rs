@@ -558,6 +558,14 @@ impl Source for Planned<'_> {
         }
     }
 
+    fn blob_id(&self, path: &str) -> Option<git2::Oid> {
+        // A planned file's bytes are in no blob yet.
+        match self.files.get(path) {
+            Some(_) => None,
+            None => self.base.blob_id(path),
+        }
+    }
+
     fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
         self.base.parse_cache_dir()
     }

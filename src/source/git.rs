@@ -397,6 +397,11 @@ impl Source for GitRevision {
         read_in_tree(&lock(&self.repo), root, path).map_err(git_error)
     }
 
+    fn blob_id(&self, path: &str) -> Option<Oid> {
+        // Known once the revision is listed, as every load lists it first.
+        self.blobs.get().and_then(|blobs| blobs.get(path)).copied()
+    }
+
     fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<bool, SourceError> {
         buf.clear();
         let Some(&oid) = self.blobs.get().and_then(|blobs| blobs.get(path)) else {
@@ -717,6 +722,8 @@ mod tests {
             new.read("app/migrations/0001_initial.py").unwrap().unwrap(),
             b"# 1 changed"
         );
+        assert_eq!(super::testrepo::assert_blob_ids_name_what_is_read(&new), 3);
+        assert_eq!(new.blob_id("app/link.py"), None);
         // Symlinks and submodules are not files of the snapshot.
         assert_eq!(new.read("app/link.py").unwrap(), None);
         assert!(

@@ -46,6 +46,14 @@ pub trait Source: Sync {
         })
     }
 
+    /// The id of the git blob holding exactly the bytes [`Source::read`] gives for `path`, when
+    /// the snapshot knows it without reading them (a revision's tree, an index, an in-memory
+    /// merge): what lets a kept parse of those bytes be found without inflating the blob. `None`
+    /// when the snapshot has no such id to give, which only costs a read.
+    fn blob_id(&self, _path: &str) -> Option<git2::Oid> {
+        None
+    }
+
     /// The directory where parses of this snapshot's files may be kept between runs (the
     /// [`crate::git::STATE_DIR`] of the repository's common git directory); `None` outside a
     /// repository.

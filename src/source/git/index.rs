@@ -98,6 +98,10 @@ impl Source for IndexSnapshot {
         Ok(Some(content))
     }
 
+    fn blob_id(&self, path: &str) -> Option<Oid> {
+        self.files.get(path).copied()
+    }
+
     fn parse_cache_dir(&self) -> Option<PathBuf> {
         Some(self.parse_cache_dir.clone())
     }
@@ -191,6 +195,10 @@ mod tests {
         );
         assert!(staged.conflicted().is_empty());
         assert_eq!(staged.describe(), "the staged files (git index)");
+        assert_eq!(
+            super::super::testrepo::assert_blob_ids_name_what_is_read(&staged),
+            2
+        );
     }
 
     #[test]

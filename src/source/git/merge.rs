@@ -208,6 +208,11 @@ impl Source for GitMerge {
         Ok(self.read_into(path, &mut buf)?.then_some(buf))
     }
 
+    fn blob_id(&self, path: &str) -> Option<Oid> {
+        // A conflicted path is read as the side it lists (see `listed_side`), whose blob this is.
+        self.files.get(path).copied()
+    }
+
     fn read_into(&self, path: &str, buf: &mut Vec<u8>) -> Result<bool, SourceError> {
         buf.clear();
         let Some(&id) = self.files.get(path) else {
@@ -320,6 +325,10 @@ mod tests {
         );
         assert_eq!(merge.read(MAX).unwrap().unwrap(), b"0002_a\n");
         assert_eq!(merge.read("app/x.py").unwrap().unwrap(), b"ours");
+        assert_eq!(
+            super::super::testrepo::assert_blob_ids_name_what_is_read(&merge),
+            2
+        );
     }
 
     #[test]
@@ -338,6 +347,10 @@ mod tests {
         let mut buf = b"stale".to_vec();
         assert!(merge.read_into("a.py", &mut buf).unwrap());
         assert_eq!(buf, b"ONE\ntwo\nthree\nfour\nFIVE\n");
+        assert_eq!(
+            super::super::testrepo::assert_blob_ids_name_what_is_read(&merge),
+            1
+        );
         assert!(!merge.read_into("b.py", &mut buf).unwrap());
         assert!(buf.is_empty());
     }

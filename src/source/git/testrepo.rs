@@ -8,6 +8,30 @@ use std::path::Path;
 use git2::build::TreeUpdateBuilder;
 use git2::{FileMode, Oid, Repository, Signature, Time};
 
+/// Every listed file's blob id, where `source` gives one, is the id of the bytes it reads
+/// for that file (what lets a parse kept by the id stand for a read); returns how many
+/// files had one.
+pub(super) fn assert_blob_ids_name_what_is_read(source: &dyn crate::source::Source) -> usize {
+    let mut named = 0;
+    for path in source.list(&|_| true).unwrap() {
+        let Some(id) = source.blob_id(&path) else {
+            continue;
+        };
+        let bytes = source.read(&path).unwrap().unwrap();
+        let mut buf = Vec::new();
+        assert!(source.read_into(&path, &mut buf).unwrap());
+        assert_eq!(buf, bytes, "{path}");
+        assert_eq!(
+            id,
+            Oid::hash_object(git2::ObjectType::Blob, &bytes).unwrap(),
+            "{path}"
+        );
+        named += 1;
+    }
+    assert_eq!(source.blob_id("no/such/file.py"), None);
+    named
+}
+
 pub(super) struct TestRepo {
     repo: Repository,
     dir: tempfile::TempDir,
