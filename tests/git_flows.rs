@@ -229,6 +229,33 @@ fn the_hooks_keep_their_parses_and_resolve_alike_with_them() {
 }
 
 #[test]
+fn a_file_changed_after_the_hooks_stamped_it_is_read_again() {
+    let dir = story("siblings_add_phone_vs_add_avatar");
+    let root = dir.path();
+    // Files are stamped once their times are a few seconds old (see `source::SETTLED`).
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    git_ok(root, &["merge", "--no-edit", "theirs"]);
+    let stamped = root.join("users/migrations/0002_profile_bio.py");
+    let kept = fs::read(root.join(".git/migmerge/parse-cache")).unwrap();
+    let named = stamped.to_str().unwrap().as_bytes();
+    assert!(
+        kept.windows(named.len()).any(|w| w == named),
+        "the hooks kept no stamp of {}",
+        stamped.display()
+    );
+    assert_eq!(run_migmerge(&["check"], root).status.code(), Some(0));
+    // Bytes of the same length, so that only the file's times and contents tell.
+    let text = fs::read_to_string(&stamped).unwrap();
+    let broken = text.replace("\"0001_initial\"", "\"0001_initiaX\"");
+    assert_ne!(broken, text);
+    fs::write(&stamped, broken).unwrap();
+    let check = run_migmerge(&["check"], root);
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{out}");
+    assert!(out.contains("0001_initiaX"), "{out}");
+}
+
+#[test]
 fn a_merge_follows_a_migration_the_other_side_renamed() {
     // Ours renumbered 0003_post_tags to 0004_post_tags; theirs built on the old name.
     let dir = story("dangling_after_rename_on_other_side");

@@ -133,6 +133,13 @@ impl Source for Overlay<'_> {
         self.base.blob_id(path)
     }
 
+    fn stamp(&self, path: &str) -> Option<crate::source::Stamp> {
+        if self.written.contains_key(path) || self.removed.contains(path) {
+            return None;
+        }
+        self.base.stamp(path)
+    }
+
     fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
         self.base.parse_cache_dir()
     }

@@ -380,12 +380,21 @@ fn parse_packages(
                 .par_iter()
                 // One buffer per batch of files: a file's bytes live only until it is parsed.
                 .map_init(Vec::new, |buf, path| {
-                    // A blob whose parse is kept is not even read.
+                    // A blob, or a work-tree file unchanged since, whose parse is kept is not
+                    // even read.
                     let blob = cache.and_then(|_| source.blob_id(path));
-                    if let (Some(cache), Some(id)) = (cache, blob)
-                        && let Some(kept) = cache.cached_blob(id.as_bytes())
-                    {
-                        return Some(Ok(kept));
+                    let stamp = cache
+                        .filter(|_| blob.is_none())
+                        .and_then(|_| source.stamp(path));
+                    if let Some(cache) = cache {
+                        let kept = match (&blob, &stamp) {
+                            (Some(id), _) => cache.cached_blob(id.as_bytes()),
+                            (None, Some(stamp)) => cache.cached_stamped(stamp),
+                            (None, None) => None,
+                        };
+                        if let Some(kept) = kept {
+                            return Some(Ok(kept));
+                        }
                     }
                     match source.read_into(path, buf) {
                         Ok(true) => {}
@@ -396,10 +405,15 @@ fn parse_packages(
                         }
                     }
                     // There is a cache only for modules read for the graph.
-                    Some(match (cache, blob) {
-                        (Some(cache), Some(id)) => cache.parse_blob_for_graph(id.as_bytes(), buf),
-                        (Some(cache), None) => cache.parse_for_graph(buf),
-                        (None, _) => migration::parse_with(buf, detail),
+                    Some(match (cache, blob, &stamp) {
+                        (Some(cache), Some(id), _) => {
+                            cache.parse_blob_for_graph(id.as_bytes(), buf)
+                        }
+                        (Some(cache), None, Some(stamp)) => {
+                            cache.parse_stamped_for_graph(stamp, buf)
+                        }
+                        (Some(cache), None, None) => cache.parse_for_graph(buf),
+                        (None, _, _) => migration::parse_with(buf, detail),
                     })
                 })
                 .collect()

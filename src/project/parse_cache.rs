@@ -13,6 +13,12 @@
 //!   revision, the index, an in-memory merge) is also found by its blob id, which names those
 //!   bytes exactly, so that a kept parse spares inflating the blob as well: that key is the
 //!   seeded hash of the id, with a length no file has.
+//! - A work-tree file is also found by its stamp (see [`Stamp`]): its absolute path and what
+//!   the filesystem says of it (times to the nanosecond, size, inode, device, mode), kept with
+//!   the key of the bytes read under that stamp. A file whose stamp is unchanged is not read.
+//!   As git trusts its index, a stamp is kept only once it has settled (its times more than
+//!   [`crate::source::SETTLED`] old when it was taken): a write after it was taken changes it, even on a
+//!   filesystem whose clock ticks in seconds.
 //! - A cache made by another build of migmerge is not read (the parser may differ): the file
 //!   names the executable that wrote it (size, modification time and, on Unix, its inode).
 //! - Only modules read for the graph ([`Detail::Graph`]) are kept, and only those that parse:
@@ -38,11 +44,12 @@ use std::sync::{Mutex, PoisonError};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 use crate::migration::{self, Detail, Migration, ParseError};
+use crate::source::{Stamp, Status};
 
 /// The file in the git directory's `migmerge` directory.
 const FILE: &str = "parse-cache";
 /// What a cache file starts with; the number changes with the layout.
-const MAGIC: &[u8; 16] = b"migmerge-parse\x001";
+const MAGIC: &[u8; 16] = b"migmerge-parse\x002";
 /// Entries of earlier runs that this one did not meet are kept up to this many times the
 /// entries it met (a repository's other projects, a branch checked out a moment ago), and at
 /// least [`KEEP_AT_LEAST`] in all.
@@ -67,6 +74,8 @@ const BLOB_KEY: u64 = u64::MAX;
 const BLOB_DOMAIN: &[u8] = b"git blob id\0";
 /// Where each entry's encoded `Migration` lies in a cache file's bytes, in file order.
 type Stored = Vec<(Key, Range<usize>)>;
+/// The stamps kept: by absolute path, the file's status and the key of its bytes.
+type Stamps = HashMap<Vec<u8>, (Status, Key)>;
 
 /// The cache of one run: what the file held, and what the run met and added.
 pub struct ParseCache {
@@ -82,6 +91,9 @@ pub struct ParseCache {
     /// Whether this run adds its parses (see [`keep_new_parses`]).
     keep: bool,
     added: Mutex<Vec<(Key, Vec<u8>)>>,
+    /// The stamps the file held, and those this run took of the files it read.
+    stamps: Stamps,
+    stamped: Mutex<Vec<(Vec<u8>, Status, Key)>>,
 }
 
 impl ParseCache {
@@ -98,9 +110,16 @@ impl ParseCache {
         let read = std::fs::read(&file)
             .ok()
             .and_then(|stored| decode(&stored, identity).map(|decoded| (stored, decoded)));
-        let (stored, seed, entries) = match read {
-            Some((stored, (seed, entries))) => (stored, seed, entries),
-            None => (Vec::new(), fresh_seed(), Vec::new()),
+        let (stored, seed, entries, stamps) = match read {
+            Some((
+                stored,
+                Decoded {
+                    seed,
+                    entries,
+                    stamps,
+                },
+            )) => (stored, seed, entries, stamps),
+            None => (Vec::new(), fresh_seed(), Vec::new(), Stamps::new()),
         };
         ParseCache {
             file,
@@ -112,6 +131,8 @@ impl ParseCache {
             met: Mutex::new(HashSet::new()),
             keep,
             added: Mutex::new(Vec::new()),
+            stamps,
+            stamped: Mutex::new(Vec::new()),
         }
     }
 
@@ -143,6 +164,32 @@ impl ParseCache {
     /// [`ParseCache::parse_blob_for_graph`].
     pub fn cached_blob(&self, id: &[u8]) -> Option<Migration> {
         postcard::from_bytes(self.found(self.blob_key(id))?).ok()
+    }
+
+    /// The parse kept for the file of `stamp` when its status is the one kept with it: the
+    /// file need not be read. `None` otherwise, and the file is read and given to
+    /// [`ParseCache::parse_stamped_for_graph`].
+    pub fn cached_stamped(&self, stamp: &Stamp) -> Option<Migration> {
+        let (status, key) = self.stamps.get(&stamp.file)?;
+        if *status != stamp.status {
+            return None;
+        }
+        postcard::from_bytes(self.found(*key)?).ok()
+    }
+
+    /// [`ParseCache::parse_for_graph`] of the bytes read from the file of `stamp`, whose
+    /// stamp is then kept with them once it has settled.
+    pub fn parse_stamped_for_graph(
+        &self,
+        stamp: &Stamp,
+        bytes: &[u8],
+    ) -> Result<Migration, ParseError> {
+        let parsed = self.parse_keyed(bytes, None)?;
+        if self.keep && stamp.settled {
+            let key = self.key(bytes);
+            lock(&self.stamped).push((stamp.file.clone(), stamp.status, key));
+        }
+        Ok(parsed)
     }
 
     /// `bytes` parsed for the graph ([`Detail::Graph`]): the cached answer when there is one,
@@ -196,9 +243,16 @@ impl ParseCache {
             met,
             keep: _,
             added,
+            stamps,
+            stamped,
         } = self;
         let added = added.into_inner().unwrap_or_else(PoisonError::into_inner);
-        if added.is_empty() {
+        let stamped = stamped.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // A stamp taken again as it was kept changes nothing.
+        let new_stamps = stamped
+            .iter()
+            .any(|(file, status, key)| stamps.get(file) != Some(&(*status, *key)));
+        if added.is_empty() && !new_stamps {
             return;
         }
         let met = met.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -207,6 +261,9 @@ impl ParseCache {
         let room = (live * KEEP_FACTOR).max(KEEP_AT_LEAST);
         let mut kept_others = 0;
         let mut out = encode_header(identity, seed);
+        // The number of entries goes here once they are written.
+        let count_at = out.len();
+        out.extend_from_slice(&0u64.to_le_bytes());
         let mut written: HashSet<Key> = HashSet::new();
         let mut write_entry = |out: &mut Vec<u8>, key: Key, encoded: &[u8]| {
             if written.insert(key) {
@@ -233,6 +290,23 @@ impl ParseCache {
                 write_entry(&mut out, *key, encoded);
             }
         }
+        out[count_at..count_at + 8].copy_from_slice(&(written.len() as u64).to_le_bytes());
+        // The stamps of entries kept: this run's over the file's, by path.
+        let mut rows: HashMap<Vec<u8>, (Status, Key)> = stamps;
+        for (path, status, key) in stamped {
+            rows.insert(path, (status, key));
+        }
+        rows.retain(|_, (_, key)| written.contains(key));
+        out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        for (path, (status, key)) in &rows {
+            out.extend_from_slice(&(path.len() as u64).to_le_bytes());
+            out.extend_from_slice(path);
+            for field in status {
+                out.extend_from_slice(&field.to_le_bytes());
+            }
+            out.extend_from_slice(&key.0.to_le_bytes());
+            out.extend_from_slice(&key.1.to_le_bytes());
+        }
         let _ = write_replacing(&file, &out);
     }
 }
@@ -246,9 +320,17 @@ fn encode_header(identity: u64, seed: u64) -> Vec<u8> {
     out
 }
 
-/// The seed and the entries (key, range of the encoded `Migration` in `stored`) of a cache
-/// file written by the executable `identity`; `None` for any other file.
-fn decode(stored: &[u8], identity: u64) -> Option<(u64, Stored)> {
+/// What a cache file holds besides the bytes of its entries.
+struct Decoded {
+    seed: u64,
+    /// Each entry's key and the range of its encoded `Migration` in the file.
+    entries: Stored,
+    stamps: Stamps,
+}
+
+/// The seed, entries and stamps of a cache file written by the executable `identity`; `None`
+/// for any other file.
+fn decode(stored: &[u8], identity: u64) -> Option<Decoded> {
     let mut cursor = Cursor {
         bytes: stored,
         at: 0,
@@ -260,16 +342,36 @@ fn decode(stored: &[u8], identity: u64) -> Option<(u64, Stored)> {
         return None;
     }
     let seed = cursor.u64()?;
-    let mut entries = Vec::new();
-    while cursor.at < stored.len() {
-        let hash = u128::from_le_bytes(cursor.take(16)?.try_into().ok()?);
-        let len = cursor.u64()?;
+    // Counts are bounded by the bytes left, so that a damaged count allocates nothing huge.
+    let count = usize::try_from(cursor.u64()?).ok()?;
+    let mut entries = Vec::with_capacity(count.min(stored.len() / 32));
+    for _ in 0..count {
+        let key = cursor.key()?;
         let size = usize::try_from(cursor.u64()?).ok()?;
         let start = cursor.at;
         cursor.take(size)?;
-        entries.push(((hash, len), start..cursor.at));
+        entries.push((key, start..cursor.at));
     }
-    Some((seed, entries))
+    let rows = usize::try_from(cursor.u64()?).ok()?;
+    let mut stamps = Stamps::with_capacity(rows.min(stored.len() / 96));
+    for _ in 0..rows {
+        let size = usize::try_from(cursor.u64()?).ok()?;
+        let path = cursor.take(size)?.to_vec();
+        let mut status = Status::default();
+        for field in &mut status {
+            *field = cursor.u64()?;
+        }
+        stamps.insert(path, (status, cursor.key()?));
+    }
+    // Anything after the last stamp is not a file this build wrote.
+    if cursor.at != stored.len() {
+        return None;
+    }
+    Some(Decoded {
+        seed,
+        entries,
+        stamps,
+    })
 }
 
 /// Reads a cache file front to back; `None` past its end.
@@ -287,6 +389,11 @@ impl<'a> Cursor<'a> {
 
     fn u64(&mut self) -> Option<u64> {
         self.take(8)?.try_into().ok().map(u64::from_le_bytes)
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        let hash = u128::from_le_bytes(self.take(16)?.try_into().ok()?);
+        Some((hash, self.u64()?))
     }
 }
 
@@ -442,9 +549,10 @@ mod tests {
                 .entries
                 .is_empty()
         );
-        // An entry that does not decode is parsed afresh.
+        // An entry that does not decode is parsed afresh: its last byte is the one before the
+        // count of stamps (none here).
         let mut garbled = whole;
-        let last = garbled.len() - 1;
+        let last = garbled.len() - 9;
         garbled[last] = 0xff;
         std::fs::write(&file, &garbled).unwrap();
         let cache = ParseCache::open_keeping(dir.path(), false);
@@ -463,12 +571,12 @@ mod tests {
             parsed_by(&cache, module).unwrap();
         }
         cache.save();
-        let (_, stored) = decode(
+        let stored = decode(
             &std::fs::read(dir.path().join(FILE)).unwrap(),
             executable_identity(),
         )
         .unwrap();
-        assert_eq!(stored.len(), 1);
+        assert_eq!(stored.entries.len(), 1);
     }
 
     #[test]
@@ -580,5 +688,96 @@ mod tests {
         cache.parse_blob_for_graph(id.as_bytes(), module).unwrap();
         let other = blob_id_of(b"something else");
         assert_eq!(cache.cached_blob(other.as_bytes()), None);
+    }
+
+    fn stamp(file: &str, status: Status, settled: bool) -> Stamp {
+        Stamp {
+            file: file.as_bytes().to_vec(),
+            status,
+            settled,
+        }
+    }
+
+    #[test]
+    fn a_settled_stamp_finds_its_parse_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = b"class Migration(migrations.Migration):\n    dependencies = [('shop', '0001_initial')]\n";
+        let direct = migration::parse_with(module, Detail::Graph).unwrap();
+        let at = stamp(
+            "/p/shop/migrations/0002_x.py",
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            true,
+        );
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        assert_eq!(cache.cached_stamped(&at), None);
+        assert_eq!(cache.parse_stamped_for_graph(&at, module).unwrap(), direct);
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        assert_eq!(cache.cached_stamped(&at), Some(direct.clone()));
+        // Its entry was met: it is kept.
+        assert_eq!(lock(&cache.met).len(), 1);
+        // Another status, or another file of the same status, is not this one.
+        let mut changed = at.clone();
+        changed.status[1] += 1;
+        assert_eq!(cache.cached_stamped(&changed), None);
+        let other = stamp("/p/shop/migrations/0003_y.py", at.status, true);
+        assert_eq!(cache.cached_stamped(&other), None);
+        // Nothing new: the file is not written again.
+        let before = std::fs::read(dir.path().join(FILE)).unwrap();
+        cache.save();
+        assert_eq!(std::fs::read(dir.path().join(FILE)).unwrap(), before);
+    }
+
+    #[test]
+    fn an_unsettled_stamp_or_a_reader_keeps_no_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = b"class Migration(migrations.Migration):\n    dependencies = []\n";
+        let fresh = stamp("/p/a/migrations/0001_initial.py", [9; 8], false);
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        cache.parse_stamped_for_graph(&fresh, module).unwrap();
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        assert!(cache.stamps.is_empty());
+        // Found by content all the same.
+        assert!(parsed_by(&cache, module).is_ok());
+        assert_eq!(lock(&cache.met).len(), 1);
+        let settled = stamp("/p/a/migrations/0001_initial.py", [9; 8], true);
+        cache.parse_stamped_for_graph(&settled, module).unwrap();
+        cache.save();
+        assert!(
+            ParseCache::open_keeping(dir.path(), false)
+                .stamps
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_stamp_found_by_content_is_kept_and_a_new_status_replaces_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = b"class Migration(migrations.Migration):\n    dependencies = []\n";
+        let new = b"class Migration(migrations.Migration):\n    dependencies = [('a', '0001')]\n";
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        parsed_by(&cache, old).unwrap();
+        cache.save();
+        // Bytes already kept, read under a settled stamp: the stamp alone is new, and saved.
+        let first = stamp("/p/a/migrations/0002_b.py", [1; 8], true);
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        cache.parse_stamped_for_graph(&first, old).unwrap();
+        assert!(lock(&cache.added).is_empty());
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), true);
+        assert!(cache.cached_stamped(&first).is_some());
+        // The file changed: its new stamp points at the new bytes, the old one is gone.
+        let second = stamp("/p/a/migrations/0002_b.py", [2; 8], true);
+        assert_eq!(cache.cached_stamped(&second), None);
+        cache.parse_stamped_for_graph(&second, new).unwrap();
+        cache.save();
+        let cache = ParseCache::open_keeping(dir.path(), false);
+        assert_eq!(cache.stamps.len(), 1);
+        assert_eq!(cache.cached_stamped(&first), None);
+        assert_eq!(
+            cache.cached_stamped(&second),
+            Some(migration::parse_with(new, Detail::Graph).unwrap())
+        );
     }
 }

@@ -566,6 +566,14 @@ impl Source for Planned<'_> {
         }
     }
 
+    fn stamp(&self, path: &str) -> Option<source::Stamp> {
+        // Nor on disk.
+        match self.files.get(path) {
+            Some(_) => None,
+            None => self.base.stamp(path),
+        }
+    }
+
     fn parse_cache_dir(&self) -> Option<std::path::PathBuf> {
         self.base.parse_cache_dir()
     }

@@ -20,6 +20,26 @@ use std::path::PathBuf;
 /// Decides, from a root-relative path, whether a file is worth listing.
 pub type PathFilter<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
+/// How old a file's times must be when it is stamped for the stamp to be kept: more than the
+/// coarsest clock a filesystem keeps times with (FAT's two seconds).
+pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What the filesystem says of a file: modification and change times (seconds, nanoseconds),
+/// size, inode, device and mode. Two reads of a file under the same status read the same
+/// bytes, unless a write came within the clock's tick of the stamp (see [`SETTLED`]).
+pub type Status = [u64; 8];
+
+/// A work-tree file's stamp (see [`Source::stamp`]): what a parse kept for its bytes is found
+/// by (see [`crate::project::parse_cache`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// The file's absolute path, as bytes.
+    pub file: Vec<u8>,
+    pub status: Status,
+    /// Whether the file's times were more than [`SETTLED`] old when it was stamped.
+    pub settled: bool,
+}
+
 /// A snapshot of a project's files.
 pub trait Source: Sync {
     /// How the snapshot is named in messages: "the work tree", "revision main (1a2b3c4)".
@@ -51,6 +71,12 @@ pub trait Source: Sync {
     /// merge): what lets a kept parse of those bytes be found without inflating the blob. `None`
     /// when the snapshot has no such id to give, which only costs a read.
     fn blob_id(&self, _path: &str) -> Option<git2::Oid> {
+        None
+    }
+
+    /// The stamp of the file at `path` (a work tree's files have one), taken now: what finds
+    /// the parse kept for it without reading it. `None` when the snapshot has none to give.
+    fn stamp(&self, _path: &str) -> Option<Stamp> {
         None
     }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use ignore::{DirEntry, WalkBuilder};
 
 use super::prune::{VENV_MARKER, is_skipped_dir, require_dir};
-use super::{PathFilter, Source, SourceError};
+use super::{PathFilter, Source, SourceError, Stamp};
 
 /// The room a file read starts with: most migrations fit, and a larger file grows it as it
 /// reads (8 KiB at a time, doubling).
@@ -28,6 +28,9 @@ const READ_ROOM: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct WorkTree {
     root: PathBuf,
+    /// `root` made absolute, for the files' stamps (see [`Source::stamp`]); `None` when the
+    /// current directory cannot be read, and the files have no stamp.
+    absolute_root: Option<PathBuf>,
 }
 
 impl WorkTree {
@@ -42,6 +45,7 @@ impl WorkTree {
         }
         Ok(WorkTree {
             root: root.to_path_buf(),
+            absolute_root: std::path::absolute(root).ok(),
         })
     }
 
@@ -81,14 +85,59 @@ impl WorkTree {
     /// The on-disk path of a root-relative path, if it can name a file of this snapshot at all
     /// (no empty, `.` or `..` component: listed paths never have one, and `..` would leave root).
     fn resolve(&self, path: &str) -> Option<PathBuf> {
-        let mut full = self.root.clone();
-        for part in path.split('/') {
-            if matches!(part, "" | "." | "..") {
-                return None;
-            }
-            full.push(part);
+        resolve_under(&self.root, path)
+    }
+}
+
+/// [`WorkTree::resolve`] under `root`.
+fn resolve_under(root: &Path, path: &str) -> Option<PathBuf> {
+    let mut full = root.to_path_buf();
+    for part in path.split('/') {
+        if matches!(part, "" | "." | "..") {
+            return None;
         }
-        Some(full)
+        full.push(part);
+    }
+    Some(full)
+}
+
+/// The stamp of the file at the absolute path `file`, through symlinks (as it is read), taken
+/// at `now` (since the Unix epoch); `None` where it cannot be taken (no such file; not Unix,
+/// whose times and inodes it needs).
+fn stamp_of(file: &Path, now: std::time::Duration) -> Option<Stamp> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(file).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        // Times before 1970 are no stamp (and no file a migration run wrote).
+        let (mtime, ctime) = (
+            u64::try_from(meta.mtime()).ok()?,
+            u64::try_from(meta.ctime()).ok()?,
+        );
+        let settled_before = now.as_secs().checked_sub(super::SETTLED.as_secs())?;
+        Some(Stamp {
+            file: file.as_os_str().as_bytes().to_vec(),
+            status: [
+                mtime,
+                u64::try_from(meta.mtime_nsec()).ok()?,
+                ctime,
+                u64::try_from(meta.ctime_nsec()).ok()?,
+                meta.size(),
+                meta.ino(),
+                meta.dev(),
+                u64::from(meta.mode()),
+            ],
+            settled: mtime < settled_before && ctime < settled_before,
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, now);
+        None
     }
 }
 
@@ -164,6 +213,15 @@ impl Source for WorkTree {
         Ok(self.read_into(path, &mut buf)?.then_some(buf))
     }
 
+    fn stamp(&self, path: &str) -> Option<Stamp> {
+        // The time is taken before the file is looked at: a write after the stamp has times
+        // after it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        stamp_of(&resolve_under(self.absolute_root.as_deref()?, path)?, now)
+    }
+
     fn parse_cache_dir(&self) -> Option<PathBuf> {
         // In the common git directory, where the revisions of the same repository (and the
         // other worktrees) keep their parses.
@@ -214,6 +272,48 @@ mod tests {
         let full = root.join(path);
         fs::create_dir_all(full.parent().unwrap()).unwrap();
         fs::write(full, text).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_stamp_settles_and_any_write_changes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "app/migrations/0001_initial.py", "# one");
+        let tree = WorkTree::new(dir.path()).unwrap();
+        let path = "app/migrations/0001_initial.py";
+        let taken = tree.stamp(path).unwrap();
+        // Just written: its times are too recent for the stamp to be kept.
+        assert!(!taken.settled);
+        assert!(taken.file.ends_with(b"app/migrations/0001_initial.py"));
+        assert!(
+            Path::new(std::ffi::OsStr::new(
+                std::str::from_utf8(&taken.file).unwrap()
+            ))
+            .is_absolute()
+        );
+        let file = dir.path().join(path);
+        let later = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            + crate::source::SETTLED * 2;
+        let settled = stamp_of(&file, later).unwrap();
+        assert!(settled.settled);
+        assert_eq!(settled.status, taken.status);
+        // The same bytes written again, and other bytes of the same length: a new status. A
+        // write comes at least a clock tick after the stamp (a settled one, more than
+        // `SETTLED` after the file's times); here a pause stands for that.
+        let tick = std::time::Duration::from_millis(30);
+        std::thread::sleep(tick);
+        fs::write(&file, "# one").unwrap();
+        let rewritten = stamp_of(&file, later).unwrap();
+        assert_ne!(rewritten.status, taken.status);
+        std::thread::sleep(tick);
+        fs::write(&file, "# two").unwrap();
+        assert_ne!(stamp_of(&file, later).unwrap().status, rewritten.status);
+        // No file, a directory, a path leaving the root: no stamp.
+        assert_eq!(tree.stamp("app/migrations/0002_none.py"), None);
+        assert_eq!(tree.stamp("app/migrations"), None);
+        assert_eq!(tree.stamp("../x.py"), None);
     }
 
     fn everything(_: &str) -> bool {
