@@ -39,7 +39,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
@@ -91,8 +91,13 @@ pub struct ParseCache {
     /// Whether this run adds its parses (see [`keep_new_parses`]).
     keep: bool,
     added: Mutex<Vec<(Key, Vec<u8>)>>,
-    /// The stamps the file held, and those this run took of the files it read.
-    stamps: Stamps,
+    /// The file read, and where its stamps start: they are read again from it into
+    /// [`ParseCache::stamps`] the first time they are asked for, and not kept in `stored`
+    /// meanwhile. A run reading git's objects never asks, and a large project's stamps are
+    /// megabytes of paths, held through the whole parse for nothing.
+    stamps_at: Option<(std::fs::File, u64)>,
+    stamps: OnceLock<Stamps>,
+    /// The stamps this run took of the files it read.
     stamped: Mutex<Vec<(Vec<u8>, Status, Key)>>,
 }
 
@@ -107,33 +112,52 @@ impl ParseCache {
     fn open_keeping(migmerge_dir: &Path, keep: bool) -> ParseCache {
         let file = migmerge_dir.join(FILE);
         let identity = executable_identity();
-        let read = std::fs::read(&file)
-            .ok()
-            .and_then(|stored| decode(&stored, identity).map(|decoded| (stored, decoded)));
-        let (stored, seed, entries, stamps) = match read {
-            Some((
-                stored,
-                Decoded {
-                    seed,
-                    entries,
-                    stamps,
-                },
-            )) => (stored, seed, entries, stamps),
-            None => (Vec::new(), fresh_seed(), Vec::new(), Stamps::new()),
+        let read = std::fs::File::open(&file).ok().and_then(|mut handle| {
+            let mut stored = Vec::new();
+            std::io::Read::read_to_end(&mut handle, &mut stored).ok()?;
+            let decoded = decode(&stored, identity)?;
+            // The entries alone stay in memory; the same file (even once another run has
+            // replaced it under this name) gives the stamps later.
+            stored.truncate(decoded.stamps_at);
+            stored.shrink_to_fit();
+            let at = u64::try_from(decoded.stamps_at).ok()?;
+            Some((stored, decoded, (handle, at)))
+        });
+        let (stored, seed, entries, stamps_at) = match read {
+            Some((stored, Decoded { seed, entries, .. }, stamps_at)) => {
+                (stored, seed, entries, Some(stamps_at))
+            }
+            None => (Vec::new(), fresh_seed(), Vec::new(), None),
         };
         ParseCache {
             file,
             identity,
             seed,
             stored,
-            order: entries.iter().map(|(key, _)| *key).collect(),
+            // Only a run that saves needs the file's order.
+            order: if keep {
+                entries.iter().map(|(key, _)| *key).collect()
+            } else {
+                Vec::new()
+            },
             entries: entries.into_iter().collect(),
             met: Mutex::new(HashSet::new()),
             keep,
             added: Mutex::new(Vec::new()),
-            stamps,
+            stamps_at,
+            stamps: OnceLock::new(),
             stamped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The stamps the file held (none when they cannot be read again).
+    fn stamps(&self) -> &Stamps {
+        self.stamps.get_or_init(|| {
+            self.stamps_at
+                .as_ref()
+                .and_then(|(handle, at)| stamps_in(handle, *at))
+                .unwrap_or_default()
+        })
     }
 
     /// Whether the cache can do anything for this run: answer from entries, or keep parses.
@@ -155,7 +179,10 @@ impl ParseCache {
     /// The kept entry of `key`, encoded, marked met.
     fn found(&self, key: Key) -> Option<&[u8]> {
         let encoded = self.stored.get(self.entries.get(&key)?.clone())?;
-        lock(&self.met).insert(key);
+        // Only a run that saves needs to know what it met.
+        if self.keep {
+            lock(&self.met).insert(key);
+        }
         Some(encoded)
     }
 
@@ -170,7 +197,7 @@ impl ParseCache {
     /// file need not be read. `None` otherwise, and the file is read and given to
     /// [`ParseCache::parse_stamped_for_graph`].
     pub fn cached_stamped(&self, stamp: &Stamp) -> Option<Migration> {
-        let (status, key) = self.stamps.get(&stamp.file)?;
+        let (status, key) = self.stamps().get(&stamp.file)?;
         if *status != stamp.status {
             return None;
         }
@@ -233,6 +260,7 @@ impl ParseCache {
     /// many of the others as [`KEEP_FACTOR`] allows, each once (two files of the same bytes
     /// parsed side by side are added twice). Failures leave the old file.
     pub fn save(self) {
+        self.stamps();
         let ParseCache {
             file,
             identity,
@@ -243,9 +271,11 @@ impl ParseCache {
             met,
             keep: _,
             added,
+            stamps_at: _,
             stamps,
             stamped,
         } = self;
+        let stamps = stamps.into_inner().unwrap_or_default();
         let added = added.into_inner().unwrap_or_else(PoisonError::into_inner);
         let stamped = stamped.into_inner().unwrap_or_else(PoisonError::into_inner);
         // A stamp taken again as it was kept changes nothing.
@@ -325,7 +355,8 @@ struct Decoded {
     seed: u64,
     /// Each entry's key and the range of its encoded `Migration` in the file.
     entries: Stored,
-    stamps: Stamps,
+    /// Where the stamps start (see [`stamps_in`]), which are checked, not read.
+    stamps_at: usize,
 }
 
 /// The seed, entries and stamps of a cache file written by the executable `identity`; `None`
@@ -352,26 +383,46 @@ fn decode(stored: &[u8], identity: u64) -> Option<Decoded> {
         cursor.take(size)?;
         entries.push((key, start..cursor.at));
     }
-    let rows = usize::try_from(cursor.u64()?).ok()?;
-    let mut stamps = Stamps::with_capacity(rows.min(stored.len() / 96));
+    let stamps_at = cursor.at;
+    read_stamps(&mut cursor, |_, _, _| {})?;
+    Some(Decoded {
+        seed,
+        entries,
+        stamps_at,
+    })
+}
+
+/// The stamps of the cache file `handle`, which start at `at` (as [`decode`] found them).
+fn stamps_in(mut handle: &std::fs::File, at: u64) -> Option<Stamps> {
+    std::io::Seek::seek(&mut handle, std::io::SeekFrom::Start(at)).ok()?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut handle, &mut bytes).ok()?;
+    let mut cursor = Cursor {
+        bytes: &bytes,
+        at: 0,
+    };
+    let mut stamps = Stamps::new();
+    read_stamps(&mut cursor, |path, status, key| {
+        stamps.insert(path.to_vec(), (status, key));
+    })?;
+    Some(stamps)
+}
+
+/// Reads the stamps from `cursor` to the end of the file, each given to `each`; `None` when they
+/// do not end exactly where the file does.
+fn read_stamps(cursor: &mut Cursor<'_>, mut each: impl FnMut(&[u8], Status, Key)) -> Option<()> {
+    let rows = cursor.u64()?;
     for _ in 0..rows {
         let size = usize::try_from(cursor.u64()?).ok()?;
-        let path = cursor.take(size)?.to_vec();
+        let path = cursor.take(size)?;
         let mut status = Status::default();
         for field in &mut status {
             *field = cursor.u64()?;
         }
-        stamps.insert(path, (status, cursor.key()?));
+        each(path, status, cursor.key()?);
     }
     // Anything after the last stamp is not a file this build wrote.
-    if cursor.at != stored.len() {
-        return None;
-    }
-    Some(Decoded {
-        seed,
-        entries,
-        stamps,
-    })
+    (cursor.at == cursor.bytes.len()).then_some(())
 }
 
 /// Reads a cache file front to back; `None` past its end.
@@ -609,7 +660,7 @@ mod tests {
         let cache = ParseCache::open_keeping(dir.path(), true);
         parsed_by(&cache, module(999_999).as_bytes()).unwrap();
         cache.save();
-        let cache = ParseCache::open_keeping(dir.path(), false);
+        let cache = ParseCache::open_keeping(dir.path(), true);
         assert_eq!(cache.entries.len(), KEEP_AT_LEAST);
         parsed_by(&cache, module(999_999).as_bytes()).unwrap();
         assert_eq!(lock(&cache.met).len(), 1);
@@ -737,16 +788,16 @@ mod tests {
         cache.parse_stamped_for_graph(&fresh, module).unwrap();
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), false);
-        assert!(cache.stamps.is_empty());
+        assert!(cache.stamps().is_empty());
         // Found by content all the same.
         assert!(parsed_by(&cache, module).is_ok());
-        assert_eq!(lock(&cache.met).len(), 1);
+        assert!(cache.found(cache.key(module)).is_some());
         let settled = stamp("/p/a/migrations/0001_initial.py", [9; 8], true);
         cache.parse_stamped_for_graph(&settled, module).unwrap();
         cache.save();
         assert!(
             ParseCache::open_keeping(dir.path(), false)
-                .stamps
+                .stamps()
                 .is_empty()
         );
     }
@@ -773,7 +824,7 @@ mod tests {
         cache.parse_stamped_for_graph(&second, new).unwrap();
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), false);
-        assert_eq!(cache.stamps.len(), 1);
+        assert_eq!(cache.stamps().len(), 1);
         assert_eq!(cache.cached_stamped(&first), None);
         assert_eq!(
             cache.cached_stamped(&second),
