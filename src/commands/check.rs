@@ -217,7 +217,7 @@ fn present_at(revision: Option<&GitRevision>, paths: &[&str]) -> Vec<bool> {
 }
 
 /// Builds the report: conflicts with their overlap, and every problem. The project must hold
-/// the operations of the conflicting branches, as [`load`] reads them. `on_ours` tells, for
+/// the operations of the conflicting branches, as [`resolution::load`] reads them. `on_ours` tells, for
 /// leaf file paths, which exist on our side, so that our branch is listed first.
 pub fn analyze(
     project: &Project,

@@ -256,9 +256,10 @@ impl ParseCache {
         Ok(parsed)
     }
 
-    /// Writes the cache back when this run added to it: the entries it added or met, and as
-    /// many of the others as [`KEEP_FACTOR`] allows, each once (two files of the same bytes
-    /// parsed side by side are added twice). Failures leave the old file.
+    /// Writes the cache back when this run added to it (a parse, or a file's new stamp): the
+    /// entries it added or met, and as many of the others as `KEEP_FACTOR` allows, each once
+    /// (two files of the same bytes parsed side by side are added twice), with the stamps of
+    /// the entries written. Failures leave the old file.
     pub fn save(self) {
         self.stamps();
         let ParseCache {
