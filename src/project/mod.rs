@@ -386,15 +386,13 @@ fn parse_packages(
                     let stamp = cache
                         .filter(|_| blob.is_none())
                         .and_then(|_| source.stamp(path));
-                    if let Some(cache) = cache {
-                        let kept = match (&blob, &stamp) {
-                            (Some(id), _) => cache.cached_blob(id.as_bytes()),
-                            (None, Some(stamp)) => cache.cached_stamped(stamp),
-                            (None, None) => None,
-                        };
-                        if let Some(kept) = kept {
-                            return Some(Ok(kept));
-                        }
+                    let known = match (&blob, &stamp) {
+                        (Some(id), _) => parse_cache::Known::Blob(id.as_bytes()),
+                        (None, Some(stamp)) => parse_cache::Known::Stamp(stamp),
+                        (None, None) => parse_cache::Known::Nothing,
+                    };
+                    if let Some(kept) = cache.and_then(|cache| cache.cached(&known)) {
+                        return Some(Ok(kept));
                     }
                     match source.read_into(path, buf) {
                         Ok(true) => {}
@@ -405,15 +403,9 @@ fn parse_packages(
                         }
                     }
                     // There is a cache only for modules read for the graph.
-                    Some(match (cache, blob, &stamp) {
-                        (Some(cache), Some(id), _) => {
-                            cache.parse_blob_for_graph(id.as_bytes(), buf)
-                        }
-                        (Some(cache), None, Some(stamp)) => {
-                            cache.parse_stamped_for_graph(stamp, buf)
-                        }
-                        (Some(cache), None, None) => cache.parse_for_graph(buf),
-                        (None, _, _) => migration::parse_with(buf, detail),
+                    Some(match cache {
+                        Some(cache) => cache.parse_for_graph(buf, &known),
+                        None => migration::parse_with(buf, detail),
                     })
                 })
                 .collect()

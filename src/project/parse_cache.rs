@@ -77,6 +77,16 @@ type Stored = Vec<(Key, Range<usize>)>;
 /// The stamps kept: by absolute path, the file's status and the key of its bytes.
 type Stamps = HashMap<Vec<u8>, (Status, Key)>;
 
+/// What a run knows of a module's bytes before reading them, which finds their kept parse.
+pub enum Known<'a> {
+    /// The id of the git blob holding them (see [`crate::source::Source::blob_id`]).
+    Blob(&'a [u8]),
+    /// The work-tree file's stamp (see [`crate::source::Source::stamp`]).
+    Stamp(&'a Stamp),
+    /// Nothing: the bytes alone find it.
+    Nothing,
+}
+
 /// The cache of one run: what the file held, and what the run met and added.
 pub struct ParseCache {
     file: PathBuf,
@@ -186,53 +196,52 @@ impl ParseCache {
         Some(encoded)
     }
 
-    /// The parse kept for the blob `id` (see [`crate::source::Source::blob_id`]), without its
-    /// bytes: `None` when there is none, and the blob is read and given to
-    /// [`ParseCache::parse_blob_for_graph`].
-    pub fn cached_blob(&self, id: &[u8]) -> Option<Migration> {
-        postcard::from_bytes(self.found(self.blob_key(id))?).ok()
+    /// The parse kept for a module, found by what is `known` of its bytes without reading
+    /// them; `None` when there is none, and the module is read and given to
+    /// [`ParseCache::parse_for_graph`].
+    pub fn cached(&self, known: &Known<'_>) -> Option<Migration> {
+        let key = match known {
+            Known::Blob(id) => self.blob_key(id),
+            Known::Stamp(stamp) => match self.stamps().get(&stamp.file)? {
+                (status, key) if *status == stamp.status => *key,
+                _ => return None,
+            },
+            Known::Nothing => return None,
+        };
+        postcard::from_bytes(self.found(key)?).ok()
     }
 
-    /// The parse kept for the file of `stamp` when its status is the one kept with it: the
-    /// file need not be read. `None` otherwise, and the file is read and given to
-    /// [`ParseCache::parse_stamped_for_graph`].
-    pub fn cached_stamped(&self, stamp: &Stamp) -> Option<Migration> {
-        let (status, key) = self.stamps().get(&stamp.file)?;
-        if *status != stamp.status {
-            return None;
-        }
-        postcard::from_bytes(self.found(*key)?).ok()
-    }
-
-    /// [`ParseCache::parse_for_graph`] of the bytes read from the file of `stamp`, whose
-    /// stamp is then kept with them once it has settled.
-    pub fn parse_stamped_for_graph(
+    /// `bytes` parsed for the graph ([`Detail::Graph`]): the cached answer when there is one,
+    /// else the parser's, which is kept. What was `known` of them keeps the parse findable
+    /// without them next time: by the blob's id (the same bytes may have been parsed from the
+    /// work tree already), or with the file's stamp once it has settled.
+    pub fn parse_for_graph(
         &self,
-        stamp: &Stamp,
         bytes: &[u8],
+        known: &Known<'_>,
     ) -> Result<Migration, ParseError> {
-        let parsed = self.parse_keyed(bytes, None)?;
-        if self.keep && stamp.settled {
-            let key = self.key(bytes);
+        let key = self.key(bytes);
+        let blob = match known {
+            Known::Blob(id) => Some(self.blob_key(id)),
+            Known::Stamp(_) | Known::Nothing => None,
+        };
+        let parsed = self.parse_keyed(bytes, key, blob)?;
+        if self.keep
+            && let Known::Stamp(stamp) = known
+            && stamp.settled
+        {
             lock(&self.stamped).push((stamp.file.clone(), stamp.status, key));
         }
         Ok(parsed)
     }
 
-    /// `bytes` parsed for the graph ([`Detail::Graph`]): the cached answer when there is one,
-    /// else the parser's, which is kept.
-    pub fn parse_for_graph(&self, bytes: &[u8]) -> Result<Migration, ParseError> {
-        self.parse_keyed(bytes, None)
-    }
-
-    /// [`ParseCache::parse_for_graph`] of the bytes of the blob `id`, whose parse is then also
-    /// kept by the id (the same bytes may have been parsed from the work tree already).
-    pub fn parse_blob_for_graph(&self, id: &[u8], bytes: &[u8]) -> Result<Migration, ParseError> {
-        self.parse_keyed(bytes, Some(self.blob_key(id)))
-    }
-
-    fn parse_keyed(&self, bytes: &[u8], blob: Option<Key>) -> Result<Migration, ParseError> {
-        let key = self.key(bytes);
+    /// The parse of `bytes`, whose key is `key`: kept or made, and kept under `blob` too.
+    fn parse_keyed(
+        &self,
+        bytes: &[u8],
+        key: Key,
+        blob: Option<Key>,
+    ) -> Result<Migration, ParseError> {
         if let Some(encoded) = self.found(key)
             && let Ok(migration) = postcard::from_bytes::<Migration>(encoded)
         {
@@ -298,8 +307,7 @@ impl ParseCache {
         let mut written: HashSet<Key> = HashSet::new();
         let mut write_entry = |out: &mut Vec<u8>, key: Key, encoded: &[u8]| {
             if written.insert(key) {
-                out.extend_from_slice(&key.0.to_le_bytes());
-                out.extend_from_slice(&key.1.to_le_bytes());
+                put_key(out, key);
                 out.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
                 out.extend_from_slice(encoded);
             }
@@ -335,8 +343,7 @@ impl ParseCache {
             for field in status {
                 out.extend_from_slice(&field.to_le_bytes());
             }
-            out.extend_from_slice(&key.0.to_le_bytes());
-            out.extend_from_slice(&key.1.to_le_bytes());
+            put_key(&mut out, *key);
         }
         let _ = write_replacing(&file, &out);
     }
@@ -349,6 +356,12 @@ fn encode_header(identity: u64, seed: u64) -> Vec<u8> {
     out.extend_from_slice(&identity.to_le_bytes());
     out.extend_from_slice(&seed.to_le_bytes());
     out
+}
+
+/// Appends `key` as [`Cursor::key`] reads it back.
+fn put_key(out: &mut Vec<u8>, key: Key) {
+    out.extend_from_slice(&key.0.to_le_bytes());
+    out.extend_from_slice(&key.1.to_le_bytes());
 }
 
 /// What a cache file holds besides the bytes of its entries.
@@ -527,7 +540,7 @@ mod tests {
     }
 
     fn parsed_by(cache: &ParseCache, bytes: &[u8]) -> Result<Migration, ParseError> {
-        cache.parse_for_graph(bytes)
+        cache.parse_for_graph(bytes, &Known::Nothing)
     }
 
     #[test]
@@ -679,10 +692,15 @@ mod tests {
         let first = ParseCache::open_keeping(dir.path(), true);
         for (path, bytes) in &modules {
             let id = blob_id_of(bytes);
-            assert_eq!(first.cached_blob(id.as_bytes()), None, "{}", path.display());
+            assert_eq!(
+                first.cached(&Known::Blob(id.as_bytes())),
+                None,
+                "{}",
+                path.display()
+            );
             let direct = migration::parse_with(bytes, Detail::Graph);
             assert_eq!(
-                first.parse_blob_for_graph(id.as_bytes(), bytes),
+                first.parse_for_graph(bytes, &Known::Blob(id.as_bytes())),
                 direct,
                 "{}",
                 path.display()
@@ -694,7 +712,7 @@ mod tests {
             let direct = migration::parse_with(bytes, Detail::Graph).ok();
             let id = blob_id_of(bytes);
             assert_eq!(
-                second.cached_blob(id.as_bytes()),
+                second.cached(&Known::Blob(id.as_bytes())),
                 direct,
                 "{}",
                 path.display()
@@ -715,13 +733,15 @@ mod tests {
         parsed_by(&cache, module).unwrap();
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), true);
-        assert_eq!(cache.cached_blob(id.as_bytes()), None);
-        let parsed = cache.parse_blob_for_graph(id.as_bytes(), module).unwrap();
+        assert_eq!(cache.cached(&Known::Blob(id.as_bytes())), None);
+        let parsed = cache
+            .parse_for_graph(module, &Known::Blob(id.as_bytes()))
+            .unwrap();
         // Found by content: nothing parsed, the id's entry added.
         assert_eq!(lock(&cache.added).len(), 1);
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), false);
-        assert_eq!(cache.cached_blob(id.as_bytes()), Some(parsed));
+        assert_eq!(cache.cached(&Known::Blob(id.as_bytes())), Some(parsed));
         assert_eq!(cache.entries.len(), 2);
     }
 
@@ -737,9 +757,11 @@ mod tests {
         for bytes in [id.as_bytes(), domained.as_slice()] {
             assert_ne!(cache.key(bytes), cache.blob_key(id.as_bytes()));
         }
-        cache.parse_blob_for_graph(id.as_bytes(), module).unwrap();
+        cache
+            .parse_for_graph(module, &Known::Blob(id.as_bytes()))
+            .unwrap();
         let other = blob_id_of(b"something else");
-        assert_eq!(cache.cached_blob(other.as_bytes()), None);
+        assert_eq!(cache.cached(&Known::Blob(other.as_bytes())), None);
     }
 
     fn stamp(file: &str, status: Status, settled: bool) -> Stamp {
@@ -761,19 +783,22 @@ mod tests {
             true,
         );
         let cache = ParseCache::open_keeping(dir.path(), true);
-        assert_eq!(cache.cached_stamped(&at), None);
-        assert_eq!(cache.parse_stamped_for_graph(&at, module).unwrap(), direct);
+        assert_eq!(cache.cached(&Known::Stamp(&at)), None);
+        assert_eq!(
+            cache.parse_for_graph(module, &Known::Stamp(&at)).unwrap(),
+            direct
+        );
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), true);
-        assert_eq!(cache.cached_stamped(&at), Some(direct.clone()));
+        assert_eq!(cache.cached(&Known::Stamp(&at)), Some(direct.clone()));
         // Its entry was met: it is kept.
         assert_eq!(lock(&cache.met).len(), 1);
         // Another status, or another file of the same status, is not this one.
         let mut changed = at.clone();
         changed.status[1] += 1;
-        assert_eq!(cache.cached_stamped(&changed), None);
+        assert_eq!(cache.cached(&Known::Stamp(&changed)), None);
         let other = stamp("/p/shop/migrations/0003_y.py", at.status, true);
-        assert_eq!(cache.cached_stamped(&other), None);
+        assert_eq!(cache.cached(&Known::Stamp(&other)), None);
         // Nothing new: the file is not written again.
         let before = std::fs::read(dir.path().join(FILE)).unwrap();
         cache.save();
@@ -786,7 +811,9 @@ mod tests {
         let module = b"class Migration(migrations.Migration):\n    dependencies = []\n";
         let fresh = stamp("/p/a/migrations/0001_initial.py", [9; 8], false);
         let cache = ParseCache::open_keeping(dir.path(), true);
-        cache.parse_stamped_for_graph(&fresh, module).unwrap();
+        cache
+            .parse_for_graph(module, &Known::Stamp(&fresh))
+            .unwrap();
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), false);
         assert!(cache.stamps().is_empty());
@@ -794,7 +821,9 @@ mod tests {
         assert!(parsed_by(&cache, module).is_ok());
         assert!(cache.found(cache.key(module)).is_some());
         let settled = stamp("/p/a/migrations/0001_initial.py", [9; 8], true);
-        cache.parse_stamped_for_graph(&settled, module).unwrap();
+        cache
+            .parse_for_graph(module, &Known::Stamp(&settled))
+            .unwrap();
         cache.save();
         assert!(
             ParseCache::open_keeping(dir.path(), false)
@@ -814,21 +843,21 @@ mod tests {
         // Bytes already kept, read under a settled stamp: the stamp alone is new, and saved.
         let first = stamp("/p/a/migrations/0002_b.py", [1; 8], true);
         let cache = ParseCache::open_keeping(dir.path(), true);
-        cache.parse_stamped_for_graph(&first, old).unwrap();
+        cache.parse_for_graph(old, &Known::Stamp(&first)).unwrap();
         assert!(lock(&cache.added).is_empty());
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), true);
-        assert!(cache.cached_stamped(&first).is_some());
+        assert!(cache.cached(&Known::Stamp(&first)).is_some());
         // The file changed: its new stamp points at the new bytes, the old one is gone.
         let second = stamp("/p/a/migrations/0002_b.py", [2; 8], true);
-        assert_eq!(cache.cached_stamped(&second), None);
-        cache.parse_stamped_for_graph(&second, new).unwrap();
+        assert_eq!(cache.cached(&Known::Stamp(&second)), None);
+        cache.parse_for_graph(new, &Known::Stamp(&second)).unwrap();
         cache.save();
         let cache = ParseCache::open_keeping(dir.path(), false);
         assert_eq!(cache.stamps().len(), 1);
-        assert_eq!(cache.cached_stamped(&first), None);
+        assert_eq!(cache.cached(&Known::Stamp(&first)), None);
         assert_eq!(
-            cache.cached_stamped(&second),
+            cache.cached(&Known::Stamp(&second)),
             Some(migration::parse_with(new, Detail::Graph).unwrap())
         );
     }
